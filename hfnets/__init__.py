@@ -1,0 +1,29 @@
+"""hfnets: classic neural-network families as Hugging Face models.
+
+Importing `hfnets` registers every family with the transformers Auto classes, so `AutoConfig`,
+`AutoModelForImageClassification`, `AutoImageProcessor` and `transformers.pipeline(...)` load saved hfnets models.
+`register_for_auto_class` makes `save_pretrained` also copy the modeling files next to the weights, so the same
+folder loads with `trust_remote_code=True` where hfnets is not installed.
+"""
+
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageClassification
+
+from .mlp import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor, MnistMlpPreTrainedModel
+
+__version__ = "0.1.0"
+
+AutoConfig.register(MnistMlpConfig.model_type, MnistMlpConfig)
+AutoModel.register(MnistMlpConfig, MnistMlpForImageClassification)
+AutoModelForImageClassification.register(MnistMlpConfig, MnistMlpForImageClassification)
+AutoImageProcessor.register(MnistMlpConfig, slow_image_processor_class=MnistMlpImageProcessor)
+MnistMlpConfig.register_for_auto_class()
+MnistMlpForImageClassification.register_for_auto_class("AutoModelForImageClassification")
+MnistMlpImageProcessor.register_for_auto_class("AutoImageProcessor")
+
+__all__ = [
+    "MnistMlpConfig",
+    "MnistMlpForImageClassification",
+    "MnistMlpImageProcessor",
+    "MnistMlpPreTrainedModel",
+    "__version__",
+]

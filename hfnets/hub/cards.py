@@ -1,0 +1,40 @@
+"""Model cards: the family's Jinja template in `model_cards/`, filled from a training run's measured results."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import jinja2
+import jinja2.meta
+from huggingface_hub import ModelCard, ModelCardData
+
+# Installed wheels carry the templates inside the package; a source checkout has them at the repository root.
+_TEMPLATE_DIRS = (Path(__file__).resolve().parents[1] / "model_cards", Path(__file__).resolve().parents[2] / "model_cards")
+
+
+def template_path(family: str) -> Path:
+    """The card template of a model family (`model_cards/<family>.md`)."""
+    for folder in _TEMPLATE_DIRS:
+        path = folder / f"{family}.md"
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"No model card template {family}.md in {[str(d) for d in _TEMPLATE_DIRS]}.")
+
+
+def render_model_card(family: str, card_data: ModelCardData, **values) -> ModelCard:
+    """Render `model_cards/<family>.md` with `card_data` as the YAML header; every template variable must be given."""
+    template = template_path(family).read_text()
+    needed = jinja2.meta.find_undeclared_variables(jinja2.Environment().parse(template)) - {"card_data"}
+    missing = sorted(needed - values.keys())
+    if missing:
+        raise ValueError(f"The {family} model card needs values for {missing}.")
+    return ModelCard.from_template(card_data, template_str=template, **values)
+
+
+def save_model_card(card: ModelCard, output_dir: str | Path) -> Path:
+    """Write the card to `<output_dir>/README.md` atomically."""
+    path = Path(output_dir) / "README.md"
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".README.", suffix=".md", delete=False) as tmp:
+        tmp.write(str(card))
+    os.replace(tmp.name, path)
+    return path

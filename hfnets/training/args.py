@@ -1,0 +1,156 @@
+"""Command-line flags shared by the training scripts, named as in the Hugging Face `*_no_trainer.py` examples."""
+
+import argparse
+import os
+
+from transformers import SchedulerType
+
+MIXED_PRECISION_CHOICES = ("no", "fp16", "bf16")
+REPORT_TO_CHOICES = ("tensorboard", "none")
+
+
+def add_training_args(
+    parser: argparse.ArgumentParser,
+    *,
+    dataset_name: str,
+    learning_rate: float,
+    per_device_train_batch_size: int,
+    num_train_epochs: int,
+    lr_scheduler_type: str = "linear",
+) -> None:
+    """Add the flags every training script takes; each family passes its own defaults."""
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--dataset_name",
+        type=str,
+        default=dataset_name,
+        help="A Hub dataset id or a local folder in the Hub repository layout, loaded with datasets.load_dataset.",
+    )
+    data.add_argument("--dataset_config_name", type=str, default=None, help="The dataset's configuration name.")
+    data.add_argument(
+        "--eval_split",
+        type=str,
+        default=None,
+        help="Split to evaluate on (default: test, else validation, else 10%% of train held out).",
+    )
+    data.add_argument(
+        "--max_train_samples", type=int, default=None, help="Use only the first N training examples (quick runs)."
+    )
+    data.add_argument(
+        "--max_eval_samples", type=int, default=None, help="Use only the first N evaluation examples (quick runs)."
+    )
+
+    training = parser.add_argument_group("training")
+    training.add_argument(
+        "--output_dir", type=str, required=True, help="Where the model, checkpoints, logs and results are written."
+    )
+    training.add_argument(
+        "--overwrite_output_dir",
+        action="store_true",
+        help="Start over in an --output_dir that holds another model or an earlier run's checkpoints.",
+    )
+    training.add_argument("--num_train_epochs", type=int, default=num_train_epochs, help="Number of epochs.")
+    training.add_argument(
+        "--max_train_steps",
+        type=int,
+        default=None,
+        help="Total optimizer steps; overrides --num_train_epochs when given.",
+    )
+    training.add_argument(
+        "--per_device_train_batch_size",
+        type=int,
+        default=per_device_train_batch_size,
+        help="Batch size per process (the global batch is this x processes x accumulation steps).",
+    )
+    training.add_argument(
+        "--per_device_eval_batch_size", type=int, default=1024, help="Evaluation batch size per process."
+    )
+    training.add_argument("--learning_rate", type=float, default=learning_rate, help="Peak learning rate (AdamW).")
+    training.add_argument("--weight_decay", type=float, default=0.0, help="AdamW weight decay.")
+    training.add_argument(
+        "--lr_scheduler_type",
+        type=SchedulerType,
+        default=lr_scheduler_type,
+        choices=list(SchedulerType),
+        help="Learning-rate schedule (transformers.get_scheduler).",
+    )
+    training.add_argument("--num_warmup_steps", type=int, default=0, help="Warm-up steps of the schedule.")
+    training.add_argument(
+        "--gradient_accumulation_steps", type=int, default=1, help="Batches accumulated per optimizer step."
+    )
+    training.add_argument("--seed", type=int, default=42, help="Seed for initialization, shuffling and dropout.")
+    training.add_argument(
+        "--mixed_precision",
+        type=str,
+        default=None,
+        choices=MIXED_PRECISION_CHOICES,
+        help="Mixed precision (default: what `accelerate launch`/`accelerate config` set, else no).",
+    )
+
+    checkpoints = parser.add_argument_group("checkpoints")
+    checkpoints.add_argument(
+        "--checkpointing_steps",
+        type=str,
+        default=None,
+        help="Save a resumable checkpoint every N optimizer steps, or 'epoch' at the end of each epoch.",
+    )
+    checkpoints.add_argument(
+        "--checkpoints_total_limit", type=int, default=None, help="Keep only the newest N checkpoints."
+    )
+    checkpoints.add_argument(
+        "--resume_from_checkpoint",
+        type=str,
+        default=None,
+        help="A checkpoint folder to resume from, or 'latest' for the newest one in --output_dir.",
+    )
+
+    logging_group = parser.add_argument_group("logging and sharing")
+    logging_group.add_argument(
+        "--report_to",
+        type=str,
+        default="tensorboard",
+        choices=REPORT_TO_CHOICES,
+        help="Experiment tracker (logs under <output_dir>/runs).",
+    )
+    logging_group.add_argument("--push_to_hub", action="store_true", help="Upload the trained model to the Hub.")
+    logging_group.add_argument(
+        "--hub_model_id", type=str, default=None, help="Hub repository id to push to (default: the output folder's name)."
+    )
+    logging_group.add_argument("--hub_token", type=str, default=None, help="Hub token (default: the saved login).")
+    logging_group.add_argument(
+        "--hub_private_repo", action="store_true", help="Create the Hub repository as private."
+    )
+    logging_group.add_argument(
+        "--card_dataset_id",
+        type=str,
+        default=None,
+        help="Hub dataset id named in the model card when --dataset_name is a local copy (default: --dataset_name).",
+    )
+
+
+def validate_training_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Reject impossible combinations with argparse's usage message, before anything is loaded."""
+    for name in ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size",
+                 "gradient_accumulation_steps"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}.")
+    for name in ("max_train_steps", "max_train_samples", "max_eval_samples", "checkpoints_total_limit"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be >= 1, got {value}.")
+    if args.learning_rate <= 0:
+        parser.error(f"--learning_rate must be > 0, got {args.learning_rate}.")
+    if args.num_warmup_steps < 0:
+        parser.error(f"--num_warmup_steps must be >= 0, got {args.num_warmup_steps}.")
+    if args.checkpointing_steps is not None:
+        if args.checkpointing_steps != "epoch" and not (
+            args.checkpointing_steps.isdigit() and int(args.checkpointing_steps) > 0
+        ):
+            parser.error(f"--checkpointing_steps must be a positive integer or 'epoch', got {args.checkpointing_steps!r}.")
+    if args.resume_from_checkpoint not in (None, "latest") and not os.path.isdir(args.resume_from_checkpoint):
+        parser.error(
+            f"--resume_from_checkpoint {args.resume_from_checkpoint!r} is not a folder; pass a checkpoint folder "
+            "(<output_dir>/checkpoint-N) or 'latest'."
+        )
+    if args.resume_from_checkpoint is not None and args.overwrite_output_dir:
+        parser.error("--resume_from_checkpoint continues a run and --overwrite_output_dir starts over: pick one.")

@@ -1,0 +1,133 @@
+"""Atomic saving: resumable checkpoints, the final model folder and result files.
+
+Every save is written to a hidden temporary sibling first and moved into place with `os.replace`, so a run killed
+mid-save leaves the previous files intact and never a half-written checkpoint or weights file.
+"""
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+
+logger = get_logger(__name__)
+
+CHECKPOINT_PREFIX = "checkpoint-"
+TRAINING_STATE_FILE = "training_state.json"
+_CHECKPOINT_PATTERN = re.compile(rf"^{CHECKPOINT_PREFIX}(\d+)$")
+
+
+def list_checkpoints(output_dir: str | Path) -> list[Path]:
+    """Complete checkpoint folders in `output_dir`, oldest (lowest step) first."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in output_dir.iterdir() if p.is_dir() and (m := _CHECKPOINT_PATTERN.match(p.name))]
+    return [path for _, path in sorted(found)]
+
+
+def save_checkpoint(
+    accelerator: Accelerator, output_dir: str | Path, step: int, model_config=None, total_limit: int | None = None
+) -> Path:
+    """Save model, optimizer, scheduler, RNG and dataloader state to `<output_dir>/checkpoint-<step>` (all ranks)."""
+    output_dir = Path(output_dir)
+    final = output_dir / f"{CHECKPOINT_PREFIX}{step}"
+    staging = output_dir / f".{CHECKPOINT_PREFIX}{step}.tmp"
+    if accelerator.is_main_process and staging.exists():
+        shutil.rmtree(staging)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging))  # every rank writes its own RNG state into the same folder
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (staging / TRAINING_STATE_FILE).write_text(json.dumps({"step": step}))
+        if model_config is not None:
+            model_config.to_json_file(staging / "config.json")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+        if total_limit is not None:
+            for old in list_checkpoints(output_dir)[:-total_limit]:
+                shutil.rmtree(old)
+        logger.info(f"Saved checkpoint {final}")
+    accelerator.wait_for_everyone()
+    return final
+
+
+def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str) -> Path:
+    """`latest` -> the newest complete checkpoint in `output_dir`; a path -> that path, checked."""
+    if resume_from_checkpoint == "latest":
+        checkpoints = list_checkpoints(output_dir)
+        if not checkpoints:
+            raise ValueError(
+                f"--resume_from_checkpoint latest: {output_dir} holds no checkpoint-N folder to resume from. "
+                "Train with --checkpointing_steps to write checkpoints, or drop --resume_from_checkpoint."
+            )
+        return checkpoints[-1]
+    path = Path(resume_from_checkpoint)
+    if not (path / TRAINING_STATE_FILE).is_file():
+        raise ValueError(
+            f"{path} is not a complete hfnets checkpoint (no {TRAINING_STATE_FILE}). Pass a checkpoint-N folder "
+            "written by --checkpointing_steps, or 'latest'."
+        )
+    return path
+
+
+def load_checkpoint(accelerator: Accelerator, checkpoint: Path, model_config=None) -> int:
+    """Restore the state saved by `save_checkpoint` into the prepared objects; return the optimizer step reached."""
+    try:
+        step = int(json.loads((checkpoint / TRAINING_STATE_FILE).read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"Checkpoint {checkpoint} is incomplete or corrupt ({error}); resume from another one.")
+    saved_config = checkpoint / "config.json"
+    if model_config is not None and saved_config.is_file():
+        _check_same_architecture(json.loads(saved_config.read_text()), model_config.to_dict(), checkpoint)
+    try:
+        accelerator.load_state(str(checkpoint))
+    except Exception as error:  # safetensors, pickle and shape errors all mean the same thing to the user
+        raise ValueError(
+            f"Could not restore checkpoint {checkpoint}: {type(error).__name__}: {error}\n"
+            "The checkpoint is corrupt, truncated or from a different model. Delete it and resume from an earlier "
+            "one (--resume_from_checkpoint <output_dir>/checkpoint-N), or start over with --overwrite_output_dir."
+        ) from error
+    logger.info(f"Resumed from checkpoint {checkpoint} at step {step}")
+    return step
+
+
+def _check_same_architecture(saved: dict, current: dict, checkpoint: Path) -> None:
+    ignored = {"transformers_version", "architectures", "_name_or_path", "auto_map", "dtype", "torch_dtype"}
+    different = sorted(k for k in saved.keys() | current.keys() if k not in ignored and saved.get(k) != current.get(k))
+    if different:
+        details = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {current.get(k)!r}" for k in different)
+        raise ValueError(
+            f"Checkpoint {checkpoint} was saved by a different model configuration ({details}). Resume with the "
+            "same model flags, or start over with --overwrite_output_dir."
+        )
+
+
+def save_pretrained_atomically(output_dir: str | Path, *components) -> None:
+    """`save_pretrained` each component (model, processor, ...) into `output_dir`, replacing files atomically.
+
+    Files are written to a temporary folder and then moved in one by one with `os.replace`, `config.json` last, so
+    an interrupted save leaves every file either old or new and never half-written.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output_dir, prefix=".save-") as staging:
+        for component in components:
+            component.save_pretrained(staging)
+        files = sorted(Path(staging).iterdir(), key=lambda p: (p.name == "config.json", p.name))
+        for file in files:
+            os.replace(file, output_dir / file.name)
+
+
+def write_json_atomically(path: str | Path, data: dict) -> None:
+    """Write `data` as indented JSON through a temporary file and `os.replace`."""
+    path = Path(path)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        json.dump(data, tmp, indent=2, sort_keys=True)
+        tmp.write("\n")
+    os.replace(tmp.name, path)

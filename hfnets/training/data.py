@@ -1,0 +1,208 @@
+"""Dataset loading for the training scripts: a Hub id or a local folder in, in-memory tensors out.
+
+Images are decoded once, by `datasets` in C-backed batches, into one uint8 tensor; training then indexes that tensor
+a whole batch at a time (`__getitems__`), so no PIL decoding or per-sample collation happens in the training loop.
+"""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import torch
+from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
+from datasets import Image as ImageFeature
+from datasets.exceptions import DatasetNotFoundError
+
+logger = logging.getLogger(__name__)
+
+# Splits tried, in order, for evaluation when the caller names none.
+EVAL_SPLIT_CANDIDATES = ("test", "validation", "valid", "val")
+IMAGE_COLUMN_CANDIDATES = ("image", "img", "pixel_values")
+LABEL_COLUMN_CANDIDATES = ("label", "labels", "class", "target")
+
+
+def load_dataset_dict(dataset_name: str, dataset_config_name: str | None = None) -> DatasetDict:
+    """`datasets.load_dataset` with a clear error when the dataset cannot be found or reached."""
+    try:
+        dataset = load_dataset(dataset_name, dataset_config_name)
+    except (FileNotFoundError, DatasetNotFoundError, ConnectionError) as error:
+        kind = "local folder" if Path(dataset_name).exists() else "Hub dataset id or local folder"
+        raise ValueError(
+            f"Could not load the dataset {dataset_name!r} (read as a {kind}): {error}\n"
+            "Pass --dataset_name a Hub dataset id such as 'ylecun/mnist' (online, or cached with HF_HUB_OFFLINE=1) "
+            "or a local folder in the Hub repository layout (data files plus README.md)."
+        ) from error
+    if not isinstance(dataset, DatasetDict):
+        dataset = DatasetDict({"train": dataset})
+    return dataset
+
+
+def split_train_eval(
+    dataset: DatasetDict, eval_split: str | None = None, eval_fraction: float = 0.1, seed: int = 0
+) -> tuple[Dataset, Dataset]:
+    """Return (train, eval): the named or first-found evaluation split, else a seeded slice of train."""
+    if "train" not in dataset:
+        raise ValueError(f"The dataset has no 'train' split; its splits are {list(dataset)}.")
+    if eval_split is not None and eval_split not in dataset:
+        raise ValueError(f"The dataset has no split {eval_split!r}; its splits are {list(dataset)}.")
+    eval_split = eval_split or next((s for s in EVAL_SPLIT_CANDIDATES if s in dataset), None)
+    if eval_split is not None:
+        return dataset["train"], dataset[eval_split]
+    logger.info(f"No evaluation split found; holding out {eval_fraction:.0%} of 'train' for evaluation.")
+    parts = dataset["train"].train_test_split(test_size=eval_fraction, seed=seed)
+    return parts["train"], parts["test"]
+
+
+def find_image_column(dataset: Dataset, image_column: str | None = None) -> str:
+    """The column holding images: the one named, else the first `Image` feature, else a usual name."""
+    if image_column is not None:
+        if image_column not in dataset.column_names:
+            raise ValueError(
+                f"--image_column {image_column!r} is not a column of the dataset; its columns are "
+                f"{dataset.column_names}."
+            )
+        return image_column
+    for name, feature in dataset.features.items():
+        if isinstance(feature, ImageFeature):
+            return name
+    for name in IMAGE_COLUMN_CANDIDATES:
+        if name in dataset.column_names:
+            return name
+    raise ValueError(
+        f"Found no image column in the dataset (columns: {dataset.column_names}). "
+        "Name it with --image_column."
+    )
+
+
+def find_label_column(dataset: Dataset, label_column: str | None = None) -> str:
+    """The column holding class labels: the one named, else the first `ClassLabel` feature, else a usual name."""
+    if label_column is not None:
+        if label_column not in dataset.column_names:
+            raise ValueError(
+                f"--label_column {label_column!r} is not a column of the dataset; its columns are "
+                f"{dataset.column_names}."
+            )
+        return label_column
+    for name, feature in dataset.features.items():
+        if isinstance(feature, ClassLabel):
+            return name
+    for name in LABEL_COLUMN_CANDIDATES:
+        if name in dataset.column_names:
+            return name
+    raise ValueError(
+        f"Found no label column in the dataset (columns: {dataset.column_names}). "
+        "Name it with --label_column."
+    )
+
+
+def label_names(dataset: Dataset, label_column: str, labels: torch.Tensor) -> list[str]:
+    """Class names: the `ClassLabel` names when the dataset has them, else the label values as strings."""
+    feature = dataset.features[label_column]
+    if isinstance(feature, ClassLabel):
+        return list(feature.names)
+    return [str(i) for i in range(int(labels.max()) + 1)] if len(labels) else []
+
+
+def decode_labels(dataset: Dataset, label_column: str) -> torch.Tensor:
+    """All labels as one int64 tensor (through the torch formatter: `dataset[column]` is slow for large sets)."""
+    labels = dataset.select_columns([label_column]).with_format("torch")[:][label_column]
+    if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dim() != 1:
+        raise ValueError(
+            f"The label column {label_column!r} must hold one integer class index per example; got "
+            f"{dataset.features[label_column]}. Name another column with --label_column."
+        )
+    return labels.long()
+
+
+def decode_images(dataset: Dataset, image_column: str, num_channels: int = 1, size: int | None = None) -> torch.Tensor:
+    """All images as one uint8 tensor (N, num_channels, size, size), decoded once.
+
+    RGB, RGBA, palette or grayscale images are converted to `num_channels` (1: "L", 3: "RGB"); images of another
+    size are resized (area-averaged when shrinking).
+    """
+    if not isinstance(dataset.features[image_column], ImageFeature):
+        raise ValueError(
+            f"The column {image_column!r} does not hold images (its feature is {dataset.features[image_column]}). "
+            "Name the image column with --image_column."
+        )
+    if num_channels not in (1, 3):
+        raise ValueError(f"Images can be decoded to 1 (grayscale) or 3 (RGB) channels, not {num_channels}.")
+    mode = "L" if num_channels == 1 else "RGB"
+    column = dataset.select_columns([image_column]).cast_column(image_column, ImageFeature(mode=mode))
+    if len(column) == 0:
+        raise ValueError("The dataset split is empty: there are no images to train or evaluate on.")
+    # Fast path: images of one size come back from Arrow as a single (N, H, W[, C]) array.
+    array = column.with_format("numpy")[:][image_column]
+    if isinstance(array, np.ndarray) and array.dtype == np.uint8:
+        images = torch.from_numpy(array)
+        images = images[:, None] if images.dim() == 3 else images.permute(0, 3, 1, 2)
+        if size is not None and images.shape[-2:] != (size, size):
+            images = _resize_batch(images, size)
+        return images.contiguous()
+    # Mixed sizes: resize image by image, once, with PIL.
+    if size is None:
+        raise ValueError("The images differ in size; pass --resolution to resize them to one size.")
+    bicubic = PIL.Image.Resampling.BICUBIC  # with reducing_gap: anti-aliased when shrinking
+    decoded = [
+        np.asarray(image.resize((size, size), resample=bicubic, reducing_gap=2.0)) for image in column[image_column]
+    ]
+    images = torch.from_numpy(np.stack(decoded))
+    return (images[:, None] if images.dim() == 3 else images.permute(0, 3, 1, 2)).contiguous()
+
+
+def _resize_batch(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize a uint8 (N, C, H, W) batch to (N, C, size, size) with anti-aliasing, in chunks to bound memory."""
+    chunks = []
+    for chunk in images.split(4096):
+        resized = torch.nn.functional.interpolate(
+            chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
+        chunks.append(resized.round().clamp(0, 255).to(torch.uint8))
+    return torch.cat(chunks)
+
+
+def check_labels(labels: torch.Tensor, num_labels: int, split: str) -> None:
+    """Raise a clear error when labels fall outside `[0, num_labels)`."""
+    if len(labels) == 0:
+        return
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= num_labels:
+        raise ValueError(
+            f"The {split} labels span [{low}, {high}] but the model has num_labels={num_labels} (classes "
+            f"0..{num_labels - 1}). The dataset and the model's config do not match: check --label_column, or "
+            "train a model whose config has as many labels as the dataset has classes."
+        )
+
+
+class ImageTensorDataset(torch.utils.data.Dataset):
+    """In-memory uint8 images and int64 labels, served as normalized float batches.
+
+    `__getitems__` lets `torch.utils.data.DataLoader` fetch a whole batch with one tensor index; use it with
+    `collate_fn=keep_batch`.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: float, std: float):
+        if len(images) != len(labels):
+            raise ValueError(f"Got {len(images)} images but {len(labels)} labels.")
+        self.images = images
+        self.labels = labels
+        self.mean = mean
+        self.std = std
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        batch = self.__getitems__([index])
+        return {key: value[0] for key, value in batch.items()}
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        index = torch.as_tensor(indices)
+        pixel_values = self.images[index].float().div_(255.0).sub_(self.mean).div_(self.std)
+        return {"pixel_values": pixel_values, "labels": self.labels[index]}
+
+
+def keep_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Collate function for datasets whose `__getitems__` already returns a batch."""
+    return batch

@@ -1,0 +1,88 @@
+"""Accelerator set-up shared by the training scripts: logging, seeding, trackers and the output folder."""
+
+import argparse
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import datasets
+import transformers
+from accelerate import Accelerator, DataLoaderConfiguration
+from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, set_seed
+
+from .checkpointing import CHECKPOINT_PREFIX, list_checkpoints
+
+logger = get_logger(__name__)
+
+# Values the tensorboard tracker accepts as hyperparameters; others are logged as strings.
+_HPARAM_TYPES = (int, float, str, bool)
+
+
+def build_accelerator(args: argparse.Namespace) -> Accelerator:
+    """Create the Accelerator, set up logging on every process, seed everything and start the tracker."""
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=str(Path(args.output_dir, "runs"))),
+        # Shuffling seeded by (seed, epoch) rather than by the global RNG's state at the start of each epoch, so a
+        # run resumed mid-epoch sees the same order as an uninterrupted one.
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
+    )
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S", level=logging.INFO
+    )
+    logger.info(accelerator.state, main_process_only=False)
+    if accelerator.is_local_main_process:
+        datasets.utils.logging.set_verbosity_warning()
+        transformers.utils.logging.set_verbosity_warning()
+    else:
+        datasets.utils.logging.set_verbosity_error()
+        transformers.utils.logging.set_verbosity_error()
+    set_seed(args.seed)
+    return accelerator
+
+
+def start_tracking(accelerator: Accelerator, args: argparse.Namespace, project_name: str) -> None:
+    """Start the experiment tracker with the run's flags as hyperparameters (call after the output folder check)."""
+    if args.report_to == "none":
+        return
+    hparams = {k: (v if isinstance(v, _HPARAM_TYPES) else str(v)) for k, v in vars(args).items() if v is not None}
+    hparams.pop("hub_token", None)
+    accelerator.init_trackers(project_name, config=hparams)
+
+
+def prepare_output_dir(accelerator: Accelerator, args: argparse.Namespace, model_type: str) -> None:
+    """Create --output_dir, refusing to mix this run with another model or an earlier run's checkpoints."""
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"--output_dir {output_dir} exists and is not a folder.")
+    config_file = output_dir / "config.json"
+    if config_file.is_file() and not args.overwrite_output_dir:
+        try:
+            existing = json.loads(config_file.read_text()).get("model_type")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            existing = "unreadable"
+        if existing != model_type:
+            raise ValueError(
+                f"--output_dir {output_dir} already holds a different model (model_type {existing!r}, this script "
+                f"trains {model_type!r}). Choose another --output_dir, or pass --overwrite_output_dir to replace it."
+            )
+    checkpoints = list_checkpoints(output_dir)
+    if checkpoints and args.resume_from_checkpoint is None and not args.overwrite_output_dir:
+        raise ValueError(
+            f"--output_dir {output_dir} holds checkpoints of an earlier run ({checkpoints[-1].name}). Pass "
+            "--resume_from_checkpoint latest to continue it, --overwrite_output_dir to start over, or choose "
+            "another --output_dir."
+        )
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if args.overwrite_output_dir:
+            for checkpoint in checkpoints:
+                shutil.rmtree(checkpoint)
+            for stale in output_dir.glob(f".{CHECKPOINT_PREFIX}*"):
+                shutil.rmtree(stale, ignore_errors=True)
+        output_dir.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()

@@ -1,0 +1,371 @@
+#!/usr/bin/env python
+"""Train the MNIST multilayer perceptron (784-128-10, ReLU, softmax) with Accelerate.
+
+The same script runs on CPU, one GPU or many, with or without mixed precision, and resumes where it stopped:
+
+    accelerate launch scripts/train_mlp.py --dataset_name ylecun/mnist --output_dir mnist-mlp
+    python scripts/train_mlp.py --dataset_name ../shared/datasets/mnist --output_dir mnist-mlp \
+        --checkpointing_steps epoch
+    python scripts/train_mlp.py --dataset_name ../shared/datasets/mnist --output_dir mnist-mlp \
+        --resume_from_checkpoint latest
+    ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2 scripts/train_mlp.py --output_dir mnist-mlp
+
+It writes the model and its image processor with `save_pretrained` (loadable with or without hfnets installed),
+`all_results.json` with the measured test metrics, and a model card `README.md`.
+"""
+
+import argparse
+import math
+import platform
+import shlex
+import sys
+import time
+
+import torch
+from accelerate.logging import get_logger
+from huggingface_hub import EvalResult, ModelCardData
+from torch.utils.data import DataLoader
+from torchmetrics.classification import MulticlassAccuracy
+from tqdm.auto import tqdm
+from transformers import get_scheduler
+
+from hfnets import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
+from hfnets.hub import push_folder, render_model_card, save_model_card
+from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
+from hfnets.training.args import add_training_args, validate_training_args
+from hfnets.training.checkpointing import (
+    load_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+    save_pretrained_atomically,
+    write_json_atomically,
+)
+from hfnets.training.data import (
+    ImageTensorDataset,
+    check_labels,
+    decode_images,
+    decode_labels,
+    find_image_column,
+    find_label_column,
+    keep_batch,
+    label_names,
+    load_dataset_dict,
+    split_train_eval,
+)
+from hfnets.training.launch import build_accelerator, prepare_output_dir, start_tracking
+
+logger = get_logger(__name__)
+
+PROJECT_NAME = "train_mlp"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train the hfnets MNIST MLP classifier with Accelerate.")
+    add_training_args(
+        parser,
+        dataset_name="ylecun/mnist",
+        learning_rate=1e-3,
+        per_device_train_batch_size=128,
+        num_train_epochs=20,
+        lr_scheduler_type="cosine",
+    )
+    data = parser.add_argument_group("images")
+    data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
+    data.add_argument("--label_column", type=str, default=None, help="Label column (default: the ClassLabel feature).")
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--model_name_or_path",
+        type=str,
+        default=None,
+        help="Start from a saved hfnets MLP (folder or Hub id) instead of a new network.",
+    )
+    model.add_argument(
+        "--hidden_sizes", type=int, nargs="*", default=[128], help="Hidden layer widths (default: one layer of 128)."
+    )
+    model.add_argument(
+        "--hidden_act", type=str, default="relu", choices=SUPPORTED_ACTIVATIONS, help="Hidden activation."
+    )
+    model.add_argument("--dropout", type=float, default=0.0, help="Dropout after each hidden layer.")
+    args = parser.parse_args(argv)
+    validate_training_args(parser, args)
+    if any(size < 1 for size in args.hidden_sizes):
+        parser.error(f"--hidden_sizes must be positive integers, got {args.hidden_sizes}.")
+    if not 0.0 <= args.dropout < 1.0:
+        parser.error(f"--dropout must be in [0, 1), got {args.dropout}.")
+    return args
+
+
+@torch.no_grad()
+def evaluate(model, dataloader, accelerator, num_labels: int) -> dict[str, float]:
+    """Accuracy and mean loss over the whole evaluation split, each example counted once across processes."""
+    model.eval()
+    accuracy = MulticlassAccuracy(num_classes=num_labels, average="micro").to(accelerator.device)
+    loss_sum = torch.zeros((), device=accelerator.device)
+    count = 0
+    for batch in dataloader:
+        logits = model(pixel_values=batch["pixel_values"]).logits.float()
+        logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
+        accuracy.update(logits, labels)
+        loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
+        count += len(labels)
+    model.train()
+    return {"eval_accuracy": accuracy.compute().item(), "eval_loss": loss_sum.item() / count}
+
+
+def replicas_in_sync(model, accelerator) -> bool:
+    """True when every process holds bit-identical weights (what data-parallel training promises)."""
+    weights = torch.cat([p.detach().float().flatten() for p in accelerator.unwrap_model(model).parameters()])
+    # Position-weighted sums: equal across ranks only if the weights are, up to astronomically unlikely collisions.
+    positions = torch.arange(1, len(weights) + 1, device=weights.device, dtype=torch.float64)
+    fingerprint = torch.stack([weights.double().sum(), (weights.double() * positions.sqrt()).sum()])
+    gathered = accelerator.gather(fingerprint[None]).view(-1, 2)
+    return bool((gathered == gathered[0]).all())
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = parse_args(argv)
+    # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
+    accelerator = build_accelerator(args)
+
+    # 1. Data: load with `datasets`, decode every image once into a uint8 tensor.
+    with accelerator.main_process_first():
+        raw_datasets = load_dataset_dict(args.dataset_name, args.dataset_config_name)
+    train_raw, eval_raw = split_train_eval(raw_datasets, args.eval_split, seed=args.seed)
+    if args.max_train_samples is not None:
+        train_raw = train_raw.select(range(min(args.max_train_samples, len(train_raw))))
+    if args.max_eval_samples is not None:
+        eval_raw = eval_raw.select(range(min(args.max_eval_samples, len(eval_raw))))
+    image_column = find_image_column(train_raw, args.image_column)
+    label_column = find_label_column(train_raw, args.label_column)
+    train_labels = decode_labels(train_raw, label_column)
+    eval_labels = decode_labels(eval_raw, label_column)
+
+    # 2. Model configuration: a new network named after the dataset's classes, or a saved one.
+    if args.model_name_or_path is not None:
+        config = MnistMlpConfig.from_pretrained(args.model_name_or_path)
+        processor = MnistMlpImageProcessor.from_pretrained(args.model_name_or_path)
+    else:
+        names = label_names(train_raw, label_column, train_labels)
+        config = MnistMlpConfig(
+            hidden_sizes=args.hidden_sizes,
+            hidden_act=args.hidden_act,
+            dropout=args.dropout,
+            id2label=dict(enumerate(names)),
+            label2id={name: i for i, name in enumerate(names)},
+        )
+        processor = MnistMlpImageProcessor(image_size=config.image_size)
+    check_labels(train_labels, config.num_labels, "training")
+    check_labels(eval_labels, config.num_labels, "evaluation")
+    prepare_output_dir(accelerator, args, config.model_type)
+    start_tracking(accelerator, args, PROJECT_NAME)
+
+    train_dataset = ImageTensorDataset(
+        decode_images(train_raw, image_column, config.num_channels, config.image_size),
+        train_labels,
+        processor.image_mean,
+        processor.image_std,
+    )
+    eval_dataset = ImageTensorDataset(
+        decode_images(eval_raw, image_column, config.num_channels, config.image_size),
+        eval_labels,
+        processor.image_mean,
+        processor.image_std,
+    )
+    # Whole batches come from one tensor index (ImageTensorDataset.__getitems__): no per-sample collation.
+    train_dataloader = DataLoader(
+        train_dataset, shuffle=True, batch_size=args.per_device_train_batch_size, collate_fn=keep_batch
+    )
+    eval_dataloader = DataLoader(eval_dataset, batch_size=args.per_device_eval_batch_size, collate_fn=keep_batch)
+
+    # 3. Model and optimizer.
+    if args.model_name_or_path is not None:
+        model = MnistMlpForImageClassification.from_pretrained(args.model_name_or_path)
+    else:
+        model = MnistMlpForImageClassification(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    model, optimizer, train_dataloader, eval_dataloader = accelerator.prepare(
+        model, optimizer, train_dataloader, eval_dataloader
+    )
+
+    # 4. Schedule, sized after `prepare` because the dataloader is now sharded across processes. Accelerate steps
+    # the scheduler once per process for each optimizer step, hence the `num_processes` factors.
+    num_update_steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
+    max_train_steps = args.max_train_steps or args.num_train_epochs * num_update_steps_per_epoch
+    num_train_epochs = math.ceil(max_train_steps / num_update_steps_per_epoch)
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler_type,
+        optimizer=optimizer,
+        num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+        num_training_steps=max_train_steps * accelerator.num_processes,
+    )
+    lr_scheduler = accelerator.prepare(lr_scheduler)
+    checkpointing_steps = args.checkpointing_steps
+    if checkpointing_steps is not None and checkpointing_steps.isdigit():
+        checkpointing_steps = int(checkpointing_steps)
+
+    # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
+    completed_steps = 0
+    if args.resume_from_checkpoint is not None:
+        checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
+        completed_steps = load_checkpoint(accelerator, checkpoint, accelerator.unwrap_model(model).config)
+    starting_epoch, resume_batches = divmod(completed_steps, num_update_steps_per_epoch)
+    resume_batches *= args.gradient_accumulation_steps
+
+    total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    logger.info("***** Running training *****")
+    logger.info(f"  Examples = {len(train_dataset)}, evaluation examples = {len(eval_dataset)}")
+    logger.info(f"  Epochs = {num_train_epochs}, optimizer steps = {max_train_steps}")
+    logger.info(f"  Batch size per device = {args.per_device_train_batch_size}, total = {total_batch_size}")
+    progress_bar = tqdm(
+        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
+    )
+
+    # 6. The training loop.
+    train_time = 0.0
+    samples_seen = torch.zeros((), dtype=torch.long, device=accelerator.device)
+    metrics: dict[str, float] = {}
+    for epoch in range(starting_epoch, num_train_epochs):
+        model.train()
+        train_dataloader.set_epoch(epoch)  # the shuffle order is a function of (seed, epoch)
+        if epoch == starting_epoch and resume_batches:
+            active_dataloader = accelerator.skip_first_batches(train_dataloader, resume_batches)
+        else:
+            active_dataloader = train_dataloader
+        loss_sum = torch.zeros((), device=accelerator.device)
+        num_batches = 0
+        epoch_start = time.perf_counter()
+        for batch in active_dataloader:
+            with accelerator.accumulate(model):
+                outputs = model(**batch)
+                accelerator.backward(outputs.loss)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad()
+            loss_sum += outputs.loss.detach()  # summed on the device: no host sync per step
+            num_batches += 1
+            samples_seen += len(batch["labels"])
+            if accelerator.sync_gradients:
+                progress_bar.update(1)
+                completed_steps += 1
+                if isinstance(checkpointing_steps, int) and completed_steps % checkpointing_steps == 0:
+                    save_checkpoint(
+                        accelerator, args.output_dir, completed_steps, accelerator.unwrap_model(model).config,
+                        args.checkpoints_total_limit,
+                    )
+                if completed_steps >= max_train_steps:
+                    break
+        train_time += time.perf_counter() - epoch_start
+
+        metrics = evaluate(model, eval_dataloader, accelerator, config.num_labels)
+        metrics["train_loss"] = accelerator.reduce(loss_sum / max(num_batches, 1), "mean").item()
+        metrics["epoch"] = epoch + 1
+        logger.info(
+            f"epoch {epoch + 1}: train_loss {metrics['train_loss']:.4f}, eval_loss {metrics['eval_loss']:.4f}, "
+            f"eval_accuracy {metrics['eval_accuracy']:.4f}"
+        )
+        accelerator.log({**metrics, "learning_rate": lr_scheduler.get_last_lr()[0]}, step=completed_steps)
+        if checkpointing_steps == "epoch":
+            save_checkpoint(
+                accelerator, args.output_dir, completed_steps, accelerator.unwrap_model(model).config,
+                args.checkpoints_total_limit,
+            )
+        if completed_steps >= max_train_steps:
+            break
+    progress_bar.close()
+    if not metrics:  # resumed from a checkpoint taken at the very end: just evaluate
+        metrics = {**evaluate(model, eval_dataloader, accelerator, config.num_labels), "epoch": num_train_epochs}
+
+    # 7. Results, saved model, card and upload.
+    total_samples = accelerator.reduce(samples_seen, "sum").item()
+    in_sync = replicas_in_sync(model, accelerator)
+    if not in_sync:
+        logger.warning("The processes ended with different weights: data-parallel training did not synchronize.")
+    results = {
+        **metrics,
+        "step": completed_steps,
+        "train_runtime": round(train_time, 3),
+        "train_samples": total_samples,
+        "train_samples_per_second": round(total_samples / train_time, 1) if train_time > 0 else None,
+        "world_size": accelerator.num_processes,
+        "replicas_in_sync": in_sync,
+        "mixed_precision": accelerator.mixed_precision,
+    }
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model)
+        save_pretrained_atomically(args.output_dir, unwrapped, processor)
+        write_json_atomically(f"{args.output_dir}/all_results.json", results)
+        command = argv if argv is not None else sys.argv[1:]
+        card = build_model_card(args, results, unwrapped, accelerator, command)
+        save_model_card(card, args.output_dir)
+        if args.push_to_hub:
+            url = push_folder(args.output_dir, repo_id_for(args), token=args.hub_token, private=args.hub_private_repo)
+            logger.info(f"Pushed to {url}")
+        accelerator.print(
+            f"test accuracy {results['eval_accuracy']:.4f} (eval loss {results['eval_loss']:.4f}) after "
+            f"{completed_steps} steps; model saved to {args.output_dir}"
+        )
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return results
+
+
+def repo_id_for(args: argparse.Namespace) -> str:
+    return args.hub_model_id or args.output_dir.rstrip("/").split("/")[-1]
+
+
+def build_model_card(args, results, model, accelerator, command: list[str]):
+    """The model card, filled from this run's flags and measured metrics."""
+    config = model.config
+    dataset_id = args.card_dataset_id or args.dataset_name
+    layer_sizes = "-".join(str(n) for n in [config.input_size, *config.hidden_sizes, config.num_labels])
+    if accelerator.device.type == "cuda":
+        hardware = f"{accelerator.num_processes} x {torch.cuda.get_device_name()}"
+    else:
+        hardware = f"{accelerator.num_processes} CPU process(es), {torch.get_num_threads()} threads each ({platform.machine()})"
+    card_data = ModelCardData(
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="image-classification",
+        tags=["hfnets", "mlp", "mnist", "image-classification"],
+        datasets=[dataset_id],
+        model_name=repo_id_for(args),
+        eval_results=[
+            EvalResult(
+                task_type="image-classification",
+                dataset_type=dataset_id,
+                dataset_name=dataset_id,
+                dataset_split=args.eval_split or "test",
+                metric_type="accuracy",
+                metric_value=round(results["eval_accuracy"], 4),
+            )
+        ],
+    )
+    return render_model_card(
+        "mlp",
+        card_data,
+        repo_id=repo_id_for(args),
+        layer_sizes=layer_sizes,
+        hidden_act=config.hidden_act,
+        dropout=config.dropout,
+        num_parameters=f"{model.num_parameters():,}",
+        dataset_id=dataset_id,
+        eval_split=args.eval_split or "test",
+        eval_accuracy=f"{results['eval_accuracy']:.4f}",
+        eval_loss=f"{results['eval_loss']:.4f}",
+        epochs=results["epoch"],
+        steps=results["step"],
+        batch_size=args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        lr_scheduler_type=str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
+        seed=args.seed,
+        mixed_precision=results["mixed_precision"],
+        hardware=hardware,
+        train_runtime=f"{results['train_runtime']:.1f}",
+        command=shlex.join(["accelerate", "launch", "scripts/train_mlp.py", *command]),
+    )
+
+
+if __name__ == "__main__":
+    main()
