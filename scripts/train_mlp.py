@@ -64,10 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_training_args(
         parser,
         dataset_name="ylecun/mnist",
-        learning_rate=1e-3,
+        learning_rate=2e-3,
         per_device_train_batch_size=128,
         num_train_epochs=20,
         lr_scheduler_type="cosine",
+        weight_decay=0.05,
     )
     data = parser.add_argument_group("images")
     data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")

@@ -8,6 +8,7 @@ its sibling `configuration_mlp.py`.
 import math
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
@@ -21,6 +22,17 @@ class MnistMlpPreTrainedModel(PreTrainedModel):
     config_class = MnistMlpConfig
     base_model_prefix = "mlp"
     main_input_name = "pixel_values"
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, with a clear message when the weights file is damaged."""
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        except SafetensorError as error:
+            raise OSError(
+                f"The weights file of {pretrained_model_name_or_path} is corrupt or truncated ({error}). "
+                "Save or download the model again (an interrupted copy or download leaves such a file)."
+            ) from error
 
     def _init_weights(self, module: nn.Module) -> None:
         # PyTorch's own nn.Linear initialisation (Kaiming-uniform weights, uniform bias) rather than transformers'

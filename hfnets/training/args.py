@@ -17,6 +17,7 @@ def add_training_args(
     per_device_train_batch_size: int,
     num_train_epochs: int,
     lr_scheduler_type: str = "linear",
+    weight_decay: float = 0.0,
 ) -> None:
     """Add the flags every training script takes; each family passes its own defaults."""
     data = parser.add_argument_group("data")
@@ -66,7 +67,7 @@ def add_training_args(
         "--per_device_eval_batch_size", type=int, default=1024, help="Evaluation batch size per process."
     )
     training.add_argument("--learning_rate", type=float, default=learning_rate, help="Peak learning rate (AdamW).")
-    training.add_argument("--weight_decay", type=float, default=0.0, help="AdamW weight decay.")
+    training.add_argument("--weight_decay", type=float, default=weight_decay, help="AdamW weight decay.")
     training.add_argument(
         "--lr_scheduler_type",
         type=SchedulerType,

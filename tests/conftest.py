@@ -1,0 +1,49 @@
+"""Shared fixtures: paths to the real datasets beside the checkout, small synthetic datasets, tiny models."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# No test talks to the real Hub: fail fast instead of retrying unreachable hosts.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("HFNETS_SHARED_DIR", REPO_ROOT.parent / "shared"))
+MNIST_DIR = SHARED_DIR / "datasets" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The full MNIST dataset in the Hub layout of ylecun/mnist, read in place."""
+    if not (MNIST_DIR / "README.md").is_file():
+        pytest.skip(f"needs the MNIST copy at {MNIST_DIR} (../shared/datasets/mnist beside the checkout)")
+    return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def mnist_test_arrays(mnist_dir):
+    """The first 2,000 MNIST test images as uint8 (N, 28, 28) and their labels."""
+    from datasets import load_dataset
+
+    test = load_dataset(str(mnist_dir), split="test").select(range(2000))
+    return test.with_format("numpy")[:]["image"], test.with_format("numpy")[:]["label"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_script(args: list[str], env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run a Python script or module of the repository in a fresh process, from the repository root."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO_ROOT, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
