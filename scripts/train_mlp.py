@@ -144,7 +144,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 2. Model configuration: a new network named after the dataset's classes, or a saved one.
     if args.model_name_or_path is not None:
         config = MnistMlpConfig.from_pretrained(args.model_name_or_path)
-        processor = MnistMlpImageProcessor.from_pretrained(args.model_name_or_path)
+        try:
+            processor = MnistMlpImageProcessor.from_pretrained(args.model_name_or_path)
+        except OSError:  # a model saved without its processor: use the standard one
+            processor = MnistMlpImageProcessor(image_size=config.image_size)
     else:
         names = label_names(train_raw, label_column, train_labels)
         config = MnistMlpConfig(
@@ -172,11 +175,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         processor.image_mean,
         processor.image_std,
     )
-    # Whole batches come from one tensor index (ImageTensorDataset.__getitems__): no per-sample collation.
+    # Whole batches come from one tensor index (ImageTensorDataset.__getitems__): no per-sample collation. Each
+    # loader draws its workers' base seed from its own generator, not the global RNG, so starting an iterator
+    # (again, after a resume) does not shift the dropout masks.
     train_dataloader = DataLoader(
-        train_dataset, shuffle=True, batch_size=args.per_device_train_batch_size, collate_fn=keep_batch
+        train_dataset,
+        shuffle=True,
+        batch_size=args.per_device_train_batch_size,
+        collate_fn=keep_batch,
+        generator=torch.Generator().manual_seed(args.seed),
     )
-    eval_dataloader = DataLoader(eval_dataset, batch_size=args.per_device_eval_batch_size, collate_fn=keep_batch)
+    eval_dataloader = DataLoader(
+        eval_dataset,
+        batch_size=args.per_device_eval_batch_size,
+        collate_fn=keep_batch,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
 
     # 3. Model and optimizer.
     if args.model_name_or_path is not None:

@@ -84,7 +84,8 @@ def load_checkpoint(accelerator: Accelerator, checkpoint: Path, model_config=Non
         raise ValueError(f"Checkpoint {checkpoint} is incomplete or corrupt ({error}); resume from another one.")
     saved_config = checkpoint / "config.json"
     if model_config is not None and saved_config.is_file():
-        _check_same_architecture(json.loads(saved_config.read_text()), model_config.to_dict(), checkpoint)
+        saved = type(model_config).from_json_file(saved_config)
+        _check_same_architecture(saved.to_dict(), model_config.to_dict(), checkpoint)
     try:
         accelerator.load_state(str(checkpoint))
     except Exception as error:  # safetensors, pickle and shape errors all mean the same thing to the user

@@ -1,0 +1,53 @@
+"""A saved MLP folder loads with stock transformers and trust_remote_code=True where hfnets is not installed."""
+
+import json
+
+import numpy as np
+import torch
+
+from hfnets import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
+from tests.helpers.drawing import draw_digit
+from tests.helpers.isolated import run_without_hfnets
+
+
+def test_saved_folder_loads_without_hfnets(tmp_path):
+    model_dir = tmp_path / "mnist-mlp"
+    torch.manual_seed(0)
+    model = MnistMlpForImageClassification(MnistMlpConfig(hidden_sizes=[32])).eval()
+    processor = MnistMlpImageProcessor()
+    model.save_pretrained(model_dir)
+    processor.save_pretrained(model_dir)
+    for name in ("configuration_mlp.py", "modeling_mlp.py", "image_processing_mlp.py"):
+        assert (model_dir / name).is_file()
+    assert json.loads((model_dir / "config.json").read_text())["auto_map"] == {
+        "AutoConfig": "configuration_mlp.MnistMlpConfig",
+        "AutoModelForImageClassification": "modeling_mlp.MnistMlpForImageClassification",
+    }
+
+    drawing = np.asarray(draw_digit(7))
+    np.save(tmp_path / "drawing.npy", drawing)
+    with torch.no_grad():
+        expected = model(**processor(drawing, return_tensors="pt")).logits
+    expected_scores = torch.softmax(expected, -1)[0]
+
+    result = run_without_hfnets(
+        f"""
+        import json, numpy as np, torch
+        from transformers import AutoImageProcessor, AutoModelForImageClassification, pipeline
+
+        model = AutoModelForImageClassification.from_pretrained("mnist-mlp", trust_remote_code=True).eval()
+        processor = AutoImageProcessor.from_pretrained("mnist-mlp", trust_remote_code=True)
+        drawing = np.load("drawing.npy")
+        with torch.no_grad():
+            logits = model(**processor(drawing, return_tensors="pt")).logits
+        classifier = pipeline("image-classification", model="mnist-mlp", trust_remote_code=True)
+        top = classifier(drawing, top_k=10)
+        print(json.dumps({{"logits": logits.tolist(), "top": top, "module": type(model).__module__}}))
+        """,
+        cwd=tmp_path,
+    )
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+    assert output["module"].startswith("transformers_modules.")
+    assert torch.allclose(torch.tensor(output["logits"]), expected, atol=1e-6)
+    scores = {int(entry["label"]): entry["score"] for entry in output["top"]}
+    assert np.allclose([scores[i] for i in range(10)], expected_scores.numpy(), atol=1e-5)

@@ -1,0 +1,192 @@
+"""End-to-end runs of scripts/train_mlp.py on real MNIST subsets."""
+
+import importlib.util
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+from accelerate.state import AcceleratorState
+from huggingface_hub import ModelCard
+from safetensors.torch import load_file
+from transformers import pipeline
+
+from hfnets import MnistMlpConfig, MnistMlpForImageClassification
+from tests.conftest import REPO_ROOT, free_port, run_script
+from tests.helpers.drawing import draw_digit
+
+SCRIPT = REPO_ROOT / "scripts" / "train_mlp.py"
+
+
+def quick_args(mnist_dir, output_dir, *extra) -> list[str]:
+    """1,024 training images in 16 batches of 64: 16 optimizer steps per epoch."""
+    return [
+        "--dataset_name", str(mnist_dir), "--output_dir", str(output_dir), "--max_train_samples", "1024",
+        "--max_eval_samples", "512", "--per_device_train_batch_size", "64", "--report_to", "none", *extra,
+    ]
+
+
+@pytest.fixture
+def train_mlp():
+    """The script as a module, for in-process runs of `main(argv)`; the Accelerator state is reset after each."""
+    spec = importlib.util.spec_from_file_location("train_mlp", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    AcceleratorState._reset_state(True)
+
+
+def test_full_mnist_run_learns_and_saves_a_complete_model(trained_mlp_dir, mnist_test_arrays):
+    results = json.loads((trained_mlp_dir / "all_results.json").read_text())
+    assert results["eval_accuracy"] > 0.96  # 3 epochs; the 20-epoch default reaches 98% (see README)
+    assert results["train_loss"] < 0.15
+    assert results["world_size"] == 1 and results["train_samples"] == 3 * 60000
+    assert results["train_samples_per_second"] > 0
+    names = {p.name for p in trained_mlp_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "preprocessor_config.json", "modeling_mlp.py", "README.md"} <= names
+    assert not [n for n in names if n.startswith(".")], "temporary files left behind"
+    assert list((trained_mlp_dir / "runs").rglob("events.out.tfevents.*")), "no tensorboard logs"
+
+    card = ModelCard.load(trained_mlp_dir / "README.md")
+    metric = card.data.eval_results[0]
+    assert metric.metric_type == "accuracy" and metric.metric_value == round(results["eval_accuracy"], 4)
+    assert card.data.datasets == ["ylecun/mnist"] and card.data.pipeline_tag == "image-classification"
+    assert "{{" not in card.text and "trust_remote_code=True" in card.text
+
+    images, labels = mnist_test_arrays
+    classifier = pipeline("image-classification", model=str(trained_mlp_dir))
+    predictions = classifier([img for img in images[:100]], top_k=1)
+    accuracy = np.mean([int(p[0]["label"]) == label for p, label in zip(predictions, labels[:100])])
+    assert accuracy > 0.9
+
+
+def test_hand_drawn_digits_on_a_large_canvas_are_recognized(trained_mlp_dir):
+    classifier = pipeline("image-classification", model=str(trained_mlp_dir))
+    drawings = [np.asarray(draw_digit(d, width=w, offset=(60, 40), scale=0.7)) for d in range(10) for w in (6, 16)]
+    predicted = [int(p[0]["label"]) for p in classifier(drawings, top_k=1)]
+    expected = [d for d in range(10) for _ in (6, 16)]
+    assert sum(p == e for p, e in zip(predicted, expected)) >= 18, list(zip(expected, predicted))
+
+
+def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
+    # 2 epochs of 16 steps with dropout (so RNG state matters); checkpoints every 5 steps; killed after step 20.
+    extra = ["--num_train_epochs", "2", "--dropout", "0.2", "--checkpointing_steps", "5"]
+    reference = run_script(["scripts/train_mlp.py", *quick_args(mnist_dir, tmp_path / "reference", *extra)])
+    assert reference.returncode == 0, reference.stderr[-3000:]
+
+    interrupted_dir = tmp_path / "interrupted"
+    driver = f"""
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("train_mlp", {str(SCRIPT)!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+save_checkpoint = module.save_checkpoint
+def save_then_die(accelerator, output_dir, step, *args, **kwargs):
+    path = save_checkpoint(accelerator, output_dir, step, *args, **kwargs)
+    if step == 20:
+        raise KeyboardInterrupt("simulated kill after step 20")
+    return path
+module.save_checkpoint = save_then_die
+module.main({quick_args(mnist_dir, interrupted_dir, *extra)!r})
+"""
+    killed = run_script(["-c", driver])
+    assert killed.returncode != 0 and "simulated kill" in killed.stderr
+    assert (interrupted_dir / "checkpoint-20").is_dir() and not (interrupted_dir / "model.safetensors").exists()
+
+    resumed = run_script(
+        ["scripts/train_mlp.py", *quick_args(mnist_dir, interrupted_dir, *extra, "--resume_from_checkpoint", "latest")]
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resumed from checkpoint" in resumed.stderr and "checkpoint-20" in resumed.stderr
+    expected = load_file(tmp_path / "reference" / "model.safetensors")
+    actual = load_file(interrupted_dir / "model.safetensors")
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), name
+    assert json.loads((interrupted_dir / "all_results.json").read_text())["step"] == 32
+
+
+def test_two_cpu_processes_train_as_one_data_parallel_job(mnist_dir, tmp_path):
+    output_dir = tmp_path / "ddp"
+    result = run_script(
+        ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+         "scripts/train_mlp.py", *quick_args(mnist_dir, output_dir, "--num_train_epochs", "2")],
+        env={"ACCELERATE_USE_CPU": "true"},
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    results = json.loads((output_dir / "all_results.json").read_text())
+    assert results["world_size"] == 2
+    assert results["replicas_in_sync"] is True
+    # Each rank trains on its own half: together they see every example once per epoch, not twice.
+    assert results["train_samples"] == 2 * 1024
+    assert results["step"] == 2 * 8  # 1024 / (64 x 2 processes) optimizer steps per epoch
+
+
+def test_bf16_mixed_precision_and_gradient_accumulation(train_mlp, mnist_dir, tmp_path):
+    results = train_mlp.main(
+        quick_args(mnist_dir, tmp_path / "bf16", "--mixed_precision", "bf16", "--gradient_accumulation_steps", "2",
+                   "--num_train_epochs", "1")
+    )
+    assert results["mixed_precision"] == "bf16" and results["step"] == 8
+    model = MnistMlpForImageClassification.from_pretrained(tmp_path / "bf16")
+    assert model.dtype == torch.float32  # master weights stay fp32 under autocast
+
+
+def test_output_dir_holding_another_model_is_refused(train_mlp, mnist_dir, tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(ValueError, match="already holds a different model \\(model_type 'gpt2'"):
+        train_mlp.main(quick_args(mnist_dir, tmp_path, "--max_train_steps", "1"))
+    assert json.loads((tmp_path / "config.json").read_text()) == {"model_type": "gpt2"}
+
+
+def test_earlier_checkpoints_need_resume_or_overwrite(train_mlp, mnist_dir, tmp_path):
+    (tmp_path / "checkpoint-4").mkdir()
+    with pytest.raises(ValueError, match="holds checkpoints of an earlier run \\(checkpoint-4\\)"):
+        train_mlp.main(quick_args(mnist_dir, tmp_path, "--max_train_steps", "1"))
+
+
+def test_corrupt_checkpoint_is_reported_on_resume(train_mlp, mnist_dir, tmp_path):
+    train_mlp.main(quick_args(mnist_dir, tmp_path, "--max_train_steps", "2", "--checkpointing_steps", "2"))
+    AcceleratorState._reset_state(True)
+    weights = tmp_path / "checkpoint-2" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:64])
+    with pytest.raises(ValueError, match="Could not restore checkpoint .*checkpoint-2"):
+        train_mlp.main(quick_args(mnist_dir, tmp_path, "--max_train_steps", "4", "--resume_from_checkpoint", "latest"))
+
+
+def test_model_with_other_labels_is_a_clear_error(train_mlp, mnist_dir, tmp_path):
+    MnistMlpForImageClassification(MnistMlpConfig(num_labels=3)).save_pretrained(tmp_path / "three-classes")
+    with pytest.raises(ValueError, match=r"training labels span \[0, 9\] but the model has num_labels=3"):
+        train_mlp.main(
+            quick_args(mnist_dir, tmp_path / "out", "--model_name_or_path", str(tmp_path / "three-classes"))
+        )
+
+
+def test_missing_dataset_is_a_clear_error(train_mlp, tmp_path):
+    with pytest.raises(ValueError, match="Could not load the dataset"):
+        train_mlp.main(["--dataset_name", str(tmp_path / "nowhere"), "--output_dir", str(tmp_path / "out")])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--checkpointing_steps", "often"], "--checkpointing_steps must be a positive integer or 'epoch'"),
+        (["--per_device_train_batch_size", "0"], "--per_device_train_batch_size must be >= 1"),
+        (["--resume_from_checkpoint", "missing-dir"], "is not a folder"),
+        (["--dropout", "1.5"], "--dropout must be in"),
+    ],
+)
+def test_bad_flags_are_usage_errors(train_mlp, tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as exit_info:
+        train_mlp.parse_args(["--output_dir", str(tmp_path), *flags])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_script_runs_as_a_plain_python_program_with_help():
+    result = run_script(["scripts/train_mlp.py", "--help"])
+    assert result.returncode == 0 and "--resume_from_checkpoint" in result.stdout
+
+

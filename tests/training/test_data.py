@@ -1,0 +1,96 @@
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from hfnets.training.data import (
+    ImageTensorDataset,
+    check_labels,
+    decode_images,
+    decode_labels,
+    find_image_column,
+    find_label_column,
+    keep_batch,
+    label_names,
+    load_dataset_dict,
+    split_train_eval,
+)
+from tests.helpers.datasets import make_image_dataset
+
+
+def test_local_folder_in_hub_layout_loads_and_decodes_once(tmp_path):
+    folder = make_image_dataset(tmp_path / "digits", num_rows=10, num_classes=3)
+    train, evaluation = split_train_eval(load_dataset_dict(str(folder)))
+    assert len(train) == 10 and len(evaluation) == 10
+    images = decode_images(train, find_image_column(train), num_channels=1, size=28)
+    labels = decode_labels(train, find_label_column(train))
+    assert images.dtype == torch.uint8 and images.shape == (10, 1, 28, 28)
+    assert labels.tolist() == [i % 3 for i in range(10)]
+    assert label_names(train, "label", labels) == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_color_images_are_converted_to_grayscale(tmp_path, mode):
+    folder = make_image_dataset(tmp_path / "color", num_rows=4, mode=mode)
+    train = load_dataset_dict(str(folder))["train"]
+    images = decode_images(train, "image", num_channels=1, size=28)
+    assert images.shape == (4, 1, 28, 28)
+    rgb = train.with_format("numpy")[:]["image"][0][..., :3].astype(float)
+    expected = rgb @ [0.299, 0.587, 0.114]  # ITU-R 601 luma, what PIL's convert("L") computes
+    assert (images[0, 0].double() - torch.from_numpy(expected)).abs().max() <= 1.0
+
+
+def test_images_of_another_size_are_resized(tmp_path):
+    folder = make_image_dataset(tmp_path / "big", num_rows=4, size=56)
+    train = load_dataset_dict(str(folder))["train"]
+    assert decode_images(train, "image", num_channels=1, size=28).shape == (4, 1, 28, 28)
+    mixed = load_dataset_dict(str(make_image_dataset(tmp_path / "mixed", num_rows=4, sizes=[20, 36])))["train"]
+    assert decode_images(mixed, "image", num_channels=1, size=28).shape == (4, 1, 28, 28)
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="(?s)Could not load the dataset .*Pass --dataset_name a Hub dataset id"):
+        load_dataset_dict(str(tmp_path / "no-such-dataset"))
+
+
+def test_columns_are_found_or_named(tmp_path):
+    folder = make_image_dataset(tmp_path / "renamed", num_rows=4, image_column="picture", label_column="digit",
+                                class_label=False)
+    train = load_dataset_dict(str(folder))["train"]
+    assert find_image_column(train) == "picture"  # found by its Image feature
+    with pytest.raises(ValueError, match="Found no label column .*--label_column"):
+        find_label_column(train)
+    assert find_label_column(train, "digit") == "digit"
+    with pytest.raises(ValueError, match="--image_column 'img' is not a column of the dataset"):
+        find_image_column(train, "img")
+    unlabeled = load_dataset_dict(str(make_image_dataset(tmp_path / "unlabeled", num_rows=4, label_column=None)))
+    with pytest.raises(ValueError, match="Found no label column"):
+        find_label_column(unlabeled["train"])
+
+
+def test_label_count_mismatch_is_a_clear_error():
+    check_labels(torch.tensor([0, 9]), 10, "training")
+    with pytest.raises(ValueError, match=r"training labels span \[0, 11\] but the model has num_labels=10"):
+        check_labels(torch.tensor([0, 11]), 10, "training")
+
+
+def test_a_split_is_held_out_when_there_is_no_evaluation_split(tmp_path):
+    from datasets import DatasetDict
+
+    train = load_dataset_dict(str(make_image_dataset(tmp_path / "d", num_rows=20)))["train"]
+    held_train, held_eval = split_train_eval(DatasetDict({"train": train}))
+    assert len(held_train) == 18 and len(held_eval) == 2
+    with pytest.raises(ValueError, match="no split 'dev'"):
+        split_train_eval(DatasetDict({"train": train}), eval_split="dev")
+
+
+def test_tensor_dataset_serves_whole_normalized_batches():
+    images = torch.arange(8 * 4, dtype=torch.uint8).view(8, 1, 2, 2)
+    dataset = ImageTensorDataset(images, torch.arange(8), mean=0.5, std=0.25)
+    loader = DataLoader(dataset, batch_size=3, collate_fn=keep_batch)
+    batches = list(loader)
+    assert [len(b["labels"]) for b in batches] == [3, 3, 2]
+    expected = (images[:3].float() / 255 - 0.5) / 0.25
+    assert torch.allclose(batches[0]["pixel_values"], expected)
+    assert dataset[5]["labels"] == 5 and dataset[5]["pixel_values"].shape == (1, 2, 2)
+    with pytest.raises(ValueError, match="Got 8 images but 7 labels"):
+        ImageTensorDataset(images, torch.arange(7), 0.0, 1.0)
