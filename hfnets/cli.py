@@ -44,7 +44,9 @@ def _as_array_if_transparent(image):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hfnets", description="hfnets: classic neural networks the Hugging Face way.")
+    parser = argparse.ArgumentParser(
+        prog="hfnets", description="hfnets: classic neural networks the Hugging Face way."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     predict = commands.add_parser("predict", help="Classify digit images with a trained classifier.")
@@ -52,9 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", help="Image files (PNG, JPEG, ...).")
     predict.add_argument("--top_k", type=int, default=3, help="How many classes to print per image.")
     predict.add_argument("--json", action="store_true", help="Print one JSON line per image.")
-    predict.add_argument(
-        "--trust_remote_code", action="store_true", help="Allow a Hub model's own code files to run."
-    )
+    predict.add_argument("--trust_remote_code", action="store_true", help="Allow a Hub model's own code files to run.")
     predict.set_defaults(handler=_predict)
     return parser
 

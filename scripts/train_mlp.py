@@ -20,16 +20,17 @@ import platform
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import torch
 from accelerate.logging import get_logger
 from huggingface_hub import EvalResult, ModelCardData
-from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from hfnets import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
+from hfnets.atomic import write_json_atomically
 from hfnets.hub import push_folder, render_model_card, save_model_card
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
 from hfnets.training.args import add_training_args, validate_training_args
@@ -38,16 +39,15 @@ from hfnets.training.checkpointing import (
     resolve_checkpoint,
     save_checkpoint,
     save_pretrained_atomically,
-    write_json_atomically,
 )
 from hfnets.training.data import (
     ImageTensorDataset,
+    batch_dataloader,
     check_labels,
     decode_images,
     decode_labels,
     find_image_column,
     find_label_column,
-    keep_batch,
     label_names,
     load_dataset_dict,
     split_train_eval,
@@ -64,8 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_training_args(
         parser,
         dataset_name="ylecun/mnist",
-        learning_rate=2e-3,
-        per_device_train_batch_size=128,
+        learning_rate=3e-3,
+        per_device_train_batch_size=256,
         num_train_epochs=20,
         lr_scheduler_type="cosine",
         weight_decay=0.05,
@@ -175,22 +175,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         processor.image_mean,
         processor.image_std,
     )
-    # Whole batches come from one tensor index (ImageTensorDataset.__getitems__): no per-sample collation. Each
-    # loader draws its workers' base seed from its own generator, not the global RNG, so starting an iterator
-    # (again, after a resume) does not shift the dropout masks.
-    train_dataloader = DataLoader(
-        train_dataset,
-        shuffle=True,
-        batch_size=args.per_device_train_batch_size,
-        collate_fn=keep_batch,
-        generator=torch.Generator().manual_seed(args.seed),
-    )
-    eval_dataloader = DataLoader(
-        eval_dataset,
-        batch_size=args.per_device_eval_batch_size,
-        collate_fn=keep_batch,
-        generator=torch.Generator().manual_seed(args.seed),
-    )
+    # Whole batches come from one tensor index (ImageTensorDataset.__getitems__): no per-sample collation.
+    train_dataloader = batch_dataloader(train_dataset, args.per_device_train_batch_size, shuffle=True, seed=args.seed)
+    eval_dataloader = batch_dataloader(eval_dataset, args.per_device_eval_batch_size, shuffle=False, seed=args.seed)
 
     # 3. Model and optimizer.
     if args.model_name_or_path is not None:
@@ -237,7 +224,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # 6. The training loop.
     train_time = 0.0
-    samples_seen = torch.zeros((), dtype=torch.long, device=accelerator.device)
+    samples_seen = 0
     metrics: dict[str, float] = {}
     for epoch in range(starting_epoch, num_train_epochs):
         model.train()
@@ -264,7 +251,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 completed_steps += 1
                 if isinstance(checkpointing_steps, int) and completed_steps % checkpointing_steps == 0:
                     save_checkpoint(
-                        accelerator, args.output_dir, completed_steps, accelerator.unwrap_model(model).config,
+                        accelerator,
+                        args.output_dir,
+                        completed_steps,
+                        accelerator.unwrap_model(model).config,
                         args.checkpoints_total_limit,
                     )
                 if completed_steps >= max_train_steps:
@@ -281,7 +271,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         accelerator.log({**metrics, "learning_rate": lr_scheduler.get_last_lr()[0]}, step=completed_steps)
         if checkpointing_steps == "epoch":
             save_checkpoint(
-                accelerator, args.output_dir, completed_steps, accelerator.unwrap_model(model).config,
+                accelerator,
+                args.output_dir,
+                completed_steps,
+                accelerator.unwrap_model(model).config,
                 args.checkpoints_total_limit,
             )
         if completed_steps >= max_train_steps:
@@ -291,7 +284,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics = {**evaluate(model, eval_dataloader, accelerator, config.num_labels), "epoch": num_train_epochs}
 
     # 7. Results, saved model, card and upload.
-    total_samples = accelerator.reduce(samples_seen, "sum").item()
+    total_samples = accelerator.reduce(torch.tensor(samples_seen, device=accelerator.device), "sum").item()
     in_sync = replicas_in_sync(model, accelerator)
     if not in_sync:
         logger.warning("The processes ended with different weights: data-parallel training did not synchronize.")
@@ -333,11 +326,15 @@ def build_model_card(args, results, model, accelerator, command: list[str]):
     """The model card, filled from this run's flags and measured metrics."""
     config = model.config
     dataset_id = args.card_dataset_id or args.dataset_name
+    if args.card_dataset_id is None and Path(args.dataset_name).is_dir():
+        dataset_id = Path(args.dataset_name).resolve().name  # a local path means nothing on the Hub
+        logger.warning(f"Naming the dataset {dataset_id!r} in the model card; pass --card_dataset_id for its Hub id.")
     layer_sizes = "-".join(str(n) for n in [config.input_size, *config.hidden_sizes, config.num_labels])
     if accelerator.device.type == "cuda":
         hardware = f"{accelerator.num_processes} x {torch.cuda.get_device_name()}"
     else:
-        hardware = f"{accelerator.num_processes} CPU process(es), {torch.get_num_threads()} threads each ({platform.machine()})"
+        threads = torch.get_num_threads()
+        hardware = f"{accelerator.num_processes} CPU process(es), {threads} threads each ({platform.machine()})"
     card_data = ModelCardData(
         license="apache-2.0",
         library_name="transformers",

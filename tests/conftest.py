@@ -54,8 +54,17 @@ def trained_mlp_dir(mnist_dir, tmp_path_factory) -> Path:
     """An MLP trained by scripts/train_mlp.py on all of MNIST for 3 epochs (about 10 s), shared by tests."""
     output_dir = tmp_path_factory.mktemp("trained") / "mnist-mlp"
     result = run_script(
-        ["scripts/train_mlp.py", "--dataset_name", str(mnist_dir), "--output_dir", str(output_dir),
-         "--num_train_epochs", "3", "--card_dataset_id", "ylecun/mnist"]
+        [
+            "scripts/train_mlp.py",
+            "--dataset_name",
+            str(mnist_dir),
+            "--output_dir",
+            str(output_dir),
+            "--num_train_epochs",
+            "3",
+            "--card_dataset_id",
+            "ylecun/mnist",
+        ]
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return output_dir

@@ -8,8 +8,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "hfnets"
 TRAVELLING_FILES = sorted(
     path
-    for pattern in ("*/configuration_*.py", "*/modeling_*.py", "*/image_processing_*.py", "*/tokenization_*.py",
-                    "*/pipeline_*.py")
+    for pattern in (
+        "*/configuration_*.py",
+        "*/modeling_*.py",
+        "*/image_processing_*.py",
+        "*/tokenization_*.py",
+        "*/pipeline_*.py",
+    )
     for path in PACKAGE.glob(pattern)
 )
 # What every machine that loads a transformers/diffusers model has.

@@ -1,15 +1,18 @@
 """Model cards: the family's Jinja template in `model_cards/`, filled from a training run's measured results."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import jinja2
 import jinja2.meta
 from huggingface_hub import ModelCard, ModelCardData
 
+from ..atomic import write_text_atomically
+
 # Installed wheels carry the templates inside the package; a source checkout has them at the repository root.
-_TEMPLATE_DIRS = (Path(__file__).resolve().parents[1] / "model_cards", Path(__file__).resolve().parents[2] / "model_cards")
+_TEMPLATE_DIRS = (
+    Path(__file__).resolve().parents[1] / "model_cards",
+    Path(__file__).resolve().parents[2] / "model_cards",
+)
 
 
 def template_path(family: str) -> Path:
@@ -34,7 +37,5 @@ def render_model_card(family: str, card_data: ModelCardData, **values) -> ModelC
 def save_model_card(card: ModelCard, output_dir: str | Path) -> Path:
     """Write the card to `<output_dir>/README.md` atomically."""
     path = Path(output_dir) / "README.md"
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".README.", suffix=".md", delete=False) as tmp:
-        tmp.write(str(card))
-    os.replace(tmp.name, path)
+    write_text_atomically(path, str(card))
     return path

@@ -89,7 +89,9 @@ class MnistMlpImageProcessor(BaseImageProcessor):
         if not isinstance(image_size, int) or image_size < 1:
             raise ValueError(f"`image_size` must be a positive integer, got {image_size!r}.")
         if not isinstance(digit_box_size, int) or not 1 <= digit_box_size <= image_size:
-            raise ValueError(f"`digit_box_size` must be an integer in [1, image_size={image_size}], got {digit_box_size!r}.")
+            raise ValueError(
+                f"`digit_box_size` must be an integer in [1, image_size={image_size}], got {digit_box_size!r}."
+            )
         if not 0.0 <= ink_threshold < 1.0:
             raise ValueError(f"`ink_threshold` must be in [0, 1), got {ink_threshold!r}.")
         if image_std <= 0:

@@ -68,6 +68,7 @@ class MnistMlpForImageClassification(MnistMlpPreTrainedModel):
     def __init__(self, config: MnistMlpConfig):
         super().__init__(config)
         sizes = [config.input_size, *config.hidden_sizes]
+        self._input_size = config.input_size  # read once: config attribute access is slow in hot loops
         self.hidden_layers = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
         self.activation = ACT2FN[config.hidden_act]
         self.dropout = nn.Dropout(config.dropout)
@@ -110,7 +111,7 @@ class MnistMlpForImageClassification(MnistMlpPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
 
-        hidden = self._flatten(pixel_values)  # (batch, input_size)
+        hidden = self._flatten(pixel_values).to(self.classifier.weight.dtype)  # (batch, input_size)
         all_hidden_states = (hidden,) if output_hidden_states else None
         for layer in self.hidden_layers:
             hidden = self.dropout(self.activation(layer(hidden)))  # (batch, hidden_size)
@@ -129,9 +130,9 @@ class MnistMlpForImageClassification(MnistMlpPreTrainedModel):
 
     def _flatten(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """(batch, C, H, W), (batch, H, W) or (batch, C*H*W) -> (batch, C*H*W), with a clear error for other shapes."""
+        if pixel_values.dim() in (2, 3, 4) and math.prod(pixel_values.shape[1:]) == self._input_size:
+            return pixel_values.flatten(1)
         config = self.config
-        if pixel_values.dim() in (2, 3, 4) and math.prod(pixel_values.shape[1:]) == config.input_size:
-            return pixel_values.reshape(pixel_values.shape[0], -1).to(self.classifier.weight.dtype)
         expected = (config.num_channels, config.image_size, config.image_size)
         raise ValueError(
             f"`pixel_values` must have shape (batch_size, {', '.join(map(str, expected))}) "

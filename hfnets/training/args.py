@@ -115,12 +115,13 @@ def add_training_args(
     )
     logging_group.add_argument("--push_to_hub", action="store_true", help="Upload the trained model to the Hub.")
     logging_group.add_argument(
-        "--hub_model_id", type=str, default=None, help="Hub repository id to push to (default: the output folder's name)."
+        "--hub_model_id",
+        type=str,
+        default=None,
+        help="Hub repository id to push to (default: the output folder's name).",
     )
     logging_group.add_argument("--hub_token", type=str, default=None, help="Hub token (default: the saved login).")
-    logging_group.add_argument(
-        "--hub_private_repo", action="store_true", help="Create the Hub repository as private."
-    )
+    logging_group.add_argument("--hub_private_repo", action="store_true", help="Create the Hub repository as private.")
     logging_group.add_argument(
         "--card_dataset_id",
         type=str,
@@ -131,8 +132,12 @@ def add_training_args(
 
 def validate_training_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Reject impossible combinations with argparse's usage message, before anything is loaded."""
-    for name in ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size",
-                 "gradient_accumulation_steps"):
+    for name in (
+        "num_train_epochs",
+        "per_device_train_batch_size",
+        "per_device_eval_batch_size",
+        "gradient_accumulation_steps",
+    ):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}.")
     for name in ("max_train_steps", "max_train_samples", "max_eval_samples", "checkpoints_total_limit"):
@@ -147,7 +152,9 @@ def validate_training_args(parser: argparse.ArgumentParser, args: argparse.Names
         if args.checkpointing_steps != "epoch" and not (
             args.checkpointing_steps.isdigit() and int(args.checkpointing_steps) > 0
         ):
-            parser.error(f"--checkpointing_steps must be a positive integer or 'epoch', got {args.checkpointing_steps!r}.")
+            parser.error(
+                f"--checkpointing_steps must be a positive integer or 'epoch', got {args.checkpointing_steps!r}."
+            )
     if args.resume_from_checkpoint not in (None, "latest") and not os.path.isdir(args.resume_from_checkpoint):
         parser.error(
             f"--resume_from_checkpoint {args.resume_from_checkpoint!r} is not a folder; pass a checkpoint folder "

@@ -14,6 +14,8 @@ from pathlib import Path
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 
+from ..atomic import publish
+
 logger = get_logger(__name__)
 
 CHECKPOINT_PREFIX = "checkpoint-"
@@ -26,7 +28,9 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in output_dir.iterdir() if p.is_dir() and (m := _CHECKPOINT_PATTERN.match(p.name))]
+    found = [
+        (int(m.group(1)), p) for p in output_dir.iterdir() if p.is_dir() and (m := _CHECKPOINT_PATTERN.match(p.name))
+    ]
     return [path for _, path in sorted(found)]
 
 
@@ -81,7 +85,9 @@ def load_checkpoint(accelerator: Accelerator, checkpoint: Path, model_config=Non
     try:
         step = int(json.loads((checkpoint / TRAINING_STATE_FILE).read_text())["step"])
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"Checkpoint {checkpoint} is incomplete or corrupt ({error}); resume from another one.")
+        raise ValueError(
+            f"Checkpoint {checkpoint} is incomplete or corrupt ({error}); resume from another one."
+        ) from error
     saved_config = checkpoint / "config.json"
     if model_config is not None and saved_config.is_file():
         saved = type(model_config).from_json_file(saved_config)
@@ -122,13 +128,4 @@ def save_pretrained_atomically(output_dir: str | Path, *components) -> None:
             component.save_pretrained(staging)
         files = sorted(Path(staging).iterdir(), key=lambda p: (p.name == "config.json", p.name))
         for file in files:
-            os.replace(file, output_dir / file.name)
-
-
-def write_json_atomically(path: str | Path, data: dict) -> None:
-    """Write `data` as indented JSON through a temporary file and `os.replace`."""
-    path = Path(path)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        json.dump(data, tmp, indent=2, sort_keys=True)
-        tmp.write("\n")
-    os.replace(tmp.name, path)
+            publish(file, output_dir / file.name)

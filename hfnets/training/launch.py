@@ -1,11 +1,13 @@
 """Accelerator set-up shared by the training scripts: logging, seeding, trackers and the output folder."""
 
 import argparse
+import functools
 import json
 import logging
 import shutil
 from pathlib import Path
 
+import accelerate.optimizer
 import datasets
 import transformers
 from accelerate import Accelerator, DataLoaderConfiguration
@@ -21,12 +23,15 @@ _HPARAM_TYPES = (int, float, str, bool)
 
 
 def build_accelerator(args: argparse.Namespace) -> Accelerator:
-    """Create the Accelerator, set up logging on every process, seed everything and start the tracker."""
+    """Create the Accelerator, set up logging on every process and seed everything."""
+    _cache_optional_package_checks()
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=str(Path(args.output_dir, "runs"))),
+        project_config=ProjectConfiguration(
+            project_dir=args.output_dir, logging_dir=str(Path(args.output_dir, "runs"))
+        ),
         # Shuffling seeded by (seed, epoch) rather than by the global RNG's state at the start of each epoch, so a
         # run resumed mid-epoch sees the same order as an uninterrupted one.
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
@@ -43,6 +48,18 @@ def build_accelerator(args: argparse.Namespace) -> Accelerator:
         transformers.utils.logging.set_verbosity_error()
     set_seed(args.seed)
     return accelerator
+
+
+def _cache_optional_package_checks() -> None:
+    """Make `AcceleratedOptimizer.step` stop re-probing the installed packages on every call.
+
+    accelerate 1.15 asks `is_lomo_available()` (an importlib metadata lookup, ~25 us) twice per optimizer step; for
+    a small model that is a tenth of the step. Installed packages do not change during a run, so the answer is
+    cached. The patch only touches the name that `accelerate.optimizer` looked up, and is a no-op when absent.
+    """
+    check = getattr(accelerate.optimizer, "is_lomo_available", None)
+    if check is not None and not hasattr(check, "cache_info"):
+        accelerate.optimizer.is_lomo_available = functools.cache(check)
 
 
 def start_tracking(accelerator: Accelerator, args: argparse.Namespace, project_name: str) -> None:

@@ -9,8 +9,10 @@ CANVAS = 400
 
 def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, n: int = 40) -> list[tuple]:
     return [
-        (cx + rx * math.cos(math.radians(start + (end - start) * i / n)),
-         cy + ry * math.sin(math.radians(start + (end - start) * i / n)))
+        (
+            cx + rx * math.cos(math.radians(start + (end - start) * i / n)),
+            cy + ry * math.sin(math.radians(start + (end - start) * i / n)),
+        )
         for i in range(n + 1)
     ]
 
@@ -30,9 +32,10 @@ STROKES = {
 }
 
 
-def draw_digit(digit: int, width: int = 10, offset: tuple[int, int] = (0, 0), scale: float = 1.0,
-               mode: str = "RGBA") -> Image.Image:
-    """Black strokes on a transparent (RGBA) or white (L, RGB) canvas, moved by `offset` and scaled about the center."""
+def draw_digit(
+    digit: int, width: int = 10, offset: tuple[int, int] = (0, 0), scale: float = 1.0, mode: str = "RGBA"
+) -> Image.Image:
+    """Black strokes on a transparent (RGBA) or white (L, RGB) canvas, moved by `offset`, scaled about the center."""
     background = (0, 0, 0, 0) if mode == "RGBA" else "white"
     canvas = Image.new(mode, (CANVAS, CANVAS), background)
     pen = ImageDraw.Draw(canvas)

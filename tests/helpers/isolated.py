@@ -21,8 +21,10 @@ sys.meta_path.insert(0, _BlockHfnets())
 def run_without_hfnets(code: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run `code` with hfnets blocked, from `cwd`, with a private modules cache; raise with stderr on failure."""
     env = {**os.environ, "HF_MODULES_CACHE": str(cwd / "hf_modules"), "PYTHONPATH": ""}
-    script = BLOCK_HFNETS + "\ntry:\n    import hfnets\n    raise SystemExit('hfnets should not be importable')\n" \
+    script = (
+        BLOCK_HFNETS + "\ntry:\n    import hfnets\n    raise SystemExit('hfnets should not be importable')\n"
         "except ModuleNotFoundError:\n    pass\n" + textwrap.dedent(code)
+    )
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )

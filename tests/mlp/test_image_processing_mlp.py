@@ -77,7 +77,10 @@ def test_batches_lists_and_return_types():
     assert PROCESSOR(gray, return_tensors="pt")["pixel_values"].shape == (5, 1, 28, 28)
     assert PROCESSOR(gray[:3], return_tensors="pt")["pixel_values"].shape == (1, 1, 28, 28)  # (3, H, W) is RGB
     assert PROCESSOR(np.stack([np.asarray(im) for im in images]), return_tensors="pt")["pixel_values"].shape == (
-        5, 1, 28, 28
+        5,
+        1,
+        28,
+        28,
     )
     unbatched = PROCESSOR(images)["pixel_values"]
     assert isinstance(unbatched, list) and unbatched[0].shape == (1, 28, 28)

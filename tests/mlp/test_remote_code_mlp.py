@@ -31,7 +31,7 @@ def test_saved_folder_loads_without_hfnets(tmp_path):
     expected_scores = torch.softmax(expected, -1)[0]
 
     result = run_without_hfnets(
-        f"""
+        """
         import json, numpy as np, torch
         from transformers import AutoImageProcessor, AutoModelForImageClassification, pipeline
 
@@ -42,7 +42,7 @@ def test_saved_folder_loads_without_hfnets(tmp_path):
             logits = model(**processor(drawing, return_tensors="pt")).logits
         classifier = pipeline("image-classification", model="mnist-mlp", trust_remote_code=True)
         top = classifier(drawing, top_k=10)
-        print(json.dumps({{"logits": logits.tolist(), "top": top, "module": type(model).__module__}}))
+        print(json.dumps({"logits": logits.tolist(), "top": top, "module": type(model).__module__}))
         """,
         cwd=tmp_path,
     )

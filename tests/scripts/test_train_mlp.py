@@ -2,7 +2,6 @@
 
 import importlib.util
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -22,8 +21,19 @@ SCRIPT = REPO_ROOT / "scripts" / "train_mlp.py"
 def quick_args(mnist_dir, output_dir, *extra) -> list[str]:
     """1,024 training images in 16 batches of 64: 16 optimizer steps per epoch."""
     return [
-        "--dataset_name", str(mnist_dir), "--output_dir", str(output_dir), "--max_train_samples", "1024",
-        "--max_eval_samples", "512", "--per_device_train_batch_size", "64", "--report_to", "none", *extra,
+        "--dataset_name",
+        str(mnist_dir),
+        "--output_dir",
+        str(output_dir),
+        "--max_train_samples",
+        "1024",
+        "--max_eval_samples",
+        "512",
+        "--per_device_train_batch_size",
+        "64",
+        "--report_to",
+        "none",
+        *extra,
     ]
 
 
@@ -110,9 +120,23 @@ module.main({quick_args(mnist_dir, interrupted_dir, *extra)!r})
 def test_two_cpu_processes_train_as_one_data_parallel_job(mnist_dir, tmp_path):
     output_dir = tmp_path / "ddp"
     result = run_script(
-        ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-         "scripts/train_mlp.py", *quick_args(mnist_dir, output_dir, "--num_train_epochs", "2")],
+        [
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            str(free_port()),
+            "scripts/train_mlp.py",
+            *quick_args(mnist_dir, output_dir, "--num_train_epochs", "2"),
+        ],
         env={"ACCELERATE_USE_CPU": "true"},
     )
     assert result.returncode == 0, result.stderr[-4000:]
@@ -126,8 +150,16 @@ def test_two_cpu_processes_train_as_one_data_parallel_job(mnist_dir, tmp_path):
 
 def test_bf16_mixed_precision_and_gradient_accumulation(train_mlp, mnist_dir, tmp_path):
     results = train_mlp.main(
-        quick_args(mnist_dir, tmp_path / "bf16", "--mixed_precision", "bf16", "--gradient_accumulation_steps", "2",
-                   "--num_train_epochs", "1")
+        quick_args(
+            mnist_dir,
+            tmp_path / "bf16",
+            "--mixed_precision",
+            "bf16",
+            "--gradient_accumulation_steps",
+            "2",
+            "--num_train_epochs",
+            "1",
+        )
     )
     assert results["mixed_precision"] == "bf16" and results["step"] == 8
     model = MnistMlpForImageClassification.from_pretrained(tmp_path / "bf16")
@@ -188,5 +220,3 @@ def test_bad_flags_are_usage_errors(train_mlp, tmp_path, capsys, flags, message)
 def test_script_runs_as_a_plain_python_program_with_help():
     result = run_script(["scripts/train_mlp.py", "--help"])
     assert result.returncode == 0 and "--resume_from_checkpoint" in result.stdout
-
-

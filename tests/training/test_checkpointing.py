@@ -6,13 +6,13 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 
 from hfnets import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
+from hfnets.atomic import write_json_atomically
 from hfnets.training.checkpointing import (
     list_checkpoints,
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
     save_pretrained_atomically,
-    write_json_atomically,
 )
 
 
@@ -105,5 +105,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, accelerator):
 def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path, accelerator):
     model = accelerator.prepare(tiny_model(hidden=8))
     checkpoint = save_checkpoint(accelerator, tmp_path, step=1, model_config=model.config)
-    with pytest.raises(ValueError, match=r"different model configuration \(hidden_sizes: checkpoint \[8\] vs now \[16\]"):
+    with pytest.raises(
+        ValueError, match=r"different model configuration \(hidden_sizes: checkpoint \[8\] vs now \[16\]"
+    ):
         load_checkpoint(accelerator, checkpoint, MnistMlpConfig(hidden_sizes=[16]))

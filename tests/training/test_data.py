@@ -1,15 +1,14 @@
 import pytest
 import torch
-from torch.utils.data import DataLoader
 
 from hfnets.training.data import (
     ImageTensorDataset,
+    batch_dataloader,
     check_labels,
     decode_images,
     decode_labels,
     find_image_column,
     find_label_column,
-    keep_batch,
     label_names,
     load_dataset_dict,
     split_train_eval,
@@ -53,8 +52,9 @@ def test_missing_dataset_is_a_clear_error(tmp_path):
 
 
 def test_columns_are_found_or_named(tmp_path):
-    folder = make_image_dataset(tmp_path / "renamed", num_rows=4, image_column="picture", label_column="digit",
-                                class_label=False)
+    folder = make_image_dataset(
+        tmp_path / "renamed", num_rows=4, image_column="picture", label_column="digit", class_label=False
+    )
     train = load_dataset_dict(str(folder))["train"]
     assert find_image_column(train) == "picture"  # found by its Image feature
     with pytest.raises(ValueError, match="Found no label column .*--label_column"):
@@ -86,7 +86,7 @@ def test_a_split_is_held_out_when_there_is_no_evaluation_split(tmp_path):
 def test_tensor_dataset_serves_whole_normalized_batches():
     images = torch.arange(8 * 4, dtype=torch.uint8).view(8, 1, 2, 2)
     dataset = ImageTensorDataset(images, torch.arange(8), mean=0.5, std=0.25)
-    loader = DataLoader(dataset, batch_size=3, collate_fn=keep_batch)
+    loader = batch_dataloader(dataset, batch_size=3, shuffle=False, seed=0)
     batches = list(loader)
     assert [len(b["labels"]) for b in batches] == [3, 3, 2]
     expected = (images[:3].float() / 255 - 0.5) / 0.25
