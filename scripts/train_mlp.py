@@ -202,14 +202,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     lr_scheduler = accelerator.prepare(lr_scheduler)
     checkpointing_steps = args.checkpointing_steps
+    checkpoint_limit = args.checkpoints_total_limit
     if checkpointing_steps is not None and checkpointing_steps.isdigit():
         checkpointing_steps = int(checkpointing_steps)
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
+    model_config = accelerator.unwrap_model(model).config  # saved with each checkpoint, checked on resume
     completed_steps = 0
     if args.resume_from_checkpoint is not None:
         checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
-        completed_steps = load_checkpoint(accelerator, checkpoint, accelerator.unwrap_model(model).config)
+        completed_steps = load_checkpoint(accelerator, checkpoint, model_config)
     starting_epoch, resume_batches = divmod(completed_steps, num_update_steps_per_epoch)
     resume_batches *= args.gradient_accumulation_steps
 
@@ -250,13 +252,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 progress_bar.update(1)
                 completed_steps += 1
                 if isinstance(checkpointing_steps, int) and completed_steps % checkpointing_steps == 0:
-                    save_checkpoint(
-                        accelerator,
-                        args.output_dir,
-                        completed_steps,
-                        accelerator.unwrap_model(model).config,
-                        args.checkpoints_total_limit,
-                    )
+                    save_checkpoint(accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit)
                 if completed_steps >= max_train_steps:
                     break
         train_time += time.perf_counter() - epoch_start
@@ -270,13 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         accelerator.log({**metrics, "learning_rate": lr_scheduler.get_last_lr()[0]}, step=completed_steps)
         if checkpointing_steps == "epoch":
-            save_checkpoint(
-                accelerator,
-                args.output_dir,
-                completed_steps,
-                accelerator.unwrap_model(model).config,
-                args.checkpoints_total_limit,
-            )
+            save_checkpoint(accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit)
         if completed_steps >= max_train_steps:
             break
     progress_bar.close()

@@ -57,41 +57,29 @@ def split_train_eval(
 
 def find_image_column(dataset: Dataset, image_column: str | None = None) -> str:
     """The column holding images: the one named, else the first `Image` feature, else a usual name."""
-    if image_column is not None:
-        if image_column not in dataset.column_names:
-            raise ValueError(
-                f"--image_column {image_column!r} is not a column of the dataset; its columns are "
-                f"{dataset.column_names}."
-            )
-        return image_column
-    for name, feature in dataset.features.items():
-        if isinstance(feature, ImageFeature):
-            return name
-    for name in IMAGE_COLUMN_CANDIDATES:
-        if name in dataset.column_names:
-            return name
-    raise ValueError(
-        f"Found no image column in the dataset (columns: {dataset.column_names}). Name it with --image_column."
-    )
+    return _find_column(dataset, image_column, ImageFeature, IMAGE_COLUMN_CANDIDATES, "image")
 
 
 def find_label_column(dataset: Dataset, label_column: str | None = None) -> str:
     """The column holding class labels: the one named, else the first `ClassLabel` feature, else a usual name."""
-    if label_column is not None:
-        if label_column not in dataset.column_names:
+    return _find_column(dataset, label_column, ClassLabel, LABEL_COLUMN_CANDIDATES, "label")
+
+
+def _find_column(dataset: Dataset, name: str | None, feature_type: type, candidates: tuple, kind: str) -> str:
+    if name is not None:
+        if name not in dataset.column_names:
             raise ValueError(
-                f"--label_column {label_column!r} is not a column of the dataset; its columns are "
-                f"{dataset.column_names}."
+                f"--{kind}_column {name!r} is not a column of the dataset; its columns are {dataset.column_names}."
             )
-        return label_column
-    for name, feature in dataset.features.items():
-        if isinstance(feature, ClassLabel):
-            return name
-    for name in LABEL_COLUMN_CANDIDATES:
-        if name in dataset.column_names:
-            return name
+        return name
+    for column, feature in dataset.features.items():
+        if isinstance(feature, feature_type):
+            return column
+    for column in candidates:
+        if column in dataset.column_names:
+            return column
     raise ValueError(
-        f"Found no label column in the dataset (columns: {dataset.column_names}). Name it with --label_column."
+        f"Found no {kind} column in the dataset (columns: {dataset.column_names}). Name it with --{kind}_column."
     )
 
 

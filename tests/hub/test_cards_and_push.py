@@ -1,0 +1,67 @@
+import pytest
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from hfnets.hub import push_folder, render_model_card, save_model_card
+from hfnets.hub.cards import template_path
+
+
+def card_values() -> dict:
+    """Every variable of model_cards/mlp.md, as the training script fills them."""
+    return {
+        "repo_id": "user/mnist-mlp",
+        "layer_sizes": "784-128-10",
+        "hidden_act": "relu",
+        "dropout": 0.0,
+        "num_parameters": "101,770",
+        "dataset_id": "ylecun/mnist",
+        "eval_split": "test",
+        "eval_accuracy": "0.9821",
+        "eval_loss": "0.0629",
+        "epochs": 20,
+        "steps": 4700,
+        "batch_size": 256,
+        "learning_rate": 0.003,
+        "weight_decay": 0.05,
+        "lr_scheduler_type": "cosine",
+        "seed": 42,
+        "mixed_precision": "no",
+        "hardware": "1 CPU process",
+        "train_runtime": "4.9",
+        "command": "accelerate launch scripts/train_mlp.py",
+    }
+
+
+def test_mlp_card_renders_with_hub_metadata(tmp_path):
+    data = ModelCardData(
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="image-classification",
+        eval_results=[
+            EvalResult(
+                task_type="image-classification",
+                dataset_type="ylecun/mnist",
+                dataset_name="ylecun/mnist",
+                metric_type="accuracy",
+                metric_value=0.9821,
+            )
+        ],
+        model_name="user/mnist-mlp",
+    )
+    path = save_model_card(render_model_card("mlp", data, **card_values()), tmp_path)
+    card = ModelCard.load(path)
+    assert card.data.eval_results[0].metric_value == 0.9821
+    assert "| test | 0.9821 | 0.0629 |" in card.text and "{{" not in card.text
+    assert template_path("mlp").name == "mlp.md"
+
+
+def test_card_with_a_missing_value_is_refused():
+    values = card_values()
+    del values["eval_accuracy"]
+    with pytest.raises(ValueError, match=r"needs values for \['eval_accuracy'\]"):
+        render_model_card("mlp", ModelCardData(), **values)
+
+
+def test_push_refuses_a_folder_without_a_model_before_any_upload(tmp_path):
+    (tmp_path / "notes.txt").write_text("no model here")
+    with pytest.raises(ValueError, match="holds no config.json or model_index.json"):
+        push_folder(tmp_path, "user/empty")
