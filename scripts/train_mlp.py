@@ -207,11 +207,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         checkpointing_steps = int(checkpointing_steps)
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
-    model_config = accelerator.unwrap_model(model).config  # saved with each checkpoint, checked on resume
+    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
+    model_config = accelerator.unwrap_model(model).config
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "train_samples": len(train_dataset),
+    }
     completed_steps = 0
     if args.resume_from_checkpoint is not None:
         checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
-        completed_steps = load_checkpoint(accelerator, checkpoint, model_config)
+        completed_steps = load_checkpoint(accelerator, checkpoint, model_config, batching)
     starting_epoch, resume_batches = divmod(completed_steps, num_update_steps_per_epoch)
     resume_batches *= args.gradient_accumulation_steps
 
@@ -252,7 +259,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 progress_bar.update(1)
                 completed_steps += 1
                 if isinstance(checkpointing_steps, int) and completed_steps % checkpointing_steps == 0:
-                    save_checkpoint(accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit)
+                    save_checkpoint(
+                        accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit, batching
+                    )
                 if completed_steps >= max_train_steps:
                     break
         train_time += time.perf_counter() - epoch_start
@@ -266,7 +275,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         accelerator.log({**metrics, "learning_rate": lr_scheduler.get_last_lr()[0]}, step=completed_steps)
         if checkpointing_steps == "epoch":
-            save_checkpoint(accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit)
+            save_checkpoint(accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit, batching)
         if completed_steps >= max_train_steps:
             break
     progress_bar.close()

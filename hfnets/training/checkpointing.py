@@ -35,9 +35,18 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
 
 
 def save_checkpoint(
-    accelerator: Accelerator, output_dir: str | Path, step: int, model_config=None, total_limit: int | None = None
+    accelerator: Accelerator,
+    output_dir: str | Path,
+    step: int,
+    model_config=None,
+    total_limit: int | None = None,
+    batching: dict | None = None,
 ) -> Path:
-    """Save model, optimizer, scheduler, RNG and dataloader state to `<output_dir>/checkpoint-<step>` (all ranks)."""
+    """Save model, optimizer, scheduler, RNG and dataloader state to `<output_dir>/checkpoint-<step>` (all ranks).
+
+    `batching` (processes, batch size, accumulation, examples) is recorded so that a resume with other values, which
+    would map the step to other batches and silently train a different run, is refused.
+    """
     output_dir = Path(output_dir)
     final = output_dir / f"{CHECKPOINT_PREFIX}{step}"
     staging = output_dir / f".{CHECKPOINT_PREFIX}{step}.tmp"
@@ -47,7 +56,7 @@ def save_checkpoint(
     accelerator.save_state(str(staging))  # every rank writes its own RNG state into the same folder
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        (staging / TRAINING_STATE_FILE).write_text(json.dumps({"step": step}))
+        (staging / TRAINING_STATE_FILE).write_text(json.dumps({"step": step, "batching": batching}))
         if model_config is not None:
             model_config.to_json_file(staging / "config.json")
         if final.exists():
@@ -80,14 +89,24 @@ def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str) -> P
     return path
 
 
-def load_checkpoint(accelerator: Accelerator, checkpoint: Path, model_config=None) -> int:
+def load_checkpoint(
+    accelerator: Accelerator, checkpoint: Path, model_config=None, batching: dict | None = None
+) -> int:
     """Restore the state saved by `save_checkpoint` into the prepared objects; return the optimizer step reached."""
     try:
-        step = int(json.loads((checkpoint / TRAINING_STATE_FILE).read_text())["step"])
+        state = json.loads((checkpoint / TRAINING_STATE_FILE).read_text())
+        step = int(state["step"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(
             f"Checkpoint {checkpoint} is incomplete or corrupt ({error}); resume from another one."
         ) from error
+    saved_batching = state.get("batching")
+    if batching is not None and saved_batching is not None and saved_batching != batching:
+        raise ValueError(
+            f"Checkpoint {checkpoint} was saved with {saved_batching}, this run has {batching}. Resuming with other "
+            "processes, batch sizes or data would not continue the same run: use the same flags and launch "
+            "configuration, or start over with --overwrite_output_dir."
+        )
     saved_config = checkpoint / "config.json"
     if model_config is not None and saved_config.is_file():
         saved = type(model_config).from_json_file(saved_config)

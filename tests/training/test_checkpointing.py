@@ -109,3 +109,12 @@ def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path, accelerat
         ValueError, match=r"different model configuration \(hidden_sizes: checkpoint \[8\] vs now \[16\]"
     ):
         load_checkpoint(accelerator, checkpoint, MnistMlpConfig(hidden_sizes=[16]))
+
+
+def test_checkpoint_with_other_batching_is_a_clear_error(tmp_path, accelerator):
+    accelerator.prepare(tiny_model())
+    batching = {"num_processes": 1, "per_device_train_batch_size": 64}
+    checkpoint = save_checkpoint(accelerator, tmp_path, step=1, batching=batching)
+    with pytest.raises(ValueError, match="Resuming with other processes, batch sizes or data"):
+        load_checkpoint(accelerator, checkpoint, batching={"num_processes": 2, "per_device_train_batch_size": 64})
+    assert load_checkpoint(accelerator, checkpoint, batching=dict(batching)) == 1
