@@ -6,8 +6,16 @@ Importing `hfnets` registers every family with the transformers Auto classes, so
 folder loads with `trust_remote_code=True` where hfnets is not installed.
 """
 
-from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageClassification
+from transformers import (
+    AutoConfig,
+    AutoImageProcessor,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForImageClassification,
+    AutoTokenizer,
+)
 
+from .gpt import CharGptConfig, CharGptForCausalLM, CharGptModel, CharGptPreTrainedModel, CharGptTokenizer
 from .mlp import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor, MnistMlpPreTrainedModel
 
 __version__ = "0.1.0"
@@ -20,7 +28,21 @@ MnistMlpConfig.register_for_auto_class()
 MnistMlpForImageClassification.register_for_auto_class("AutoModelForImageClassification")
 MnistMlpImageProcessor.register_for_auto_class("AutoImageProcessor")
 
+AutoConfig.register(CharGptConfig.model_type, CharGptConfig)
+AutoModel.register(CharGptConfig, CharGptModel)
+AutoModelForCausalLM.register(CharGptConfig, CharGptForCausalLM)
+AutoTokenizer.register(CharGptConfig, slow_tokenizer_class=CharGptTokenizer)
+CharGptConfig.register_for_auto_class()
+CharGptModel.register_for_auto_class("AutoModel")
+CharGptForCausalLM.register_for_auto_class("AutoModelForCausalLM")
+CharGptTokenizer.register_for_auto_class("AutoTokenizer")
+
 __all__ = [
+    "CharGptConfig",
+    "CharGptForCausalLM",
+    "CharGptModel",
+    "CharGptPreTrainedModel",
+    "CharGptTokenizer",
     "MnistMlpConfig",
     "MnistMlpForImageClassification",
     "MnistMlpImageProcessor",
