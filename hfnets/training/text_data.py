@@ -1,0 +1,115 @@
+"""Text data for the language-model script: a dataset or text files in, one long token tensor per split out.
+
+Text is tokenized once into a single int64 tensor; training then cuts windows of `block_size` tokens out of it a
+whole batch at a time (as nanoGPT's `get_batch` does), so nothing is tokenized or collated in the training loop.
+"""
+
+import torch
+from datasets import Dataset, DatasetDict, load_dataset
+
+from .data import load_dataset_dict
+
+# For a language model the validation split is the one to report; the test split stays unseen.
+TEXT_EVAL_SPLITS = ("validation", "valid", "val", "test")
+
+
+def load_text_splits(
+    dataset_name: str | None,
+    dataset_config_name: str | None = None,
+    train_file: str | None = None,
+    validation_file: str | None = None,
+    text_column: str | None = None,
+    eval_split: str | None = None,
+) -> tuple[str, str]:
+    """The training and evaluation text, each split's rows joined by newlines."""
+    if train_file is not None:
+        files = {"train": train_file} | ({"validation": validation_file} if validation_file else {})
+        try:
+            raw = load_dataset("text", data_files=files, sample_by="document")
+        except FileNotFoundError as error:
+            raise ValueError(f"Could not read the text files {files}: {error}") from error
+    else:
+        raw = load_dataset_dict(dataset_name, dataset_config_name)
+    if "train" not in raw:
+        raise ValueError(f"The dataset has no 'train' split; its splits are {list(raw)}.")
+    if eval_split is not None and eval_split not in raw:
+        raise ValueError(f"The dataset has no split {eval_split!r}; its splits are {list(raw)}.")
+    eval_split = eval_split or next((s for s in TEXT_EVAL_SPLITS if s in raw), None)
+    column = find_text_column(raw["train"], text_column)
+    train_text = _join(raw["train"], column)
+    if eval_split is not None:
+        return train_text, _join(raw[eval_split], column)
+    # No evaluation split: hold out the last 10% of the text (a contiguous piece, as the standard splits are).
+    cut = int(len(train_text) * 0.9)
+    return train_text[:cut], train_text[cut:]
+
+
+def find_text_column(dataset: Dataset, text_column: str | None = None) -> str:
+    """The column holding text: the one named, else `text`, else the first string column."""
+    if text_column is not None:
+        if text_column not in dataset.column_names:
+            raise ValueError(
+                f"--text_column {text_column!r} is not a column of the dataset; its columns are {dataset.column_names}."
+            )
+        return text_column
+    if "text" in dataset.column_names:
+        return "text"
+    for name, feature in dataset.features.items():
+        if getattr(feature, "dtype", None) in ("string", "large_string"):
+            return name
+    raise ValueError(
+        f"Found no text column in the dataset (columns: {dataset.column_names}). Name it with --text_column."
+    )
+
+
+def _join(dataset: Dataset | DatasetDict, column: str) -> str:
+    return "\n".join(dataset[column])
+
+
+def tokenize_text(tokenizer, text: str) -> torch.Tensor:
+    """The whole text as one int64 tensor of token ids, with no special tokens added."""
+    if hasattr(tokenizer, "encode_fast"):
+        ids = tokenizer.encode_fast(text)
+    else:
+        ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+    return torch.tensor(ids, dtype=torch.long)
+
+
+class TokenWindowDataset(torch.utils.data.Dataset):
+    """Windows of `block_size` consecutive tokens starting at `starts`; `__getitems__` serves whole batches.
+
+    Use it with `collate_fn=keep_batch`. `random_windows` and `packed_windows` make the two usual `starts`.
+    """
+
+    def __init__(self, tokens: torch.Tensor, block_size: int, starts: torch.Tensor):
+        if len(tokens) < block_size:
+            raise ValueError(
+                f"The text has {len(tokens)} tokens, fewer than one window of --block_size {block_size}. Use more "
+                "text or a smaller --block_size."
+            )
+        self.tokens = tokens
+        self.starts = starts
+        self.offsets = torch.arange(block_size)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {key: value[0] for key, value in self.__getitems__([index]).items()}
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        starts = self.starts.index_select(0, torch.as_tensor(indices))
+        windows = self.tokens[starts[:, None] + self.offsets]  # (batch, block_size)
+        # The model shifts labels by one itself: position i is scored against token i + 1.
+        return {"input_ids": windows, "labels": windows}
+
+
+def random_windows(num_tokens: int, block_size: int, count: int, seed: int) -> torch.Tensor:
+    """`count` uniformly random window starts, drawn up front from `seed` (so a resumed run sees the same)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, num_tokens - block_size + 1, (count,), generator=generator)
+
+
+def packed_windows(num_tokens: int, block_size: int) -> torch.Tensor:
+    """Starts of consecutive, non-overlapping windows covering the text (the last partial window is dropped)."""
+    return torch.arange(0, num_tokens - block_size + 1, block_size)

@@ -1,0 +1,452 @@
+#!/usr/bin/env python
+"""Train the GPT-style character-level language model with Accelerate (nanoGPT's recipe, the Hugging Face way).
+
+The same script runs on CPU, one GPU or many, with or without mixed precision, and resumes where it stopped:
+
+    # nanoGPT's CPU configuration on Tiny Shakespeare (about 2 minutes on 2 cores)
+    accelerate launch scripts/train_gpt.py --dataset_name karpathy/tiny_shakespeare --output_dir char-gpt
+    # nanoGPT's GPU configuration
+    accelerate launch scripts/train_gpt.py --output_dir char-gpt-gpu --block_size 256 \
+        --config_overrides "n_layer=6,n_head=6,n_embd=384,dropout=0.2" --per_device_train_batch_size 64 \
+        --max_train_steps 5000 --num_warmup_steps 100 --mixed_precision bf16
+    # your own text
+    accelerate launch scripts/train_gpt.py --train_file my.txt --validation_file my_val.txt --output_dir my-gpt
+
+It writes the model and its tokenizer with `save_pretrained` (loadable with or without hfnets installed),
+`all_results.json` with the validation loss and perplexity, text samples, and a model card `README.md`.
+"""
+
+import argparse
+import math
+import platform
+import shlex
+import sys
+import time
+
+import torch
+from accelerate.logging import get_logger
+from huggingface_hub import EvalResult, ModelCardData
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, get_scheduler
+
+from hfnets import CharGptConfig, CharGptForCausalLM, CharGptTokenizer
+from hfnets.atomic import write_json_atomically, write_text_atomically
+from hfnets.hub import push_folder, render_model_card, save_model_card
+from hfnets.training.args import add_training_args, validate_training_args
+from hfnets.training.checkpointing import (
+    load_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+    save_pretrained_atomically,
+)
+from hfnets.training.data import batch_dataloader
+from hfnets.training.launch import build_accelerator, prepare_output_dir, start_tracking
+from hfnets.training.text_data import (
+    TokenWindowDataset,
+    load_text_splits,
+    packed_windows,
+    random_windows,
+    tokenize_text,
+)
+
+logger = get_logger(__name__)
+
+PROJECT_NAME = "train_gpt"
+# nanoGPT's CPU run: 2000 iterations of random windows.
+DEFAULT_RANDOM_STEPS = 2000
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train the hfnets character-level GPT with Accelerate.")
+    add_training_args(
+        parser,
+        dataset_name="karpathy/tiny_shakespeare",
+        learning_rate=1e-3,
+        per_device_train_batch_size=12,
+        num_train_epochs=1,
+        lr_scheduler_type="cosine_with_min_lr",
+        weight_decay=0.1,
+    )
+    data = parser.add_argument_group("text")
+    data.add_argument("--train_file", type=str, default=None, help="A text file to train on instead of a dataset.")
+    data.add_argument("--validation_file", type=str, default=None, help="A text file to evaluate on.")
+    data.add_argument("--text_column", type=str, default=None, help="Text column (default: `text`).")
+    data.add_argument(
+        "--block_size", type=int, default=None, help="Tokens per training window (default: the context length)."
+    )
+    data.add_argument(
+        "--sampling",
+        choices=("random", "packed"),
+        default="random",
+        help="random: windows at random offsets, --max_train_steps of them (nanoGPT; default 2000 steps); "
+        "packed: consecutive windows, shuffled each epoch, for --num_train_epochs.",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument("--model_name_or_path", type=str, default=None, help="Continue from a saved model.")
+    model.add_argument(
+        "--tokenizer_name",
+        type=str,
+        default=None,
+        help="An existing tokenizer (folder or Hub id) instead of a character vocabulary built from the text.",
+    )
+    model.add_argument(
+        "--config_overrides",
+        type=str,
+        default=None,
+        help='Config values for a new model, e.g. "n_layer=4,n_head=4,n_embd=128,n_positions=64,dropout=0.0".',
+    )
+    model.add_argument("--gradient_checkpointing", action="store_true", help="Recompute activations to save memory.")
+    optim = parser.add_argument_group("optimization")
+    optim.add_argument("--min_learning_rate", type=float, default=1e-4, help="Floor of the cosine schedule.")
+    optim.add_argument("--adam_beta1", type=float, default=0.9, help="AdamW beta1.")
+    optim.add_argument("--adam_beta2", type=float, default=0.99, help="AdamW beta2 (0.99 suits small batches).")
+    optim.add_argument("--max_grad_norm", type=float, default=1.0, help="Gradient clipping norm (0: off).")
+    evaluation = parser.add_argument_group("evaluation")
+    evaluation.add_argument("--eval_steps", type=int, default=500, help="Evaluate (and sample) every N steps.")
+    evaluation.add_argument("--sample_prompt", type=str, default="\n", help="Prompt of the text samples.")
+    evaluation.add_argument("--sample_length", type=int, default=200, help="Tokens per text sample.")
+    parser.set_defaults(num_warmup_steps=100, per_device_eval_batch_size=64)
+    args = parser.parse_args(argv)
+    validate_training_args(parser, args)
+    if args.train_file is None and args.validation_file is not None:
+        parser.error("--validation_file needs --train_file.")
+    if args.block_size is not None and args.block_size < 2:
+        parser.error(f"--block_size must be >= 2, got {args.block_size}.")
+    if args.eval_steps < 1 or args.sample_length < 0:
+        parser.error("--eval_steps must be >= 1 and --sample_length >= 0.")
+    if args.sampling == "random" and args.max_train_steps is None:
+        args.max_train_steps = DEFAULT_RANDOM_STEPS
+    return args
+
+
+def build_model_config(args, vocab_size: int) -> CharGptConfig:
+    """A new model's config: defaults, the context from --block_size, then --config_overrides; validated."""
+    config = CharGptConfig(vocab_size=vocab_size, n_positions=args.block_size or CharGptConfig().n_positions)
+    if args.config_overrides:
+        try:
+            config.update_from_string(args.config_overrides)
+        except ValueError as error:
+            raise ValueError(f"--config_overrides {args.config_overrides!r}: {error}") from error
+    return CharGptConfig(**config.to_dict())  # re-validates the overridden values
+
+
+@torch.no_grad()
+def evaluate(model, dataloader, accelerator) -> dict[str, float]:
+    """Mean next-token loss over every window of the evaluation text, each window counted once across processes."""
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=accelerator.device)
+    count = 0
+    for batch in dataloader:
+        input_ids = batch["input_ids"]
+        logits = model(input_ids=input_ids, use_cache=False).logits.float()
+        # (batch, vocab, seq - 1) against (batch, seq - 1): a summed loss per window
+        losses = F.cross_entropy(logits[:, :-1].transpose(1, 2), input_ids[:, 1:], reduction="none").sum(dim=1)
+        losses = accelerator.gather_for_metrics(losses)
+        loss_sum += losses.double().sum()
+        count += losses.numel() * (input_ids.shape[1] - 1)
+    model.train()
+    eval_loss = (loss_sum / count).item()
+    return {"eval_loss": eval_loss, "perplexity": math.exp(eval_loss)}
+
+
+def sample_text(model, tokenizer, accelerator, args) -> str:
+    """A fixed-seed sample (top-k 40) that leaves the training RNG untouched."""
+    unwrapped = accelerator.unwrap_model(model)
+    unwrapped.eval()
+    prompt = tokenizer(args.sample_prompt, return_tensors="pt", add_special_tokens=False).to(accelerator.device)
+    devices = [accelerator.device] if accelerator.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(args.seed)
+        output = unwrapped.generate(
+            **prompt,
+            max_new_tokens=min(args.sample_length, unwrapped.config.n_positions - prompt["input_ids"].shape[1]),
+            do_sample=True,
+            top_k=40,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    unwrapped.train()
+    return tokenizer.decode(output[0], skip_special_tokens=True)
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = parse_args(argv)
+    # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
+    accelerator = build_accelerator(args)
+
+    # 1. Text: load, and build (or load) the tokenizer.
+    with accelerator.main_process_first():
+        train_text, eval_text = load_text_splits(
+            args.dataset_name,
+            args.dataset_config_name,
+            args.train_file,
+            args.validation_file,
+            args.text_column,
+            args.eval_split,
+        )
+    if args.model_name_or_path is not None:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or args.model_name_or_path)
+        config = CharGptConfig.from_pretrained(args.model_name_or_path)
+    else:
+        if args.tokenizer_name is not None:
+            tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name)
+        else:
+            tokenizer = CharGptTokenizer.from_text(train_text)
+        config = build_model_config(args, vocab_size=len(tokenizer))
+    if tokenizer.pad_token is None:  # batched generation pads on the left
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if len(tokenizer) > config.vocab_size:
+        raise ValueError(
+            f"The tokenizer has {len(tokenizer)} tokens but the model's vocabulary has {config.vocab_size}: they do "
+            "not belong together. Train a new model with this tokenizer, or use the model's own tokenizer."
+        )
+    block_size = args.block_size or config.n_positions
+    if block_size > config.n_positions:
+        raise ValueError(f"--block_size {block_size} exceeds the model's context n_positions={config.n_positions}.")
+    tokenizer.model_max_length = config.n_positions
+    prepare_output_dir(accelerator, args, config.model_type)
+    start_tracking(accelerator, args, PROJECT_NAME)
+
+    # 2. Tokenize once into one long tensor per split; windows are cut from it batch by batch.
+    train_tokens, eval_tokens = tokenize_text(tokenizer, train_text), tokenize_text(tokenizer, eval_text)
+    windows_per_step = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    if args.sampling == "random":
+        starts = random_windows(len(train_tokens), block_size, args.max_train_steps * windows_per_step, args.seed)
+    else:
+        starts = packed_windows(len(train_tokens), block_size)
+    train_dataset = TokenWindowDataset(train_tokens, block_size, starts)
+    eval_dataset = TokenWindowDataset(eval_tokens, block_size, packed_windows(len(eval_tokens), block_size))
+    shuffle = args.sampling == "packed"  # random windows are random already
+    train_dataloader = batch_dataloader(train_dataset, args.per_device_train_batch_size, shuffle, args.seed)
+    eval_dataloader = batch_dataloader(eval_dataset, args.per_device_eval_batch_size, False, args.seed)
+
+    # 3. Model and optimizer: weight decay on matrices only, not on LayerNorm gains and biases (nanoGPT).
+    if args.model_name_or_path is not None:
+        model = CharGptForCausalLM.from_pretrained(args.model_name_or_path)
+    else:
+        model = CharGptForCausalLM(config)
+    if args.gradient_checkpointing:
+        model.activation_checkpointing_enable()
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.learning_rate,
+        betas=(args.adam_beta1, args.adam_beta2),
+    )
+    model, optimizer, train_dataloader, eval_dataloader = accelerator.prepare(
+        model, optimizer, train_dataloader, eval_dataloader
+    )
+
+    # 4. Schedule: warm-up then cosine to --min_learning_rate, sized after `prepare` (the dataloader is sharded).
+    # Accelerate steps the scheduler once per process for each optimizer step, hence the `num_processes` factors.
+    num_update_steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
+    max_train_steps = args.max_train_steps or args.num_train_epochs * num_update_steps_per_epoch
+    num_train_epochs = math.ceil(max_train_steps / num_update_steps_per_epoch)
+    schedule_kwargs = {"min_lr": args.min_learning_rate} if args.lr_scheduler_type == "cosine_with_min_lr" else {}
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler_type,
+        optimizer=optimizer,
+        num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+        num_training_steps=max_train_steps * accelerator.num_processes,
+        scheduler_specific_kwargs=schedule_kwargs,
+    )
+    lr_scheduler = accelerator.prepare(lr_scheduler)
+    checkpointing_steps = args.checkpointing_steps
+    if checkpointing_steps is not None and checkpointing_steps.isdigit():
+        checkpointing_steps = int(checkpointing_steps)
+    checkpoint_limit = args.checkpoints_total_limit
+
+    # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
+    model_config = accelerator.unwrap_model(model).config
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "train_tokens": len(train_tokens),
+        "windows": len(train_dataset),
+    }
+    completed_steps = 0
+    if args.resume_from_checkpoint is not None:
+        checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
+        completed_steps = load_checkpoint(accelerator, checkpoint, model_config, batching)
+    starting_epoch, resume_batches = divmod(completed_steps, num_update_steps_per_epoch)
+    resume_batches *= args.gradient_accumulation_steps
+
+    logger.info("***** Running training *****")
+    logger.info(f"  Training tokens = {len(train_tokens):,}, evaluation tokens = {len(eval_tokens):,}")
+    logger.info(f"  Parameters = {accelerator.unwrap_model(model).num_parameters():,}")
+    logger.info(f"  Windows of {block_size} tokens, {windows_per_step} per optimizer step, {max_train_steps} steps")
+    progress_bar = tqdm(
+        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
+    )
+
+    # 6. The training loop: evaluate and sample every --eval_steps and at the end.
+    train_time = 0.0
+    tokens_seen = 0
+    metrics: dict[str, float] = {}
+    samples: list[str] = []
+    loss_sum = torch.zeros((), device=accelerator.device)
+    num_batches = 0
+    for epoch in range(starting_epoch, num_train_epochs):
+        model.train()
+        train_dataloader.set_epoch(epoch)
+        if epoch == starting_epoch and resume_batches:
+            active_dataloader = accelerator.skip_first_batches(train_dataloader, resume_batches)
+        else:
+            active_dataloader = train_dataloader
+        start = time.perf_counter()
+        for batch in active_dataloader:
+            with accelerator.accumulate(model):
+                outputs = model(**batch, use_cache=False)
+                accelerator.backward(outputs.loss)
+                if accelerator.sync_gradients and args.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad()
+            loss_sum += outputs.loss.detach()  # summed on the device: no host sync per step
+            num_batches += 1
+            tokens_seen += batch["input_ids"].numel()
+            if not accelerator.sync_gradients:
+                continue
+            progress_bar.update(1)
+            completed_steps += 1
+            if completed_steps % args.eval_steps == 0 or completed_steps == max_train_steps:
+                train_time += time.perf_counter() - start
+                metrics = evaluate(model, eval_dataloader, accelerator)
+                metrics["train_loss"] = accelerator.reduce(loss_sum / max(num_batches, 1), "mean").item()
+                loss_sum.zero_()
+                num_batches = 0
+                sample = sample_text(model, tokenizer, accelerator, args) if args.sample_length else ""
+                samples.append(f"step {completed_steps}:\n{sample}")
+                logger.info(
+                    f"step {completed_steps}: train_loss {metrics['train_loss']:.4f}, eval_loss "
+                    f"{metrics['eval_loss']:.4f}, perplexity {metrics['perplexity']:.2f}\n{sample}"
+                )
+                accelerator.log({**metrics, "learning_rate": lr_scheduler.get_last_lr()[0]}, step=completed_steps)
+                start = time.perf_counter()
+            if isinstance(checkpointing_steps, int) and completed_steps % checkpointing_steps == 0:
+                save_checkpoint(
+                    accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit, batching
+                )
+            if completed_steps >= max_train_steps:
+                break
+        train_time += time.perf_counter() - start
+        if checkpointing_steps == "epoch":
+            save_checkpoint(accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit, batching)
+        if completed_steps >= max_train_steps:
+            break
+    progress_bar.close()
+    if "eval_loss" not in metrics:  # resumed from a checkpoint taken at the very end: just evaluate
+        metrics = evaluate(model, eval_dataloader, accelerator)
+
+    # 7. Results, saved model and tokenizer, card and upload.
+    total_tokens = accelerator.reduce(torch.tensor(tokens_seen, device=accelerator.device), "sum").item()
+    results = {
+        **metrics,
+        "step": completed_steps,
+        "train_runtime": round(train_time, 3),
+        "train_tokens": total_tokens,
+        "train_tokens_per_second": round(total_tokens / train_time, 1) if train_time > 0 else None,
+        "world_size": accelerator.num_processes,
+        "mixed_precision": accelerator.mixed_precision,
+        "num_parameters": accelerator.unwrap_model(model).num_parameters(),
+    }
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model)
+        save_pretrained_atomically(args.output_dir, unwrapped, tokenizer)
+        write_json_atomically(f"{args.output_dir}/all_results.json", results)
+        write_text_atomically(f"{args.output_dir}/samples.txt", "\n\n".join(samples) + "\n")
+        command = argv if argv is not None else sys.argv[1:]
+        save_model_card(build_model_card(args, results, unwrapped, accelerator, command, samples), args.output_dir)
+        if args.push_to_hub:
+            url = push_folder(args.output_dir, repo_id_for(args), token=args.hub_token, private=args.hub_private_repo)
+            logger.info(f"Pushed to {url}")
+        accelerator.print(
+            f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
+            f"{completed_steps} steps; model saved to {args.output_dir}"
+        )
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return results
+
+
+def repo_id_for(args: argparse.Namespace) -> str:
+    return args.hub_model_id or args.output_dir.rstrip("/").split("/")[-1]
+
+
+def build_model_card(args, results, model, accelerator, command: list[str], samples: list[str]):
+    """The model card, filled from this run's flags and measured metrics."""
+    from pathlib import Path
+
+    config = model.config
+    dataset_id = args.card_dataset_id or args.dataset_name
+    if args.train_file is not None:
+        dataset_id = args.card_dataset_id or Path(args.train_file).name
+    elif args.card_dataset_id is None and Path(args.dataset_name).is_dir():
+        dataset_id = Path(args.dataset_name).resolve().name  # a local path means nothing on the Hub
+        logger.warning(f"Naming the dataset {dataset_id!r} in the model card; pass --card_dataset_id for its Hub id.")
+    if accelerator.device.type == "cuda":
+        hardware = f"{accelerator.num_processes} x {torch.cuda.get_device_name()}"
+    else:
+        threads = torch.get_num_threads()
+        hardware = f"{accelerator.num_processes} CPU process(es), {threads} threads each ({platform.machine()})"
+    split = args.eval_split or "validation"
+    card_data = ModelCardData(
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        tags=["hfnets", "gpt", "character-level", "text-generation"],
+        datasets=[dataset_id],
+        model_name=repo_id_for(args),
+        eval_results=[
+            EvalResult(
+                task_type="text-generation",
+                dataset_type=dataset_id,
+                dataset_name=dataset_id,
+                dataset_split=split,
+                metric_type=name,
+                metric_value=round(results[key], 4),
+            )
+            for name, key in (("loss", "eval_loss"), ("perplexity", "perplexity"))
+        ],
+    )
+    return render_model_card(
+        "gpt",
+        card_data,
+        repo_id=repo_id_for(args),
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        n_embd=config.n_embd,
+        n_positions=config.n_positions,
+        vocab_size=config.vocab_size,
+        position_embedding_type=config.position_embedding_type,
+        dropout=config.dropout,
+        num_parameters=f"{model.num_parameters():,}",
+        dataset_id=dataset_id,
+        eval_split=split,
+        eval_loss=f"{results['eval_loss']:.4f}",
+        perplexity=f"{results['perplexity']:.2f}",
+        steps=results["step"],
+        batch_size=args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps,
+        block_size=args.block_size or config.n_positions,
+        learning_rate=args.learning_rate,
+        min_learning_rate=args.min_learning_rate,
+        num_warmup_steps=args.num_warmup_steps,
+        weight_decay=args.weight_decay,
+        betas=f"({args.adam_beta1}, {args.adam_beta2})",
+        max_grad_norm=args.max_grad_norm,
+        lr_scheduler_type=str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
+        seed=args.seed,
+        mixed_precision=results["mixed_precision"],
+        hardware=hardware,
+        train_runtime=f"{results['train_runtime']:.1f}",
+        sample=samples[-1].split("\n", 1)[-1] if samples else "",
+        command=shlex.join(["accelerate", "launch", "scripts/train_gpt.py", *command]),
+    )
+
+
+if __name__ == "__main__":
+    main()
