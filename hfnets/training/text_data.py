@@ -49,7 +49,8 @@ def find_text_column(dataset: Dataset, text_column: str | None = None) -> str:
     if text_column is not None:
         if text_column not in dataset.column_names:
             raise ValueError(
-                f"--text_column {text_column!r} is not a column of the dataset; its columns are {dataset.column_names}."
+                f"--text_column {text_column!r} is not a column of the dataset; "
+                f"its columns are {dataset.column_names}."
             )
         return text_column
     if "text" in dataset.column_names:

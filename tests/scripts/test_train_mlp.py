@@ -14,6 +14,7 @@ from transformers import pipeline
 from hfnets import MnistMlpConfig, MnistMlpForImageClassification
 from tests.conftest import REPO_ROOT, free_port, run_script
 from tests.helpers.drawing import draw_digit
+from tests.helpers.interrupt import run_killed_after_checkpoint
 
 SCRIPT = REPO_ROOT / "scripts" / "train_mlp.py"
 
@@ -86,21 +87,7 @@ def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
     assert reference.returncode == 0, reference.stderr[-3000:]
 
     interrupted_dir = tmp_path / "interrupted"
-    driver = f"""
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("train_mlp", {str(SCRIPT)!r})
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-save_checkpoint = module.save_checkpoint
-def save_then_die(accelerator, output_dir, step, *args, **kwargs):
-    path = save_checkpoint(accelerator, output_dir, step, *args, **kwargs)
-    if step == 20:
-        raise KeyboardInterrupt("simulated kill after step 20")
-    return path
-module.save_checkpoint = save_then_die
-module.main({quick_args(mnist_dir, interrupted_dir, *extra)!r})
-"""
-    killed = run_script(["-c", driver])
+    killed = run_killed_after_checkpoint("train_mlp.py", quick_args(mnist_dir, interrupted_dir, *extra), step=20)
     assert killed.returncode != 0 and "simulated kill" in killed.stderr
     assert (interrupted_dir / "checkpoint-20").is_dir() and not (interrupted_dir / "model.safetensors").exists()
 

@@ -1,0 +1,187 @@
+"""End-to-end runs of scripts/train_gpt.py: on a small text file of its own, and on Tiny Shakespeare."""
+
+import importlib.util
+import json
+import math
+
+import pytest
+import torch
+from accelerate.state import AcceleratorState
+from huggingface_hub import ModelCard
+from safetensors.torch import load_file
+from transformers import pipeline
+
+import hfnets  # noqa: F401  (registers the Auto classes)
+from hfnets import CharGptConfig, CharGptForCausalLM
+from tests.conftest import REPO_ROOT, SHARED_DIR, run_script
+from tests.helpers.interrupt import run_killed_after_checkpoint
+
+SCRIPT = REPO_ROOT / "scripts" / "train_gpt.py"
+TINY = "n_layer=2,n_head=2,n_embd=32,n_positions=32,dropout=0.0"
+VERSE = (
+    "Shall I compare thee to a summer's day?\nThou art more lovely and more temperate:\n"
+    "Rough winds do shake the darling buds of May,\nAnd summer's lease hath all too short a date;\n"
+)
+
+
+@pytest.fixture
+def text_files(tmp_path):
+    train, validation = tmp_path / "train.txt", tmp_path / "validation.txt"
+    train.write_text(VERSE * 40)
+    validation.write_text(VERSE * 4)
+    return train, validation
+
+
+def tiny_args(train, validation, output_dir, *extra) -> list[str]:
+    return [
+        "--train_file",
+        str(train),
+        "--validation_file",
+        str(validation),
+        "--output_dir",
+        str(output_dir),
+        "--config_overrides",
+        TINY,
+        "--per_device_train_batch_size",
+        "8",
+        "--learning_rate",
+        "3e-3",
+        "--num_warmup_steps",
+        "5",
+        "--report_to",
+        "none",
+        "--sample_length",
+        "20",
+        *extra,
+    ]
+
+
+@pytest.fixture
+def train_gpt():
+    spec = importlib.util.spec_from_file_location("train_gpt", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    AcceleratorState._reset_state(True)
+
+
+def test_short_run_on_a_text_file_learns_and_saves_everything(train_gpt, text_files, tmp_path):
+    train, validation = text_files
+    output_dir = tmp_path / "verse-gpt"
+    results = train_gpt.main(tiny_args(train, validation, output_dir, "--max_train_steps", "80", "--eval_steps", "40"))
+    vocab_size = len(set(VERSE)) + 2
+    assert results["eval_loss"] < math.log(vocab_size) - 1.0  # far better than a uniform guess
+    assert results["perplexity"] == pytest.approx(math.exp(results["eval_loss"]))
+    names = {p.name for p in output_dir.iterdir()}
+    assert {
+        "config.json",
+        "model.safetensors",
+        "vocab.json",
+        "tokenizer_config.json",
+        "modeling_gpt.py",
+        "tokenization_gpt.py",
+        "generation_config.json",
+        "samples.txt",
+        "README.md",
+        "all_results.json",
+    } <= names
+    assert (output_dir / "samples.txt").read_text().count("step ") == 2
+
+    card = ModelCard.load(output_dir / "README.md")
+    metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert metrics["loss"] == round(results["eval_loss"], 4) and "perplexity" in metrics
+    assert card.data.pipeline_tag == "text-generation" and "{{" not in card.text
+
+    generator = pipeline("text-generation", model=str(output_dir))
+    text = generator("Shall I", max_new_tokens=10, do_sample=False)[0]["generated_text"]
+    assert text.startswith("Shall I") and len(text) == len("Shall I") + 10
+
+
+def test_interrupted_run_resumes_to_the_same_weights(text_files, tmp_path):
+    train, validation = text_files
+    extra = [
+        "--max_train_steps",
+        "30",
+        "--eval_steps",
+        "15",
+        "--checkpointing_steps",
+        "10",
+        "--config_overrides",
+        TINY.replace("dropout=0.0", "dropout=0.1"),
+    ]
+    reference = run_script(["scripts/train_gpt.py", *tiny_args(train, validation, tmp_path / "reference", *extra)])
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    killed = run_killed_after_checkpoint(
+        "train_gpt.py", tiny_args(train, validation, tmp_path / "resumed", *extra), 20
+    )
+    assert killed.returncode != 0 and "simulated kill" in killed.stderr
+    resumed = run_script(
+        [
+            "scripts/train_gpt.py",
+            *tiny_args(train, validation, tmp_path / "resumed", *extra, "--resume_from_checkpoint", "latest"),
+        ]
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    expected = load_file(tmp_path / "reference" / "model.safetensors")
+    actual = load_file(tmp_path / "resumed" / "model.safetensors")
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), name
+
+
+def test_tokenizer_that_does_not_match_the_model_is_refused(train_gpt, text_files, tmp_path):
+    train, validation = text_files
+    CharGptForCausalLM(CharGptConfig(vocab_size=10, n_layer=1, n_head=2, n_embd=16)).save_pretrained(tmp_path / "m")
+    from hfnets import CharGptTokenizer
+
+    CharGptTokenizer.from_text(VERSE).save_pretrained(tmp_path / "tok")
+    with pytest.raises(ValueError, match="The tokenizer has 3\\d tokens but the model's vocabulary has 10"):
+        train_gpt.main(
+            tiny_args(
+                train,
+                validation,
+                tmp_path / "out",
+                "--model_name_or_path",
+                str(tmp_path / "m"),
+                "--tokenizer_name",
+                str(tmp_path / "tok"),
+            )
+        )
+
+
+def test_block_size_beyond_the_context_is_refused(train_gpt, text_files, tmp_path):
+    train, validation = text_files
+    with pytest.raises(ValueError, match="--block_size 64 exceeds the model's context n_positions=32"):
+        train_gpt.main(tiny_args(train, validation, tmp_path / "out", "--block_size", "64"))
+
+
+def test_invalid_config_overrides_are_refused(train_gpt, text_files, tmp_path):
+    train, validation = text_files
+    with pytest.raises(ValueError, match="must be divisible by `n_head`"):
+        train_gpt.main(tiny_args(train, validation, tmp_path / "out", "--config_overrides", "n_embd=30,n_head=4"))
+
+
+def test_tiny_shakespeare_run(tmp_path):
+    dataset = SHARED_DIR / "datasets" / "tiny_shakespeare"
+    if not (dataset / "README.md").is_file():
+        pytest.skip(f"needs the Tiny Shakespeare copy at {dataset}")
+    result = run_script(
+        [
+            "scripts/train_gpt.py",
+            "--dataset_name",
+            str(dataset),
+            "--output_dir",
+            str(tmp_path / "gpt"),
+            "--max_train_steps",
+            "150",
+            "--eval_steps",
+            "150",
+            "--report_to",
+            "none",
+            "--sample_length",
+            "0",
+        ]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((tmp_path / "gpt" / "all_results.json").read_text())
+    assert results["eval_loss"] < 3.0  # from ln(67) = 4.2 at the start
+    assert results["train_tokens"] == 150 * 12 * 64
