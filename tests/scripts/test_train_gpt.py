@@ -185,3 +185,35 @@ def test_tiny_shakespeare_run(tmp_path):
     results = json.loads((tmp_path / "gpt" / "all_results.json").read_text())
     assert results["eval_loss"] < 3.0  # from ln(67) = 4.2 at the start
     assert results["train_tokens"] == 150 * 12 * 64
+
+
+def test_any_existing_tokenizer_can_replace_the_character_one(train_gpt, text_files, tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    train, validation = text_files
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator([VERSE], trainers.BpeTrainer(vocab_size=120, special_tokens=["<unk>", "<eos>"]))
+    PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>", eos_token="<eos>").save_pretrained(
+        tmp_path / "bpe"
+    )
+
+    results = train_gpt.main(
+        tiny_args(
+            train,
+            validation,
+            tmp_path / "bpe-gpt",
+            "--tokenizer_name",
+            str(tmp_path / "bpe"),
+            "--max_train_steps",
+            "20",
+            "--eval_steps",
+            "20",
+            "--block_size",
+            "16",
+        )
+    )
+    assert results["eval_loss"] < math.log(120)
+    model = CharGptForCausalLM.from_pretrained(tmp_path / "bpe-gpt")
+    assert model.config.vocab_size == 120
