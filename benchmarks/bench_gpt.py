@@ -70,14 +70,14 @@ def train_tokens_per_second(model, tokens: torch.Tensor, steps: int, batch: int 
 
 
 @torch.no_grad()
-def generate_tokens_per_second(model, runs: int, new_tokens: int = 63) -> float:
+def generate_tokens_per_second(model, runs: int, new_tokens: int = 63, use_cache: bool = True) -> float:
     model.eval()
     prompt = torch.tensor([[1]])
     kwargs = {
         "max_new_tokens": new_tokens,
         "min_new_tokens": new_tokens,
         "do_sample": False,
-        "use_cache": True,
+        "use_cache": use_cache,
         "pad_token_id": 0,
     }
     model.generate(prompt, **kwargs)  # warm-up
@@ -132,6 +132,12 @@ def main() -> None:
                     "versions": versions,
                 }
             )
+    ours = models["hfnets CharGpt (rotary)"]
+    uncached = max(generate_tokens_per_second(ours, args.generations, use_cache=False) for _ in range(args.repeats))
+    speedup = generate["hfnets CharGpt (rotary)"] / uncached
+    print(
+        f"hfnets CharGpt (rotary) without the KV cache: {uncached:,.0f} tokens/s (the cache is {speedup:.2f}x faster)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -217,3 +217,13 @@ def test_any_existing_tokenizer_can_replace_the_character_one(train_gpt, text_fi
     assert results["eval_loss"] < math.log(120)
     model = CharGptForCausalLM.from_pretrained(tmp_path / "bpe-gpt")
     assert model.config.vocab_size == 120
+
+
+def test_packed_windows_train_for_whole_epochs(train_gpt, text_files, tmp_path):
+    train, validation = text_files
+    results = train_gpt.main(
+        tiny_args(train, validation, tmp_path / "packed", "--sampling", "packed", "--num_train_epochs", "2")
+    )
+    windows = len(VERSE * 40) // 32  # one token per character, context 32
+    assert results["step"] == 2 * math.ceil(windows / 8)
+    assert results["train_tokens"] == 2 * windows * 32
