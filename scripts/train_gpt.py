@@ -18,7 +18,6 @@ It writes the model and its tokenizer with `save_pretrained` (loadable with or w
 
 import argparse
 import math
-import platform
 import shlex
 import sys
 import time
@@ -28,20 +27,21 @@ from accelerate.logging import get_logger
 from huggingface_hub import EvalResult, ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer, get_scheduler
+from transformers import AutoTokenizer
 
 from hfnets import CharGptConfig, CharGptForCausalLM, CharGptTokenizer
 from hfnets.atomic import write_json_atomically, write_text_atomically
-from hfnets.hub import push_folder, render_model_card, save_model_card
+from hfnets.hub import card_dataset_id, default_repo_id, push_folder, render_model_card, save_model_card
 from hfnets.training.args import add_training_args, validate_training_args
-from hfnets.training.checkpointing import (
-    load_checkpoint,
-    resolve_checkpoint,
-    save_checkpoint,
-    save_pretrained_atomically,
-)
+from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
 from hfnets.training.data import batch_dataloader
-from hfnets.training.launch import build_accelerator, prepare_output_dir, start_tracking
+from hfnets.training.launch import (
+    build_accelerator,
+    build_lr_scheduler,
+    describe_hardware,
+    prepare_output_dir,
+    start_tracking,
+)
 from hfnets.training.text_data import (
     TokenWindowDataset,
     load_text_splits,
@@ -239,22 +239,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 4. Schedule: warm-up then cosine to --min_learning_rate, sized after `prepare` (the dataloader is sharded).
-    # Accelerate steps the scheduler once per process for each optimizer step, hence the `num_processes` factors.
-    num_update_steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
-    max_train_steps = args.max_train_steps or args.num_train_epochs * num_update_steps_per_epoch
-    num_train_epochs = math.ceil(max_train_steps / num_update_steps_per_epoch)
     schedule_kwargs = {"min_lr": args.min_learning_rate} if args.lr_scheduler_type == "cosine_with_min_lr" else {}
-    lr_scheduler = get_scheduler(
-        args.lr_scheduler_type,
-        optimizer=optimizer,
-        num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
-        num_training_steps=max_train_steps * accelerator.num_processes,
-        scheduler_specific_kwargs=schedule_kwargs,
+    lr_scheduler, max_train_steps, num_train_epochs, num_update_steps_per_epoch = build_lr_scheduler(
+        args, accelerator, optimizer, train_dataloader, **schedule_kwargs
     )
-    lr_scheduler = accelerator.prepare(lr_scheduler)
-    checkpointing_steps = args.checkpointing_steps
-    if checkpointing_steps is not None and checkpointing_steps.isdigit():
-        checkpointing_steps = int(checkpointing_steps)
+    checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
     checkpoint_limit = args.checkpoints_total_limit
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
@@ -266,12 +255,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "train_tokens": len(train_tokens),
         "windows": len(train_dataset),
     }
-    completed_steps = 0
-    if args.resume_from_checkpoint is not None:
-        checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
-        completed_steps = load_checkpoint(accelerator, checkpoint, model_config, batching)
-    starting_epoch, resume_batches = divmod(completed_steps, num_update_steps_per_epoch)
-    resume_batches *= args.gradient_accumulation_steps
+    completed_steps, starting_epoch, resume_batches = resume_position(
+        accelerator, args, model_config, batching, num_update_steps_per_epoch
+    )
 
     logger.info("***** Running training *****")
     logger.info(f"  Training tokens = {len(train_tokens):,}, evaluation tokens = {len(eval_tokens):,}")
@@ -362,7 +348,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         command = argv if argv is not None else sys.argv[1:]
         save_model_card(build_model_card(args, results, unwrapped, accelerator, command, samples), args.output_dir)
         if args.push_to_hub:
-            url = push_folder(args.output_dir, repo_id_for(args), token=args.hub_token, private=args.hub_private_repo)
+            url = push_folder(
+                args.output_dir,
+                default_repo_id(args.hub_model_id, args.output_dir),
+                token=args.hub_token,
+                private=args.hub_private_repo,
+            )
             logger.info(f"Pushed to {url}")
         accelerator.print(
             f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
@@ -373,26 +364,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     return results
 
 
-def repo_id_for(args: argparse.Namespace) -> str:
-    return args.hub_model_id or args.output_dir.rstrip("/").split("/")[-1]
-
-
 def build_model_card(args, results, model, accelerator, command: list[str], samples: list[str]):
     """The model card, filled from this run's flags and measured metrics."""
-    from pathlib import Path
-
     config = model.config
-    dataset_id = args.card_dataset_id or args.dataset_name
-    if args.train_file is not None:
-        dataset_id = args.card_dataset_id or Path(args.train_file).name
-    elif args.card_dataset_id is None and Path(args.dataset_name).is_dir():
-        dataset_id = Path(args.dataset_name).resolve().name  # a local path means nothing on the Hub
-        logger.warning(f"Naming the dataset {dataset_id!r} in the model card; pass --card_dataset_id for its Hub id.")
-    if accelerator.device.type == "cuda":
-        hardware = f"{accelerator.num_processes} x {torch.cuda.get_device_name()}"
-    else:
-        threads = torch.get_num_threads()
-        hardware = f"{accelerator.num_processes} CPU process(es), {threads} threads each ({platform.machine()})"
+    dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id, args.train_file)
     split = args.eval_split or "validation"
     card_data = ModelCardData(
         license="apache-2.0",
@@ -400,7 +375,7 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
         pipeline_tag="text-generation",
         tags=["hfnets", "gpt", "character-level", "text-generation"],
         datasets=[dataset_id],
-        model_name=repo_id_for(args),
+        model_name=default_repo_id(args.hub_model_id, args.output_dir),
         eval_results=[
             EvalResult(
                 task_type="text-generation",
@@ -416,7 +391,7 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
     return render_model_card(
         "gpt",
         card_data,
-        repo_id=repo_id_for(args),
+        repo_id=default_repo_id(args.hub_model_id, args.output_dir),
         n_layer=config.n_layer,
         n_head=config.n_head,
         n_embd=config.n_embd,
@@ -441,7 +416,7 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
         lr_scheduler_type=str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
         seed=args.seed,
         mixed_precision=results["mixed_precision"],
-        hardware=hardware,
+        hardware=describe_hardware(accelerator),
         train_runtime=f"{results['train_runtime']:.1f}",
         sample=samples[-1].split("\n", 1)[-1] if samples else "",
         command=shlex.join(["accelerate", "launch", "scripts/train_gpt.py", *command]),

@@ -15,31 +15,22 @@ It writes the model and its image processor with `save_pretrained` (loadable wit
 """
 
 import argparse
-import math
-import platform
 import shlex
 import sys
 import time
-from pathlib import Path
 
 import torch
 from accelerate.logging import get_logger
 from huggingface_hub import EvalResult, ModelCardData
 from torchmetrics.classification import MulticlassAccuracy
 from tqdm.auto import tqdm
-from transformers import get_scheduler
 
 from hfnets import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
 from hfnets.atomic import write_json_atomically
-from hfnets.hub import push_folder, render_model_card, save_model_card
+from hfnets.hub import card_dataset_id, default_repo_id, push_folder, render_model_card, save_model_card
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
 from hfnets.training.args import add_training_args, validate_training_args
-from hfnets.training.checkpointing import (
-    load_checkpoint,
-    resolve_checkpoint,
-    save_checkpoint,
-    save_pretrained_atomically,
-)
+from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
 from hfnets.training.data import (
     ImageTensorDataset,
     batch_dataloader,
@@ -52,7 +43,13 @@ from hfnets.training.data import (
     load_dataset_dict,
     split_train_eval,
 )
-from hfnets.training.launch import build_accelerator, prepare_output_dir, start_tracking
+from hfnets.training.launch import (
+    build_accelerator,
+    build_lr_scheduler,
+    describe_hardware,
+    prepare_output_dir,
+    start_tracking,
+)
 
 logger = get_logger(__name__)
 
@@ -189,22 +186,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model, optimizer, train_dataloader, eval_dataloader
     )
 
-    # 4. Schedule, sized after `prepare` because the dataloader is now sharded across processes. Accelerate steps
-    # the scheduler once per process for each optimizer step, hence the `num_processes` factors.
-    num_update_steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
-    max_train_steps = args.max_train_steps or args.num_train_epochs * num_update_steps_per_epoch
-    num_train_epochs = math.ceil(max_train_steps / num_update_steps_per_epoch)
-    lr_scheduler = get_scheduler(
-        args.lr_scheduler_type,
-        optimizer=optimizer,
-        num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
-        num_training_steps=max_train_steps * accelerator.num_processes,
+    # 4. Schedule, sized after `prepare` because the dataloader is now sharded across processes.
+    lr_scheduler, max_train_steps, num_train_epochs, num_update_steps_per_epoch = build_lr_scheduler(
+        args, accelerator, optimizer, train_dataloader
     )
-    lr_scheduler = accelerator.prepare(lr_scheduler)
-    checkpointing_steps = args.checkpointing_steps
+    checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
     checkpoint_limit = args.checkpoints_total_limit
-    if checkpointing_steps is not None and checkpointing_steps.isdigit():
-        checkpointing_steps = int(checkpointing_steps)
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
@@ -215,12 +202,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "gradient_accumulation_steps": args.gradient_accumulation_steps,
         "train_samples": len(train_dataset),
     }
-    completed_steps = 0
-    if args.resume_from_checkpoint is not None:
-        checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
-        completed_steps = load_checkpoint(accelerator, checkpoint, model_config, batching)
-    starting_epoch, resume_batches = divmod(completed_steps, num_update_steps_per_epoch)
-    resume_batches *= args.gradient_accumulation_steps
+    completed_steps, starting_epoch, resume_batches = resume_position(
+        accelerator, args, model_config, batching, num_update_steps_per_epoch
+    )
 
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info("***** Running training *****")
@@ -306,7 +290,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         card = build_model_card(args, results, unwrapped, accelerator, command)
         save_model_card(card, args.output_dir)
         if args.push_to_hub:
-            url = push_folder(args.output_dir, repo_id_for(args), token=args.hub_token, private=args.hub_private_repo)
+            url = push_folder(
+                args.output_dir,
+                default_repo_id(args.hub_model_id, args.output_dir),
+                token=args.hub_token,
+                private=args.hub_private_repo,
+            )
             logger.info(f"Pushed to {url}")
         accelerator.print(
             f"test accuracy {results['eval_accuracy']:.4f} (eval loss {results['eval_loss']:.4f}) after "
@@ -317,30 +306,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     return results
 
 
-def repo_id_for(args: argparse.Namespace) -> str:
-    return args.hub_model_id or args.output_dir.rstrip("/").split("/")[-1]
-
-
 def build_model_card(args, results, model, accelerator, command: list[str]):
     """The model card, filled from this run's flags and measured metrics."""
     config = model.config
-    dataset_id = args.card_dataset_id or args.dataset_name
-    if args.card_dataset_id is None and Path(args.dataset_name).is_dir():
-        dataset_id = Path(args.dataset_name).resolve().name  # a local path means nothing on the Hub
-        logger.warning(f"Naming the dataset {dataset_id!r} in the model card; pass --card_dataset_id for its Hub id.")
+    dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id)
     layer_sizes = "-".join(str(n) for n in [config.input_size, *config.hidden_sizes, config.num_labels])
-    if accelerator.device.type == "cuda":
-        hardware = f"{accelerator.num_processes} x {torch.cuda.get_device_name()}"
-    else:
-        threads = torch.get_num_threads()
-        hardware = f"{accelerator.num_processes} CPU process(es), {threads} threads each ({platform.machine()})"
     card_data = ModelCardData(
         license="apache-2.0",
         library_name="transformers",
         pipeline_tag="image-classification",
         tags=["hfnets", "mlp", "mnist", "image-classification"],
         datasets=[dataset_id],
-        model_name=repo_id_for(args),
+        model_name=default_repo_id(args.hub_model_id, args.output_dir),
         eval_results=[
             EvalResult(
                 task_type="image-classification",
@@ -355,7 +332,7 @@ def build_model_card(args, results, model, accelerator, command: list[str]):
     return render_model_card(
         "mlp",
         card_data,
-        repo_id=repo_id_for(args),
+        repo_id=default_repo_id(args.hub_model_id, args.output_dir),
         layer_sizes=layer_sizes,
         hidden_act=config.hidden_act,
         dropout=config.dropout,
@@ -372,7 +349,7 @@ def build_model_card(args, results, model, accelerator, command: list[str]):
         lr_scheduler_type=str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
         seed=args.seed,
         mixed_precision=results["mixed_precision"],
-        hardware=hardware,
+        hardware=describe_hardware(accelerator),
         train_runtime=f"{results['train_runtime']:.1f}",
         command=shlex.join(["accelerate", "launch", "scripts/train_mlp.py", *command]),
     )

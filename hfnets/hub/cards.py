@@ -1,5 +1,6 @@
 """Model cards: the family's Jinja template in `model_cards/`, filled from a training run's measured results."""
 
+import logging
 from pathlib import Path
 
 import jinja2
@@ -7,6 +8,8 @@ import jinja2.meta
 from huggingface_hub import ModelCard, ModelCardData
 
 from ..atomic import write_text_atomically
+
+logger = logging.getLogger(__name__)
 
 # Installed wheels carry the templates inside the package; a source checkout has them at the repository root.
 _TEMPLATE_DIRS = (
@@ -39,3 +42,17 @@ def save_model_card(card: ModelCard, output_dir: str | Path) -> Path:
     path = Path(output_dir) / "README.md"
     write_text_atomically(path, str(card))
     return path
+
+
+def card_dataset_id(
+    dataset_name: str | None, card_dataset_id: str | None = None, train_file: str | None = None
+) -> str:
+    """The dataset a card names: --card_dataset_id, else the Hub id trained on, else a local folder or file name."""
+    if card_dataset_id is not None:
+        return card_dataset_id
+    local = Path(train_file) if train_file is not None else Path(dataset_name)
+    if train_file is None and not local.is_dir():
+        return dataset_name  # a Hub id
+    name = local.resolve().name  # a local path means nothing on the Hub
+    logger.warning(f"Naming the dataset {name!r} in the model card; pass --card_dataset_id for its Hub id.")
+    return name

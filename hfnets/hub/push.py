@@ -31,3 +31,8 @@ def push_folder(
         ignore_patterns=LOCAL_ONLY_PATTERNS,
     )
     return commit.commit_url
+
+
+def default_repo_id(hub_model_id: str | None, output_dir: str | Path) -> str:
+    """--hub_model_id, else the output folder's name (the Hub prefixes the user's namespace)."""
+    return hub_model_id or Path(output_dir).resolve().name

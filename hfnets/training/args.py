@@ -148,13 +148,12 @@ def validate_training_args(parser: argparse.ArgumentParser, args: argparse.Names
         parser.error(f"--learning_rate must be > 0, got {args.learning_rate}.")
     if args.num_warmup_steps < 0:
         parser.error(f"--num_warmup_steps must be >= 0, got {args.num_warmup_steps}.")
-    if args.checkpointing_steps is not None:
-        if args.checkpointing_steps != "epoch" and not (
-            args.checkpointing_steps.isdigit() and int(args.checkpointing_steps) > 0
-        ):
+    if args.checkpointing_steps not in (None, "epoch"):
+        if not (args.checkpointing_steps.isdigit() and int(args.checkpointing_steps) > 0):
             parser.error(
                 f"--checkpointing_steps must be a positive integer or 'epoch', got {args.checkpointing_steps!r}."
             )
+        args.checkpointing_steps = int(args.checkpointing_steps)
     if args.resume_from_checkpoint not in (None, "latest") and not os.path.isdir(args.resume_from_checkpoint):
         parser.error(
             f"--resume_from_checkpoint {args.resume_from_checkpoint!r} is not a folder; pass a checkpoint folder "

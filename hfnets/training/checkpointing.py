@@ -123,6 +123,22 @@ def load_checkpoint(
     return step
 
 
+def resume_position(
+    accelerator: Accelerator, args, model_config, batching: dict, num_update_steps_per_epoch: int
+) -> tuple[int, int, int]:
+    """Restore --resume_from_checkpoint (if given) and say where training continues.
+
+    Returns `(completed_steps, starting_epoch, batches_to_skip)`: the batches of `starting_epoch` already trained on,
+    for `accelerator.skip_first_batches`.
+    """
+    completed_steps = 0
+    if args.resume_from_checkpoint is not None:
+        checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
+        completed_steps = load_checkpoint(accelerator, checkpoint, model_config, batching)
+    starting_epoch, steps_into_epoch = divmod(completed_steps, num_update_steps_per_epoch)
+    return completed_steps, starting_epoch, steps_into_epoch * args.gradient_accumulation_steps
+
+
 def _check_same_architecture(saved: dict, current: dict, checkpoint: Path) -> None:
     ignored = {"transformers_version", "architectures", "_name_or_path", "auto_map", "dtype", "torch_dtype"}
     different = sorted(k for k in saved.keys() | current.keys() if k not in ignored and saved.get(k) != current.get(k))

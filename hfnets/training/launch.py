@@ -4,15 +4,19 @@ import argparse
 import functools
 import json
 import logging
+import math
+import platform
 import shutil
 from pathlib import Path
 
 import accelerate.optimizer
 import datasets
+import torch
 import transformers
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, set_seed
+from transformers import get_scheduler
 
 from .checkpointing import CHECKPOINT_PREFIX, list_checkpoints
 
@@ -103,3 +107,31 @@ def prepare_output_dir(accelerator: Accelerator, args: argparse.Namespace, model
                 shutil.rmtree(stale, ignore_errors=True)
         output_dir.mkdir(parents=True, exist_ok=True)
     accelerator.wait_for_everyone()
+
+
+def build_lr_scheduler(args: argparse.Namespace, accelerator: Accelerator, optimizer, train_dataloader, **kwargs):
+    """The learning-rate schedule of --lr_scheduler_type, sized from the *prepared* (sharded) dataloader.
+
+    Returns `(lr_scheduler, max_train_steps, num_train_epochs, num_update_steps_per_epoch)`; the scheduler comes back
+    prepared. Accelerate steps it once per process for each optimizer step, hence the `num_processes` factors.
+    `kwargs` go to the scheduler (`min_lr` for `cosine_with_min_lr`).
+    """
+    num_update_steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
+    max_train_steps = args.max_train_steps or args.num_train_epochs * num_update_steps_per_epoch
+    num_train_epochs = math.ceil(max_train_steps / num_update_steps_per_epoch)
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler_type,
+        optimizer=optimizer,
+        num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+        num_training_steps=max_train_steps * accelerator.num_processes,
+        scheduler_specific_kwargs=kwargs,
+    )
+    return accelerator.prepare(lr_scheduler), max_train_steps, num_train_epochs, num_update_steps_per_epoch
+
+
+def describe_hardware(accelerator: Accelerator) -> str:
+    """What a model card says the run trained on."""
+    if accelerator.device.type == "cuda":
+        return f"{accelerator.num_processes} x {torch.cuda.get_device_name()}"
+    threads = torch.get_num_threads()
+    return f"{accelerator.num_processes} CPU process(es), {threads} threads each ({platform.machine()})"

@@ -65,3 +65,15 @@ def test_push_refuses_a_folder_without_a_model_before_any_upload(tmp_path):
     (tmp_path / "notes.txt").write_text("no model here")
     with pytest.raises(ValueError, match="holds no config.json or model_index.json"):
         push_folder(tmp_path, "user/empty")
+
+
+def test_card_names_a_hub_dataset_not_a_local_path(tmp_path):
+    from hfnets.hub import card_dataset_id, default_repo_id
+
+    assert card_dataset_id("ylecun/mnist") == "ylecun/mnist"
+    (tmp_path / "mnist").mkdir()
+    assert card_dataset_id(str(tmp_path / "mnist")) == "mnist"
+    assert card_dataset_id(str(tmp_path / "mnist"), "ylecun/mnist") == "ylecun/mnist"
+    assert card_dataset_id(None, None, train_file=str(tmp_path / "poems.txt")) == "poems.txt"
+    assert default_repo_id(None, tmp_path / "runs" / "mnist-mlp/") == "mnist-mlp"
+    assert default_repo_id("me/digits", tmp_path) == "me/digits"
