@@ -15,6 +15,7 @@ from transformers import (
     AutoTokenizer,
 )
 
+from .gan import GanDiscriminator, GanGenerator, GanPipeline
 from .gpt import CharGptConfig, CharGptForCausalLM, CharGptModel, CharGptPreTrainedModel, CharGptTokenizer
 from .mlp import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor, MnistMlpPreTrainedModel
 
@@ -38,6 +39,9 @@ CharGptForCausalLM.register_for_auto_class("AutoModelForCausalLM")
 CharGptTokenizer.register_for_auto_class("AutoTokenizer")
 
 __all__ = [
+    "GanDiscriminator",
+    "GanGenerator",
+    "GanPipeline",
     "CharGptConfig",
     "CharGptForCausalLM",
     "CharGptModel",

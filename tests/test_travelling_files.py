@@ -43,3 +43,12 @@ def test_imports_are_stdlib_libraries_or_flat_siblings(path):
                     f"{path.name}: only `from .sibling import X` travels, got level {node.level} {node.module}"
                 )
                 assert (path.parent / f"{node.module}.py").is_file()
+
+
+@pytest.mark.parametrize("path", [p for p in TRAVELLING_FILES if p.name.startswith("pipeline_")], ids=lambda p: p.name)
+def test_pipelines_import_no_sibling(path):
+    # diffusers loads each component's code from the component's own subfolder, not beside the pipeline file.
+    relative = [
+        node for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom) and node.level
+    ]
+    assert not relative, f"{path.name} imports a sibling file; diffusers would not find it"
