@@ -227,3 +227,26 @@ def test_packed_windows_train_for_whole_epochs(train_gpt, text_files, tmp_path):
     windows = len(VERSE * 40) // 32  # one token per character, context 32
     assert results["step"] == 2 * math.ceil(windows / 8)
     assert results["train_tokens"] == 2 * windows * 32
+
+
+def test_bf16_gradient_checkpointing_and_accumulation(train_gpt, text_files, tmp_path):
+    train, validation = text_files
+    results = train_gpt.main(
+        tiny_args(
+            train,
+            validation,
+            tmp_path / "bf16",
+            "--mixed_precision",
+            "bf16",
+            "--gradient_checkpointing",
+            "--gradient_accumulation_steps",
+            "2",
+            "--max_train_steps",
+            "6",
+            "--eval_steps",
+            "6",
+        )
+    )
+    assert results["mixed_precision"] == "bf16" and results["step"] == 6
+    assert results["train_tokens"] == 6 * 2 * 8 * 32  # steps x accumulation x batch x block
+    assert math.isfinite(results["eval_loss"])
