@@ -15,6 +15,7 @@ from transformers import (
     AutoTokenizer,
 )
 
+from .cnn import MnistCnnConfig, MnistCnnForImageClassification, MnistCnnPreTrainedModel
 from .gan import GanDiscriminator, GanGenerator, GanPipeline
 from .gpt import CharGptConfig, CharGptForCausalLM, CharGptModel, CharGptPreTrainedModel, CharGptTokenizer
 from .mlp import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor, MnistMlpPreTrainedModel
@@ -28,6 +29,13 @@ AutoImageProcessor.register(MnistMlpConfig, slow_image_processor_class=MnistMlpI
 MnistMlpConfig.register_for_auto_class()
 MnistMlpForImageClassification.register_for_auto_class("AutoModelForImageClassification")
 MnistMlpImageProcessor.register_for_auto_class("AutoImageProcessor")
+
+AutoConfig.register(MnistCnnConfig.model_type, MnistCnnConfig)
+AutoModel.register(MnistCnnConfig, MnistCnnForImageClassification)
+AutoModelForImageClassification.register(MnistCnnConfig, MnistCnnForImageClassification)
+AutoImageProcessor.register(MnistCnnConfig, slow_image_processor_class=MnistMlpImageProcessor)
+MnistCnnConfig.register_for_auto_class()
+MnistCnnForImageClassification.register_for_auto_class("AutoModelForImageClassification")
 
 AutoConfig.register(CharGptConfig.model_type, CharGptConfig)
 AutoModel.register(CharGptConfig, CharGptModel)
@@ -47,6 +55,9 @@ __all__ = [
     "CharGptModel",
     "CharGptPreTrainedModel",
     "CharGptTokenizer",
+    "MnistCnnConfig",
+    "MnistCnnForImageClassification",
+    "MnistCnnPreTrainedModel",
     "MnistMlpConfig",
     "MnistMlpForImageClassification",
     "MnistMlpImageProcessor",

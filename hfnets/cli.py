@@ -43,6 +43,52 @@ def _as_array_if_transparent(image):
     return image
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    """Judge a generation pipeline's samples against real images; print the report and write it as JSON."""
+    import torch
+    from diffusers import DiffusionPipeline
+
+    import hfnets  # noqa: F401  (registers the hfnets model classes)
+    from hfnets.atomic import write_json_atomically
+    from hfnets.evaluation import JudgeFeatures, evaluation_report, generate_for_evaluation
+    from hfnets.training.data import decode_images, find_image_column, load_dataset_dict
+
+    local = Path(args.pipeline).is_dir()
+    if not local and not args.trust_remote_code:
+        print(
+            "hfnets evaluate: a Hub pipeline runs its own code; pass --trust_remote_code to allow it.", file=sys.stderr
+        )
+        return 2
+    pipe = DiffusionPipeline.from_pretrained(args.pipeline, trust_remote_code=True)
+    pipe.set_progress_bar_config(disable=True)
+    judge = JudgeFeatures.from_pretrained(args.judge, trust_remote_code=args.trust_remote_code)
+    component = next(c for c in pipe.components.values() if hasattr(c, "config") and "num_classes" in c.config)
+    num_classes = component.config.num_classes
+
+    dataset = load_dataset_dict(args.dataset_name)
+    real = {}
+    for split in ("train", "test"):
+        subset = dataset[split].select(range(min(args.num_samples, len(dataset[split]))))
+        size = judge.image_shape[-1]
+        real[split] = decode_images(subset, find_image_column(subset), judge.image_shape[0], size).float() / 255
+
+    torch.manual_seed(args.seed)
+    images, requested = generate_for_evaluation(pipe, args.num_samples, num_classes, seed=args.seed)
+    report = {"pipeline": args.pipeline, "judge": args.judge, "seed": args.seed}
+    report |= evaluation_report(images, requested, judge, real["test"], real["train"], num_classes)
+    for key in ("conditional_accuracy", "frechet_distance", "frechet_distance_floor"):
+        if key in report:
+            print(f"{key:24} {report[key]:.4f}")
+    coverage = report["class_coverage"]
+    print(f"{'class histogram':24} {coverage['histogram']}")
+    print(f"{'class entropy (bits)':24} {coverage['entropy_bits']:.3f} of {coverage['max_entropy_bits']:.3f}")
+    output = args.json or (str(Path(args.pipeline, "eval_results.json")) if local else None)
+    if output:
+        write_json_atomically(output, report)
+        print(f"written to {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hfnets", description="hfnets: classic neural networks the Hugging Face way."
@@ -56,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="Print one JSON line per image.")
     predict.add_argument("--trust_remote_code", action="store_true", help="Allow a Hub model's own code files to run.")
     predict.set_defaults(handler=_predict)
+
+    evaluate = commands.add_parser("evaluate", help="Judge a GAN or DDPM pipeline's digits against real MNIST.")
+    evaluate.add_argument("pipeline", help="A saved pipeline folder or a Hub id.")
+    evaluate.add_argument("--judge", required=True, help="The judge classifier (folder or Hub id).")
+    evaluate.add_argument("--dataset_name", default="ylecun/mnist", help="Real images: Hub id or local folder.")
+    evaluate.add_argument("--num_samples", type=int, default=1000, help="Images to generate (100 per class).")
+    evaluate.add_argument("--seed", type=int, default=0, help="Seed of the generated samples.")
+    evaluate.add_argument(
+        "--json", default=None, help="Where to write the report (default: <pipeline>/eval_results.json)."
+    )
+    evaluate.add_argument("--trust_remote_code", action="store_true", help="Allow Hub repositories' own code to run.")
+    evaluate.set_defaults(handler=_evaluate)
     return parser
 
 

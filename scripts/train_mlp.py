@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Train the MNIST multilayer perceptron (784-128-10, ReLU, softmax) with Accelerate.
+"""Train the MNIST multilayer perceptron (784-128-10, ReLU, softmax) with Accelerate; `--architecture cnn` trains
+the small convolutional network that judges generated digits instead.
 
 The same script runs on CPU, one GPU or many, with or without mixed precision, and resumes where it stopped:
 
@@ -24,8 +25,9 @@ from accelerate.logging import get_logger
 from huggingface_hub import EvalResult, ModelCardData
 from torchmetrics.classification import MulticlassAccuracy
 from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoModelForImageClassification
 
-from hfnets import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
+from hfnets import MnistCnnConfig, MnistMlpConfig, MnistMlpImageProcessor
 from hfnets.atomic import write_json_atomically
 from hfnets.hub import card_dataset_id, default_repo_id, push_folder, render_model_card, save_model_card
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
@@ -83,12 +85,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument(
         "--hidden_act", type=str, default="relu", choices=SUPPORTED_ACTIVATIONS, help="Hidden activation."
     )
-    model.add_argument("--dropout", type=float, default=0.0, help="Dropout after each hidden layer.")
+    model.add_argument(
+        "--dropout", type=float, default=None, help="Dropout (default: 0 for the MLP, 0.25 for the CNN)."
+    )
+    model.add_argument(
+        "--architecture",
+        choices=("mlp", "cnn"),
+        default="mlp",
+        help="mlp: the multilayer perceptron (--hidden_sizes, --hidden_act); cnn: the small convolutional network "
+        "that judges generated digits.",
+    )
     args = parser.parse_args(argv)
     validate_training_args(parser, args)
     if any(size < 1 for size in args.hidden_sizes):
         parser.error(f"--hidden_sizes must be positive integers, got {args.hidden_sizes}.")
-    if not 0.0 <= args.dropout < 1.0:
+    if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
         parser.error(f"--dropout must be in [0, 1), got {args.dropout}.")
     return args
 
@@ -140,20 +151,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # 2. Model configuration: a new network named after the dataset's classes, or a saved one.
     if args.model_name_or_path is not None:
-        config = MnistMlpConfig.from_pretrained(args.model_name_or_path)
+        config = AutoConfig.from_pretrained(args.model_name_or_path)
         try:
             processor = MnistMlpImageProcessor.from_pretrained(args.model_name_or_path)
         except OSError:  # a model saved without its processor: use the standard one
             processor = MnistMlpImageProcessor(image_size=config.image_size)
     else:
         names = label_names(train_raw, label_column, train_labels)
-        config = MnistMlpConfig(
-            hidden_sizes=args.hidden_sizes,
-            hidden_act=args.hidden_act,
-            dropout=args.dropout,
-            id2label=dict(enumerate(names)),
-            label2id={name: i for i, name in enumerate(names)},
-        )
+        labels = {"id2label": dict(enumerate(names)), "label2id": {name: i for i, name in enumerate(names)}}
+        dropout = {} if args.dropout is None else {"dropout": args.dropout}
+        if args.architecture == "cnn":
+            config = MnistCnnConfig(**labels, **dropout)
+        else:
+            config = MnistMlpConfig(hidden_sizes=args.hidden_sizes, hidden_act=args.hidden_act, **labels, **dropout)
         processor = MnistMlpImageProcessor(image_size=config.image_size)
     check_labels(train_labels, config.num_labels, "training")
     check_labels(eval_labels, config.num_labels, "evaluation")
@@ -178,9 +188,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # 3. Model and optimizer.
     if args.model_name_or_path is not None:
-        model = MnistMlpForImageClassification.from_pretrained(args.model_name_or_path)
+        model = AutoModelForImageClassification.from_pretrained(args.model_name_or_path)
     else:
-        model = MnistMlpForImageClassification(config)
+        model = AutoModelForImageClassification.from_config(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
     model, optimizer, train_dataloader, eval_dataloader = accelerator.prepare(
         model, optimizer, train_dataloader, eval_dataloader
@@ -310,12 +320,19 @@ def build_model_card(args, results, model, accelerator, command: list[str]):
     """The model card, filled from this run's flags and measured metrics."""
     config = model.config
     dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id)
-    layer_sizes = "-".join(str(n) for n in [config.input_size, *config.hidden_sizes, config.num_labels])
+    if isinstance(config, MnistCnnConfig):
+        architecture = (
+            f"small convolutional network (two blocks of 3x3 convolutions with {config.conv_channels} channels and "
+            f"max-pooling, a hidden layer of {config.hidden_size}, softmax output)"
+        )
+    else:
+        sizes = "-".join(str(n) for n in [config.input_size, *config.hidden_sizes, config.num_labels])
+        architecture = f"{sizes} multilayer perceptron ({config.hidden_act} hidden units, softmax output)"
     card_data = ModelCardData(
         license="apache-2.0",
         library_name="transformers",
         pipeline_tag="image-classification",
-        tags=["hfnets", "mlp", "mnist", "image-classification"],
+        tags=["hfnets", "cnn" if isinstance(config, MnistCnnConfig) else "mlp", "mnist", "image-classification"],
         datasets=[dataset_id],
         model_name=default_repo_id(args.hub_model_id, args.output_dir),
         eval_results=[
@@ -333,8 +350,7 @@ def build_model_card(args, results, model, accelerator, command: list[str]):
         "mlp",
         card_data,
         repo_id=default_repo_id(args.hub_model_id, args.output_dir),
-        layer_sizes=layer_sizes,
-        hidden_act=config.hidden_act,
+        architecture=architecture,
         dropout=config.dropout,
         num_parameters=f"{model.num_parameters():,}",
         dataset_id=dataset_id,

@@ -9,5 +9,14 @@
 from .classes import class_coverage, conditional_accuracy, judge_predictions
 from .frechet import frechet_distance
 from .judge import JudgeFeatures
+from .report import evaluation_report, generate_for_evaluation
 
-__all__ = ["JudgeFeatures", "class_coverage", "conditional_accuracy", "frechet_distance", "judge_predictions"]
+__all__ = [
+    "JudgeFeatures",
+    "class_coverage",
+    "conditional_accuracy",
+    "evaluation_report",
+    "frechet_distance",
+    "generate_for_evaluation",
+    "judge_predictions",
+]

@@ -58,7 +58,7 @@ def save_checkpoint(
     if accelerator.is_main_process:
         (staging / TRAINING_STATE_FILE).write_text(json.dumps({"step": step, "batching": batching}))
         if model_config is not None:
-            model_config.to_json_file(staging / "config.json")
+            (staging / "config.json").write_text(json.dumps(_config_dict(model_config), indent=2, sort_keys=True))
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
@@ -109,8 +109,10 @@ def load_checkpoint(
         )
     saved_config = checkpoint / "config.json"
     if model_config is not None and saved_config.is_file():
-        saved = type(model_config).from_json_file(saved_config)
-        _check_same_architecture(saved.to_dict(), model_config.to_dict(), checkpoint)
+        saved = json.loads(saved_config.read_text())
+        if hasattr(model_config, "from_dict"):  # a transformers config: normalize the saved values the same way
+            saved = _config_dict(type(model_config).from_dict(saved))
+        _check_same_architecture(saved, _config_dict(model_config), checkpoint)
     try:
         accelerator.load_state(str(checkpoint))
     except Exception as error:  # safetensors, pickle and shape errors all mean the same thing to the user
@@ -137,6 +139,12 @@ def resume_position(
         completed_steps = load_checkpoint(accelerator, checkpoint, model_config, batching)
     starting_epoch, steps_into_epoch = divmod(completed_steps, num_update_steps_per_epoch)
     return completed_steps, starting_epoch, steps_into_epoch * args.gradient_accumulation_steps
+
+
+def _config_dict(model_config) -> dict:
+    """A transformers config or a diffusers FrozenDict config as JSON-able values."""
+    values = model_config.to_dict() if hasattr(model_config, "to_dict") else dict(model_config)
+    return json.loads(json.dumps(values, default=str))
 
 
 def _check_same_architecture(saved: dict, current: dict, checkpoint: Path) -> None:

@@ -9,8 +9,7 @@ def card_values() -> dict:
     """Every variable of model_cards/mlp.md, as the training script fills them."""
     return {
         "repo_id": "user/mnist-mlp",
-        "layer_sizes": "784-128-10",
-        "hidden_act": "relu",
+        "architecture": "784-128-10 multilayer perceptron (relu hidden units, softmax output)",
         "dropout": 0.0,
         "num_parameters": "101,770",
         "dataset_id": "ylecun/mnist",

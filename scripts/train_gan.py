@@ -1,0 +1,371 @@
+#!/usr/bin/env python
+"""Train the class-conditional GAN on MNIST with Accelerate: hinge loss, spectral normalization, two time-scale
+learning rates and an exponential moving average of the generator.
+
+    accelerate launch scripts/train_gan.py --dataset_name ylecun/mnist --output_dir mnist-gan
+    accelerate launch scripts/train_gan.py --output_dir mnist-gan --resume_from_checkpoint latest \
+        --checkpointing_steps epoch
+
+It writes a `GanPipeline` (the EMA generator, loadable with `DiffusionPipeline.from_pretrained(..., trust_remote_code
+=True)`), the discriminator in `discriminator/` for further training, sample grids in `samples/`, and
+`all_results.json`.
+"""
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+from accelerate.logging import get_logger
+from diffusers.training_utils import EMAModel
+from huggingface_hub import EvalResult, ModelCardData
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from hfnets import GanDiscriminator, GanGenerator, GanPipeline
+from hfnets.atomic import write_json_atomically
+from hfnets.evaluation import JudgeFeatures, evaluation_report, generate_for_evaluation
+from hfnets.hub import card_dataset_id, default_repo_id, push_folder, render_model_card, save_model_card
+from hfnets.training.args import add_training_args, validate_training_args
+from hfnets.training.checkpointing import resume_position, save_checkpoint
+from hfnets.training.data import (
+    ImageTensorDataset,
+    batch_dataloader,
+    check_labels,
+    decode_images,
+    decode_labels,
+    find_image_column,
+    find_label_column,
+    load_dataset_dict,
+    split_train_eval,
+)
+from hfnets.training.launch import build_accelerator, describe_hardware, prepare_output_dir, start_tracking
+from hfnets.training.sampling import image_grid
+
+logger = get_logger(__name__)
+
+PROJECT_NAME = "train_gan"
+# Images are scaled to [-1, 1], the range of the generator's tanh: (x / 255 - 0.5) / 0.5.
+PIXEL_MEAN, PIXEL_STD = 0.5, 0.5
+# Each evaluation draws this many images per class with the same fixed noise, one row per class.
+SAMPLES_PER_CLASS = 10
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train the hfnets class-conditional GAN with Accelerate.")
+    add_training_args(
+        parser,
+        dataset_name="ylecun/mnist",
+        learning_rate=2e-4,
+        per_device_train_batch_size=64,
+        num_train_epochs=10,
+        lr_scheduler_type="constant",
+    )
+    data = parser.add_argument_group("images")
+    data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
+    data.add_argument("--label_column", type=str, default=None, help="Label column (default: the ClassLabel feature).")
+    data.add_argument("--resolution", type=int, default=28, help="Image side (a multiple of 4); others are resized.")
+    model = parser.add_argument_group("model")
+    model.add_argument("--latent_dim", type=int, default=64, help="Size of the generator's noise vector.")
+    model.add_argument("--base_channels", type=int, default=32, help="Width of both networks.")
+    model.add_argument("--unconditional", action="store_true", help="Ignore the labels: an unconditional GAN.")
+    optim = parser.add_argument_group("optimization")
+    optim.add_argument(
+        "--discriminator_learning_rate",
+        type=float,
+        default=4e-4,
+        help="The discriminator's learning rate (two time-scale update rule: faster than the generator's).",
+    )
+    optim.add_argument("--adam_beta1", type=float, default=0.0, help="Adam beta1 of both optimizers.")
+    optim.add_argument("--adam_beta2", type=float, default=0.9, help="Adam beta2 of both optimizers.")
+    optim.add_argument("--ema_decay", type=float, default=0.999, help="EMA decay of the saved generator (0: off).")
+    evaluation = parser.add_argument_group("evaluation")
+    evaluation.add_argument(
+        "--judge_model",
+        type=str,
+        default=None,
+        help="A trained classifier (folder or Hub id) that scores the final samples: conditional accuracy and "
+        "Fréchet distance go into all_results.json and the model card.",
+    )
+    evaluation.add_argument("--num_eval_samples", type=int, default=1000, help="Samples the judge scores.")
+    args = parser.parse_args(argv)
+    validate_training_args(parser, args)
+    if args.gradient_accumulation_steps != 1:
+        parser.error("The GAN alternates two optimizers every batch: --gradient_accumulation_steps must be 1.")
+    if args.resolution < 4 or args.resolution % 4 != 0:
+        parser.error(f"--resolution must be a multiple of 4, got {args.resolution}.")
+    if not 0.0 <= args.ema_decay < 1.0:
+        parser.error(f"--ema_decay must be in [0, 1), got {args.ema_decay}.")
+    return args
+
+
+@torch.no_grad()
+def sample_grid(generator, latents: torch.Tensor, labels: torch.Tensor | None):
+    """The fixed-noise grid: one row per class (or rows of 10 unconditional samples)."""
+    was_training = generator.training
+    generator.eval()
+    images = (generator(latents, labels).sample / 2 + 0.5).clamp(0, 1)
+    generator.train(was_training)
+    return image_grid(images, rows=len(images) // SAMPLES_PER_CLASS)
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = parse_args(argv)
+    # The Accelerator decides the device and the processes; it also seeds every RNG (before the models are built).
+    accelerator = build_accelerator(args)
+
+    # 1. Data: decode every image once into a uint8 tensor.
+    with accelerator.main_process_first():
+        raw_datasets = load_dataset_dict(args.dataset_name, args.dataset_config_name)
+    train_raw, eval_raw = split_train_eval(raw_datasets, args.eval_split, seed=args.seed)
+    if args.max_train_samples is not None:
+        train_raw = train_raw.select(range(min(args.max_train_samples, len(train_raw))))
+    image_column = find_image_column(train_raw, args.image_column)
+    if args.unconditional:
+        num_classes = 0
+        labels = torch.zeros(len(train_raw), dtype=torch.long)
+    else:
+        label_column = find_label_column(train_raw, args.label_column)
+        labels = decode_labels(train_raw, label_column)
+        num_classes = int(labels.max()) + 1
+        check_labels(labels, num_classes, "training")
+    prepare_output_dir(accelerator, args, model_type=None)
+    start_tracking(accelerator, args, PROJECT_NAME)
+    images = decode_images(train_raw, image_column, num_channels=1, size=args.resolution)
+    dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
+    dataloader = batch_dataloader(dataset, args.per_device_train_batch_size, shuffle=True, seed=args.seed)
+
+    # 2. The two networks and their optimizers (two time-scale update rule: the discriminator learns faster).
+    shape = {"num_classes": num_classes, "image_size": args.resolution, "base_channels": args.base_channels}
+    generator = GanGenerator(latent_dim=args.latent_dim, **shape)
+    discriminator = GanDiscriminator(**shape)
+    betas = (args.adam_beta1, args.adam_beta2)
+    optimizer_g = torch.optim.Adam(generator.parameters(), lr=args.learning_rate, betas=betas)
+    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=args.discriminator_learning_rate, betas=betas)
+    generator, discriminator, optimizer_g, optimizer_d, dataloader = accelerator.prepare(
+        generator, discriminator, optimizer_g, optimizer_d, dataloader
+    )
+    ema = None
+    if args.ema_decay > 0:
+        ema = EMAModel(accelerator.unwrap_model(generator).parameters(), decay=args.ema_decay)
+        ema.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema)
+    num_update_steps_per_epoch = len(dataloader)
+    max_train_steps = args.max_train_steps or args.num_train_epochs * num_update_steps_per_epoch
+    num_train_epochs = math.ceil(max_train_steps / num_update_steps_per_epoch)
+
+    # 3. Resume: both networks, both optimizers, the EMA and the RNG states.
+    model_config = accelerator.unwrap_model(generator).config
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "train_samples": len(dataset),
+    }
+    completed_steps, starting_epoch, resume_batches = resume_position(
+        accelerator, args, None, batching, num_update_steps_per_epoch
+    )
+
+    # Fixed noise for the sample grids: the same digits at every evaluation show progress.
+    fixed = torch.Generator().manual_seed(args.seed)
+    grid_size = SAMPLES_PER_CLASS * max(num_classes, 1)
+    fixed_latents = torch.randn(grid_size, args.latent_dim, generator=fixed).to(accelerator.device)
+    fixed_labels = None
+    if num_classes:
+        fixed_labels = torch.arange(num_classes).repeat_interleave(SAMPLES_PER_CLASS).to(accelerator.device)
+    samples_dir = Path(args.output_dir, "samples")
+
+    logger.info("***** Running training *****")
+    logger.info(f"  Images = {len(dataset)}, classes = {num_classes}, steps = {max_train_steps}")
+    progress_bar = tqdm(
+        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
+    )
+
+    # 4. The training loop: one discriminator step and one generator step per batch.
+    train_time = 0.0
+    metrics: dict[str, float] = {}
+    history: list[dict[str, float]] = []
+    for epoch in range(starting_epoch, num_train_epochs):
+        generator.train()
+        discriminator.train()
+        dataloader.set_epoch(epoch)
+        active = dataloader
+        if epoch == starting_epoch and resume_batches:
+            active = accelerator.skip_first_batches(dataloader, resume_batches)
+        sums = torch.zeros(3, device=accelerator.device)  # discriminator loss, generator loss, D accuracy on fakes
+        num_batches = 0
+        start = time.perf_counter()
+        for batch in active:
+            real = batch["pixel_values"]
+            real_labels = batch["labels"] if num_classes else None
+            batch_size = len(real)
+            fake_labels = None
+            if num_classes:
+                fake_labels = torch.randint(0, num_classes, (batch_size,), device=real.device)
+
+            # 4a. Discriminator, hinge loss: max(0, 1 - D(x)) + max(0, 1 + D(G(z)))
+            latents = torch.randn(batch_size, args.latent_dim, device=real.device)
+            fake = generator(latents, fake_labels).sample.detach()
+            real_logits = discriminator(real, real_labels).logits
+            fake_logits = discriminator(fake, fake_labels).logits
+            loss_d = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+            optimizer_d.zero_grad()  # also clears what the last generator step's backward left in D
+            accelerator.backward(loss_d)
+            optimizer_d.step()
+
+            # 4b. Generator: -D(G(z)), on fresh noise (its backward passes through D; D's gradients are discarded)
+            latents = torch.randn(batch_size, args.latent_dim, device=real.device)
+            loss_g = -discriminator(generator(latents, fake_labels).sample, fake_labels).logits.mean()
+            optimizer_g.zero_grad()
+            accelerator.backward(loss_g)
+            optimizer_g.step()
+            if ema is not None:
+                ema.step(accelerator.unwrap_model(generator).parameters())
+
+            sums += torch.stack([loss_d.detach(), loss_g.detach(), (fake_logits < 0).float().mean()])
+            num_batches += 1
+            progress_bar.update(1)
+            completed_steps += 1
+            if isinstance(args.checkpointing_steps, int) and completed_steps % args.checkpointing_steps == 0:
+                save_checkpoint(
+                    accelerator, args.output_dir, completed_steps, model_config, args.checkpoints_total_limit, batching
+                )
+            if completed_steps >= max_train_steps:
+                break
+        train_time += time.perf_counter() - start
+
+        means = accelerator.reduce(sums / max(num_batches, 1), "mean").tolist()
+        metrics = {
+            "loss_discriminator": means[0],
+            "loss_generator": means[1],
+            "d_accuracy_on_fakes": means[2],
+            "epoch": epoch + 1,
+        }
+        logger.info(
+            f"epoch {epoch + 1}: D loss {means[0]:.3f}, G loss {means[1]:.3f}, D accuracy on fakes {means[2]:.3f}"
+        )
+        history.append({**metrics, "step": completed_steps})
+        accelerator.log(metrics, step=completed_steps)
+        if accelerator.is_main_process:
+            samples_dir.mkdir(parents=True, exist_ok=True)
+            grid = sample_grid(accelerator.unwrap_model(generator), fixed_latents, fixed_labels)
+            grid.save(samples_dir / f"step-{completed_steps}.png")
+        if args.checkpointing_steps == "epoch":
+            save_checkpoint(
+                accelerator, args.output_dir, completed_steps, model_config, args.checkpoints_total_limit, batching
+            )
+        if completed_steps >= max_train_steps:
+            break
+    progress_bar.close()
+
+    # 5. Save: the pipeline with the EMA generator, the discriminator for further training, results and card.
+    results = {
+        **metrics,
+        "step": completed_steps,
+        "train_runtime": round(train_time, 3),
+        "world_size": accelerator.num_processes,
+        "num_classes": num_classes,
+        "history": history,
+    }
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        final_generator = accelerator.unwrap_model(generator)
+        if ema is not None:
+            ema.copy_to(final_generator.parameters())  # the averaged weights are the ones to sample from
+        final_generator.eval()
+        pipe = GanPipeline(generator=final_generator)
+        pipe.save_pretrained(args.output_dir)
+        accelerator.unwrap_model(discriminator).save_pretrained(Path(args.output_dir, "discriminator"))
+        sample_grid(final_generator, fixed_latents, fixed_labels).save(Path(args.output_dir, "samples.png"))
+        if args.judge_model is not None:
+            results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
+        write_json_atomically(Path(args.output_dir, "all_results.json"), results)
+        command = argv if argv is not None else sys.argv[1:]
+        save_model_card(build_model_card(args, results, final_generator, accelerator, command), args.output_dir)
+        if args.push_to_hub:
+            repo_id = default_repo_id(args.hub_model_id, args.output_dir)
+            logger.info(f"Pushed to {push_folder(args.output_dir, repo_id, token=args.hub_token)}")
+        summary = results.get("evaluation", {}).get("conditional_accuracy")
+        accelerator.print(
+            f"{completed_steps} steps; "
+            + (f"conditional accuracy {summary:.4f}; " if summary is not None else "")
+            + f"pipeline saved to {args.output_dir}"
+        )
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return results
+
+
+def judge_samples(pipe, args, num_classes: int, train_images, eval_raw, image_column) -> dict:
+    """The judge's report on `--num_eval_samples` samples (an equal share per class) against real images."""
+    count = args.num_eval_samples
+    judge = JudgeFeatures.from_pretrained(args.judge_model)
+    eval_raw = eval_raw.select(range(min(count, len(eval_raw))))
+    real_test = decode_images(eval_raw, image_column, 1, args.resolution).float() / 255
+    real_train = train_images[:count].float() / 255
+    pipe.set_progress_bar_config(disable=True)
+    samples, requested = generate_for_evaluation(pipe, count, num_classes, seed=args.seed)
+    return evaluation_report(samples, requested, judge, real_test, real_train, num_classes)
+
+
+def build_model_card(args, results, generator, accelerator, command: list[str]):
+    """The model card, filled from this run's flags and measured metrics."""
+    dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id)
+    evaluation = results.get("evaluation", {})
+    rows = ["| metric | value |", "|---|---|"]
+    eval_results = []
+    for key, label in (
+        ("conditional_accuracy", "conditional accuracy (judge's class == requested class)"),
+        ("frechet_distance", "Fréchet distance to real test digits (judge features)"),
+        ("frechet_distance_floor", "same distance, real train vs real test digits (the floor)"),
+    ):
+        if key in evaluation:
+            rows.append(f"| {label} | {evaluation[key]:.4f} |")
+            eval_results.append(
+                EvalResult(
+                    task_type="image-generation",
+                    dataset_type=dataset_id,
+                    dataset_name=dataset_id,
+                    metric_type=key,
+                    metric_value=round(evaluation[key], 4),
+                )
+            )
+    if not eval_results:
+        rows.append("| (not measured: train with --judge_model, or run `hfnets evaluate`) | |")
+    else:
+        rows.append(f"\nMeasured on {evaluation['num_samples']} samples by the judge `{args.judge_model}`.")
+    card_data = ModelCardData(
+        license="apache-2.0",
+        library_name="diffusers",
+        pipeline_tag="unconditional-image-generation",
+        tags=["hfnets", "gan", "mnist", "class-conditional"],
+        datasets=[dataset_id],
+        model_name=default_repo_id(args.hub_model_id, args.output_dir),
+        eval_results=eval_results or None,
+    )
+    return render_model_card(
+        "gan",
+        card_data,
+        repo_id=default_repo_id(args.hub_model_id, args.output_dir),
+        num_parameters=f"{generator.num_parameters():,}",
+        latent_dim=args.latent_dim,
+        dataset_id=dataset_id,
+        ema_decay=args.ema_decay,
+        results_table="\n".join(rows),
+        steps=results["step"],
+        epochs=results.get("epoch", 0),
+        batch_size=args.per_device_train_batch_size * accelerator.num_processes,
+        betas=f"({args.adam_beta1}, {args.adam_beta2})",
+        learning_rate=args.learning_rate,
+        discriminator_learning_rate=args.discriminator_learning_rate,
+        seed=args.seed,
+        hardware=describe_hardware(accelerator),
+        train_runtime=f"{results['train_runtime']:.1f}",
+        command=shlex.join(["accelerate", "launch", "scripts/train_gan.py", *command]),
+    )
+
+
+if __name__ == "__main__":
+    main()
