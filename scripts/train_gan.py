@@ -30,7 +30,7 @@ from hfnets.atomic import write_json_atomically
 from hfnets.evaluation import JudgeFeatures, evaluation_report, generate_for_evaluation
 from hfnets.hub import card_dataset_id, default_repo_id, push_folder, render_model_card, save_model_card
 from hfnets.training.args import add_training_args, validate_training_args
-from hfnets.training.checkpointing import resume_position, save_checkpoint
+from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
 from hfnets.training.data import (
     ImageTensorDataset,
     batch_dataloader,
@@ -39,6 +39,7 @@ from hfnets.training.data import (
     decode_labels,
     find_image_column,
     find_label_column,
+    label_names,
     load_dataset_dict,
     split_train_eval,
 )
@@ -130,9 +131,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     else:
         label_column = find_label_column(train_raw, args.label_column)
         labels = decode_labels(train_raw, label_column)
-        num_classes = int(labels.max()) + 1
+        num_classes = len(label_names(train_raw, label_column, labels))
         check_labels(labels, num_classes, "training")
-    prepare_output_dir(accelerator, args, model_type=None)
+    prepare_output_dir(accelerator, args, model_type=GanPipeline.__name__)
     start_tracking(accelerator, args, PROJECT_NAME)
     images = decode_images(train_raw, image_column, num_channels=1, size=args.resolution)
     dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
@@ -276,8 +277,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             ema.copy_to(final_generator.parameters())  # the averaged weights are the ones to sample from
         final_generator.eval()
         pipe = GanPipeline(generator=final_generator)
-        pipe.save_pretrained(args.output_dir)
-        accelerator.unwrap_model(discriminator).save_pretrained(Path(args.output_dir, "discriminator"))
+        save_pretrained_atomically(args.output_dir, pipe)
+        save_pretrained_atomically(Path(args.output_dir, "discriminator"), accelerator.unwrap_model(discriminator))
         sample_grid(final_generator, fixed_latents, fixed_labels).save(Path(args.output_dir, "samples.png"))
         if args.judge_model is not None:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)

@@ -141,6 +141,14 @@ def resume_position(
     return completed_steps, starting_epoch, steps_into_epoch * args.gradient_accumulation_steps
 
 
+def _make_public(folder: Path) -> None:
+    """Temporary folders are private (0700): give a staged folder tree the usual permissions before moving it."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in [folder, *folder.rglob("*")]:
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
+
+
 def _config_dict(model_config) -> dict:
     """A transformers config or a diffusers FrozenDict config as JSON-able values."""
     values = model_config.to_dict() if hasattr(model_config, "to_dict") else dict(model_config)
@@ -159,16 +167,24 @@ def _check_same_architecture(saved: dict, current: dict, checkpoint: Path) -> No
 
 
 def save_pretrained_atomically(output_dir: str | Path, *components) -> None:
-    """`save_pretrained` each component (model, processor, ...) into `output_dir`, replacing files atomically.
+    """`save_pretrained` each component (model, processor, pipeline, ...) into `output_dir`, replacing atomically.
 
-    Files are written to a temporary folder and then moved in one by one with `os.replace`, `config.json` last, so
-    an interrupted save leaves every file either old or new and never half-written.
+    Everything is written to a temporary folder first and then moved in with `os.replace`, entry by entry and
+    `config.json` last, so an interrupted save leaves each file either old or new and never half-written. Subfolders
+    (a pipeline's components) are swapped whole.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".save-") as staging:
         for component in components:
             component.save_pretrained(staging)
-        files = sorted(Path(staging).iterdir(), key=lambda p: (p.name == "config.json", p.name))
-        for file in files:
-            publish(file, output_dir / file.name)
+        entries = sorted(Path(staging).iterdir(), key=lambda p: (p.name == "config.json", p.name))
+        for entry in entries:
+            target = output_dir / entry.name
+            if entry.is_dir():
+                _make_public(entry)
+                if target.exists():
+                    os.replace(target, Path(staging) / f".replaced-{entry.name}")  # removed with the staging folder
+                os.replace(entry, target)
+            else:
+                publish(entry, target)

@@ -54,6 +54,19 @@ def build_accelerator(args: argparse.Namespace) -> Accelerator:
     return accelerator
 
 
+def _saved_model_kind(output_dir: Path) -> str | None:
+    """What a folder holds: a transformers model's `model_type` or a diffusers pipeline's class name."""
+    for name, key in (("model_index.json", "_class_name"), ("config.json", "model_type")):
+        path = output_dir / name
+        if path.is_file():
+            try:
+                value = json.loads(path.read_text()).get(key)
+            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+                return "unreadable"
+            return value[-1] if isinstance(value, list) else value
+    return None
+
+
 def _cache_optional_package_checks() -> None:
     """Make `AcceleratedOptimizer.step` stop re-probing the installed packages on every call.
 
@@ -76,21 +89,19 @@ def start_tracking(accelerator: Accelerator, args: argparse.Namespace, project_n
 
 
 def prepare_output_dir(accelerator: Accelerator, args: argparse.Namespace, model_type: str) -> None:
-    """Create --output_dir, refusing to mix this run with another model or an earlier run's checkpoints."""
+    """Create --output_dir, refusing to mix this run with another model or an earlier run's checkpoints.
+
+    `model_type` names what the script saves: a transformers `model_type` or a diffusers pipeline class name.
+    """
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"--output_dir {output_dir} exists and is not a folder.")
-    config_file = output_dir / "config.json"
-    if config_file.is_file() and not args.overwrite_output_dir:
-        try:
-            existing = json.loads(config_file.read_text()).get("model_type")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            existing = "unreadable"
-        if existing != model_type:
-            raise ValueError(
-                f"--output_dir {output_dir} already holds a different model (model_type {existing!r}, this script "
-                f"trains {model_type!r}). Choose another --output_dir, or pass --overwrite_output_dir to replace it."
-            )
+    existing = _saved_model_kind(output_dir)
+    if existing is not None and existing != model_type and not args.overwrite_output_dir:
+        raise ValueError(
+            f"--output_dir {output_dir} already holds a different model ({existing!r}; this script trains "
+            f"{model_type!r}). Choose another --output_dir, or pass --overwrite_output_dir to replace it."
+        )
     checkpoints = list_checkpoints(output_dir)
     if checkpoints and args.resume_from_checkpoint is None and not args.overwrite_output_dir:
         raise ValueError(

@@ -155,7 +155,9 @@ def test_bf16_mixed_precision_and_gradient_accumulation(train_mlp, mnist_dir, tm
 
 def test_output_dir_holding_another_model_is_refused(train_mlp, mnist_dir, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
-    with pytest.raises(ValueError, match="already holds a different model \\(model_type 'gpt2'"):
+    with pytest.raises(
+        ValueError, match="already holds a different model \\('gpt2'; this script trains 'hfnets-mnist-mlp'"
+    ):
         train_mlp.main(quick_args(mnist_dir, tmp_path, "--max_train_steps", "1"))
     assert json.loads((tmp_path / "config.json").read_text()) == {"model_type": "gpt2"}
 

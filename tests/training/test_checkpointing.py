@@ -118,3 +118,18 @@ def test_checkpoint_with_other_batching_is_a_clear_error(tmp_path, accelerator):
     with pytest.raises(ValueError, match="Resuming with other processes, batch sizes or data"):
         load_checkpoint(accelerator, checkpoint, batching={"num_processes": 2, "per_device_train_batch_size": 64})
     assert load_checkpoint(accelerator, checkpoint, batching=dict(batching)) == 1
+
+
+def test_pipeline_folders_are_saved_and_replaced_whole(tmp_path):
+    import torch
+
+    from hfnets import GanGenerator, GanPipeline
+
+    torch.manual_seed(0)
+    first = GanPipeline(GanGenerator(latent_dim=8, base_channels=4))
+    save_pretrained_atomically(tmp_path, first)
+    second = GanPipeline(GanGenerator(latent_dim=8, base_channels=8))
+    save_pretrained_atomically(tmp_path, second)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["generator", "model_index.json", "pipeline_gan.py"]
+    assert GanGenerator.from_pretrained(tmp_path / "generator").config.base_channels == 8
+    assert oct((tmp_path / "generator").stat().st_mode & 0o777) != oct(0o700)
