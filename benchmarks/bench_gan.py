@@ -10,6 +10,7 @@ freshly initialized generator of the default size is timed (speed does not depen
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -22,21 +23,27 @@ from hfnets import GanGenerator, GanPipeline
 BAR = 1.1
 
 
-def best_time(function, repeats: int) -> float:
-    function()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def interleaved_medians(first, second, calls: int) -> tuple[float, float]:
+    """Median time of each of two functions, called alternately so that both see the same machine state.
+
+    Single calls of a few milliseconds vary by half their length on a busy CPU; medians of interleaved calls
+    compare the two fairly where a best-of-N would compare two lucky outliers.
+    """
+    first(), second()  # warm-up
+    times = ([], [])
+    for _ in range(calls):
+        for function, bucket in ((first, times[0]), (second, times[1])):
+            start = time.perf_counter()
+            function()
+            bucket.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None, help="A saved GanPipeline folder (default: a new generator).")
     parser.add_argument("--batch_size", type=int, default=256, help="Images per call.")
-    parser.add_argument("--repeats", type=int, default=20, help="Timed calls of each; the fastest counts.")
+    parser.add_argument("--repeats", type=int, default=100, help="Timed calls of each; the medians count.")
     parser.add_argument("--json", default=None, help="Write the results to this JSON file.")
     args = parser.parse_args()
 
@@ -58,9 +65,7 @@ def main() -> None:
     def pipeline() -> None:
         pipe(batch_size=batch, class_labels=labels.tolist() if conditional else None, output_type="pt")
 
-    for _ in range(2):  # alternate, keep the best of each
-        bare_time = best_time(bare, args.repeats)
-        pipe_time = best_time(pipeline, args.repeats)
+    bare_time, pipe_time = interleaved_medians(bare, pipeline, args.repeats)
     ratio = pipe_time / bare_time
     images_per_second = batch / pipe_time
     print(f"bare generator   {batch / bare_time:10,.0f} images/s")

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate.logging import get_logger
 from diffusers.training_utils import EMAModel
@@ -62,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         dataset_name="ylecun/mnist",
         learning_rate=2e-4,
         per_device_train_batch_size=64,
-        num_train_epochs=10,
+        num_train_epochs=20,
         lr_scheduler_type="constant",
     )
     data = parser.add_argument_group("images")
@@ -253,6 +254,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             samples_dir.mkdir(parents=True, exist_ok=True)
             grid = sample_grid(accelerator.unwrap_model(generator), fixed_latents, fixed_labels)
             grid.save(samples_dir / f"step-{completed_steps}.png")
+            if args.report_to == "tensorboard":
+                writer = accelerator.get_tracker("tensorboard", unwrap=True)
+                writer.add_image("samples", np.asarray(grid), completed_steps, dataformats="HW")
         if args.checkpointing_steps == "epoch":
             save_checkpoint(
                 accelerator, args.output_dir, completed_steps, model_config, args.checkpoints_total_limit, batching

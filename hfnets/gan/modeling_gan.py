@@ -68,6 +68,8 @@ class GanGenerator(ModelMixin, ConfigMixin):
         image_size (`int`, *optional*, defaults to 28): output side, a multiple of 4.
         num_channels (`int`, *optional*, defaults to 1): output channels.
         base_channels (`int`, *optional*, defaults to 64): channels of the last hidden stage (the first has twice).
+        class_embedding_dim (`int`, *optional*, defaults to 10): size of the learned class code appended to the
+            noise; kept small next to `latent_dim` so that the noise, not the class, decides the style.
     """
 
     @register_to_config
@@ -78,14 +80,15 @@ class GanGenerator(ModelMixin, ConfigMixin):
         image_size: int = 28,
         num_channels: int = 1,
         base_channels: int = 64,
+        class_embedding_dim: int = 10,
     ):
         super().__init__()
         _check_common(image_size, num_channels, num_classes, base_channels)
         if not isinstance(latent_dim, int) or latent_dim < 1:
             raise ValueError(f"`latent_dim` must be a positive integer, got {latent_dim!r}.")
         self.start = image_size // 4
-        self.class_embedding = nn.Embedding(num_classes, latent_dim) if num_classes > 0 else None
-        inputs = 2 * latent_dim if num_classes > 0 else latent_dim  # noise concatenated with the class embedding
+        self.class_embedding = nn.Embedding(num_classes, class_embedding_dim) if num_classes > 0 else None
+        inputs = latent_dim + (class_embedding_dim if num_classes > 0 else 0)  # noise, then the class code
         self.project = nn.Sequential(
             nn.Linear(inputs, 2 * base_channels * self.start * self.start, bias=False),
             nn.BatchNorm1d(2 * base_channels * self.start * self.start),
@@ -131,6 +134,9 @@ class GanDiscriminator(ModelMixin, ConfigMixin):
         base_channels (`int`, *optional*, defaults to 64): channels of the first stage (the second has twice).
         spectral_norm (`bool`, *optional*, defaults to `True`): spectrally normalize every weight (stable hinge
             training without other regularization).
+        minibatch_std (`bool`, *optional*, defaults to `True`): append the batch's feature standard deviation as an
+            extra feature map (Karras et al. 2018), so that the discriminator sees when a batch of fakes lacks variety
+            and the generator is pushed away from drawing every digit of a class alike.
     """
 
     @register_to_config
@@ -141,6 +147,7 @@ class GanDiscriminator(ModelMixin, ConfigMixin):
         num_channels: int = 1,
         base_channels: int = 64,
         spectral_norm: bool = True,
+        minibatch_std: bool = True,
     ):
         super().__init__()
         _check_common(image_size, num_channels, num_classes, base_channels)
@@ -148,13 +155,12 @@ class GanDiscriminator(ModelMixin, ConfigMixin):
         def norm(module: nn.Module) -> nn.Module:
             return apply_spectral_norm(module) if spectral_norm else module
 
-        features = 2 * base_channels * (image_size // 4) ** 2
-        self.features = nn.Sequential(
+        features = (2 * base_channels + int(minibatch_std)) * (image_size // 4) ** 2
+        self.convolutions = nn.Sequential(
             norm(nn.Conv2d(num_channels, base_channels, 4, stride=2, padding=1)),  # s -> s/2
             nn.LeakyReLU(0.2),
             norm(nn.Conv2d(base_channels, 2 * base_channels, 4, stride=2, padding=1)),  # s/2 -> s/4
             nn.LeakyReLU(0.2),
-            nn.Flatten(),
         )
         self.score = norm(nn.Linear(features, 1))
         self.class_projection = norm(nn.Embedding(num_classes, features)) if num_classes > 0 else None
@@ -175,7 +181,12 @@ class GanDiscriminator(ModelMixin, ConfigMixin):
                 f"`images` must have shape (batch, {', '.join(map(str, expected))}), got {tuple(images.shape)}."
             )
         _check_labels(class_labels, config.num_classes, len(images))
-        features = self.features(images)  # (batch, 2c * (s/4)^2)
+        maps = self.convolutions(images)  # (batch, 2c, s/4, s/4)
+        if config.minibatch_std:
+            # one extra map holding the mean over features of the standard deviation over the batch
+            spread = maps.std(dim=0, unbiased=False).mean() if len(maps) > 1 else maps.new_zeros(())
+            maps = torch.cat([maps, spread.expand(len(maps), 1, *maps.shape[2:])], dim=1)
+        features = maps.flatten(1)  # (batch, (2c + 1) * (s/4)^2)
         logits = self.score(features).squeeze(1)  # (batch,)
         if self.class_projection is not None:
             logits = logits + (self.class_projection(class_labels) * features).sum(dim=1)

@@ -103,3 +103,26 @@ def test_evaluate_reports_judge_metrics(train_gan, mnist_dir, trained_mlp_dir, t
     assert report["frechet_distance"] > report["frechet_distance_floor"] > 0
     assert sum(report["class_coverage"]["histogram"]) == 200
     assert "conditional_accuracy" in result.stdout
+
+
+def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from tests.helpers.interrupt import run_killed_after_checkpoint
+
+    extra = ["--num_train_epochs", "2", "--checkpointing_steps", "5"]  # 16 steps; killed after step 10
+    reference = run_script(["scripts/train_gan.py", *quick_args(mnist_dir, tmp_path / "reference", *extra)])
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    killed = run_killed_after_checkpoint("train_gan.py", quick_args(mnist_dir, tmp_path / "resumed", *extra), 10)
+    assert killed.returncode != 0 and "simulated kill" in killed.stderr
+    resumed = run_script(
+        [
+            "scripts/train_gan.py",
+            *quick_args(mnist_dir, tmp_path / "resumed", *extra, "--resume_from_checkpoint", "latest"),
+        ]
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for part in ("generator/diffusion_pytorch_model.safetensors", "discriminator/diffusion_pytorch_model.safetensors"):
+        expected, actual = load_file(tmp_path / "reference" / part), load_file(tmp_path / "resumed" / part)
+        for name in expected:
+            assert torch.equal(expected[name], actual[name]), (part, name)
