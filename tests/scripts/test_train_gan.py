@@ -126,3 +126,30 @@ def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
         expected, actual = load_file(tmp_path / "reference" / part), load_file(tmp_path / "resumed" / part)
         for name in expected:
             assert torch.equal(expected[name], actual[name]), (part, name)
+
+
+def test_unconditional_gan_trains_samples_and_is_evaluated(train_gan, mnist_dir, trained_mlp_dir, tmp_path):
+    output_dir = tmp_path / "gan"
+    results = train_gan.main(quick_args(mnist_dir, output_dir, "--unconditional", "--max_train_steps", "4"))
+    assert results["num_classes"] == 0
+    pipe = DiffusionPipeline.from_pretrained(output_dir, trust_remote_code=True)
+    assert pipe(batch_size=3, output_type="pt").images.shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match="unconditional"):
+        pipe(batch_size=1, class_labels=3)
+    result = run_script(
+        [
+            "-m",
+            "hfnets.cli",
+            "evaluate",
+            str(output_dir),
+            "--judge",
+            str(trained_mlp_dir),
+            "--dataset_name",
+            str(mnist_dir),
+            "--num_samples",
+            "100",
+        ]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((output_dir / "eval_results.json").read_text())
+    assert "conditional_accuracy" not in report and sum(report["class_coverage"]["histogram"]) == 100
