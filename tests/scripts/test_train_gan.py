@@ -13,6 +13,26 @@ from tests.conftest import REPO_ROOT, run_script
 SCRIPT = REPO_ROOT / "scripts" / "train_gan.py"
 
 
+def run_evaluate(output_dir, judge_dir, mnist_dir, num_samples: int) -> tuple[str, dict]:
+    """`hfnets evaluate` in a fresh process: its printed table and the JSON report it writes."""
+    result = run_script(
+        [
+            "-m",
+            "hfnets.cli",
+            "evaluate",
+            str(output_dir),
+            "--judge",
+            str(judge_dir),
+            "--dataset_name",
+            str(mnist_dir),
+            "--num_samples",
+            str(num_samples),
+        ]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout, json.loads((output_dir / "eval_results.json").read_text())
+
+
 @pytest.fixture
 def train_gan():
     spec = importlib.util.spec_from_file_location("train_gan", SCRIPT)
@@ -83,26 +103,11 @@ def test_gradient_accumulation_is_refused(train_gan, mnist_dir, tmp_path):
 def test_evaluate_reports_judge_metrics(train_gan, mnist_dir, trained_mlp_dir, tmp_path):
     output_dir = tmp_path / "gan"
     train_gan.main(quick_args(mnist_dir, output_dir, "--max_train_steps", "4"))
-    result = run_script(
-        [
-            "-m",
-            "hfnets.cli",
-            "evaluate",
-            str(output_dir),
-            "--judge",
-            str(trained_mlp_dir),
-            "--dataset_name",
-            str(mnist_dir),
-            "--num_samples",
-            "200",
-        ]
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((output_dir / "eval_results.json").read_text())
+    stdout, report = run_evaluate(output_dir, trained_mlp_dir, mnist_dir, num_samples=200)
     assert report["num_samples"] == 200 and 0.0 <= report["conditional_accuracy"] <= 1.0
     assert report["frechet_distance"] > report["frechet_distance_floor"] > 0
     assert sum(report["class_coverage"]["histogram"]) == 200
-    assert "conditional_accuracy" in result.stdout
+    assert "conditional_accuracy" in stdout
 
 
 def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
@@ -136,20 +141,5 @@ def test_unconditional_gan_trains_samples_and_is_evaluated(train_gan, mnist_dir,
     assert pipe(batch_size=3, output_type="pt").images.shape == (3, 1, 28, 28)
     with pytest.raises(ValueError, match="unconditional"):
         pipe(batch_size=1, class_labels=3)
-    result = run_script(
-        [
-            "-m",
-            "hfnets.cli",
-            "evaluate",
-            str(output_dir),
-            "--judge",
-            str(trained_mlp_dir),
-            "--dataset_name",
-            str(mnist_dir),
-            "--num_samples",
-            "100",
-        ]
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((output_dir / "eval_results.json").read_text())
+    _, report = run_evaluate(output_dir, trained_mlp_dir, mnist_dir, num_samples=100)
     assert "conditional_accuracy" not in report and sum(report["class_coverage"]["histogram"]) == 100
