@@ -16,6 +16,7 @@ from transformers import (
 )
 
 from .cnn import MnistCnnConfig, MnistCnnForImageClassification, MnistCnnPreTrainedModel
+from .ddpm import GuidedDDPMPipeline
 from .gan import GanDiscriminator, GanGenerator, GanPipeline
 from .gpt import CharGptConfig, CharGptForCausalLM, CharGptModel, CharGptPreTrainedModel, CharGptTokenizer
 from .mlp import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor, MnistMlpPreTrainedModel
@@ -48,6 +49,7 @@ CharGptTokenizer.register_for_auto_class("AutoTokenizer")
 
 __all__ = [
     "GanDiscriminator",
+    "GuidedDDPMPipeline",
     "GanGenerator",
     "GanPipeline",
     "CharGptConfig",

@@ -5,6 +5,14 @@ import json
 import sys
 from pathlib import Path
 
+# `hfnets evaluate --scheduler`: the diffusers schedulers a diffusion pipeline can sample with.
+SCHEDULERS = {
+    "ddpm": "DDPMScheduler",
+    "ddim": "DDIMScheduler",
+    "dpm": "DPMSolverMultistepScheduler",
+    "euler": "EulerDiscreteScheduler",
+}
+
 
 def _predict(args: argparse.Namespace) -> int:
     """Classify image files with a saved classifier (folder or Hub id) and print the top classes of each."""
@@ -45,6 +53,7 @@ def _as_array_if_transparent(image):
 
 def _evaluate(args: argparse.Namespace) -> int:
     """Judge a generation pipeline's samples against real images; print the report and write it as JSON."""
+    import diffusers
     import torch
     from diffusers import DiffusionPipeline
 
@@ -62,8 +71,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     pipe = DiffusionPipeline.from_pretrained(args.pipeline, trust_remote_code=True)
     pipe.set_progress_bar_config(disable=True)
     judge = JudgeFeatures.from_pretrained(args.judge, trust_remote_code=args.trust_remote_code)
-    component = next(c for c in pipe.components.values() if hasattr(c, "config") and "num_classes" in c.config)
-    num_classes = component.config.num_classes
+    num_classes = pipe.num_classes
+    sampling = {}
+    if args.scheduler is not None:
+        pipe.scheduler = getattr(diffusers, SCHEDULERS[args.scheduler]).from_config(pipe.scheduler.config)
+    if args.num_inference_steps is not None:
+        sampling["num_inference_steps"] = args.num_inference_steps
+    if args.guidance_scale is not None:
+        sampling["guidance_scale"] = args.guidance_scale
+    if sampling and not hasattr(pipe, "scheduler"):
+        print(
+            "hfnets evaluate: --num_inference_steps and --guidance_scale are for diffusion pipelines.", file=sys.stderr
+        )
+        return 2
 
     dataset = load_dataset_dict(args.dataset_name)
     real = {}
@@ -73,8 +93,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         real[split] = decode_images(subset, find_image_column(subset), judge.image_shape[0], size).float() / 255
 
     torch.manual_seed(args.seed)
-    images, requested = generate_for_evaluation(pipe, args.num_samples, num_classes, seed=args.seed)
+    images, requested = generate_for_evaluation(pipe, args.num_samples, num_classes, seed=args.seed, **sampling)
     report = {"pipeline": args.pipeline, "judge": args.judge, "seed": args.seed}
+    if hasattr(pipe, "scheduler"):
+        steps = sampling.get("num_inference_steps", "default")
+        guidance = sampling.get("guidance_scale", pipe.config.get("guidance_scale"))
+        report["sampler"] = {"scheduler": type(pipe.scheduler).__name__, "steps": steps, "guidance_scale": guidance}
     report |= evaluation_report(images, requested, judge, real["test"], real["train"], num_classes)
     for key in ("conditional_accuracy", "frechet_distance", "frechet_distance_floor"):
         if key in report:
@@ -112,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--json", default=None, help="Where to write the report (default: <pipeline>/eval_results.json)."
     )
+    evaluate.add_argument(
+        "--scheduler", choices=sorted(SCHEDULERS), default=None, help="Diffusion: sample with this scheduler instead."
+    )
+    evaluate.add_argument("--num_inference_steps", type=int, default=None, help="Diffusion: denoising steps.")
+    evaluate.add_argument("--guidance_scale", type=float, default=None, help="Diffusion: classifier-free guidance.")
     evaluate.add_argument("--trust_remote_code", action="store_true", help="Allow Hub repositories' own code to run.")
     evaluate.set_defaults(handler=_evaluate)
     return parser

@@ -43,6 +43,11 @@ class GanPipeline(DiffusionPipeline):
         super().__init__()
         self.register_modules(generator=generator)
 
+    @property
+    def num_classes(self) -> int:
+        """Classes the pipeline can draw (0 for an unconditional generator)."""
+        return self.generator.config.num_classes
+
     @torch.no_grad()
     def __call__(
         self,

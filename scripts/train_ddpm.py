@@ -1,0 +1,530 @@
+#!/usr/bin/env python
+"""Train a class-conditional DDPM (diffusers' UNet2DModel) with Accelerate: random timesteps, noise (or v)
+prediction, label dropout for classifier-free guidance and an exponential moving average of the weights.
+
+    accelerate launch scripts/train_ddpm.py --dataset_name ylecun/mnist --output_dir mnist-ddpm
+    accelerate launch scripts/train_ddpm.py --output_dir mnist-ddpm --resume_from_checkpoint latest
+
+It writes a `GuidedDDPMPipeline` (the EMA UNet and a `DDPMScheduler`, loadable with
+`DiffusionPipeline.from_pretrained(..., trust_remote_code=True)`), sample grids in `samples/` and
+`all_results.json`.
+"""
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate.logging import get_logger
+from diffusers import DDPMScheduler, DPMSolverMultistepScheduler, UNet2DModel
+from diffusers.training_utils import EMAModel, compute_snr
+from huggingface_hub import EvalResult, ModelCardData
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from hfnets.atomic import write_json_atomically
+from hfnets.ddpm import GuidedDDPMPipeline, check_resolution
+from hfnets.evaluation import JudgeFeatures, evaluation_report, generate_for_evaluation
+from hfnets.hub import card_dataset_id, default_repo_id, push_folder, render_model_card, save_model_card
+from hfnets.training.args import add_training_args, validate_training_args
+from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
+from hfnets.training.data import (
+    ImageTensorDataset,
+    batch_dataloader,
+    check_labels,
+    decode_images,
+    decode_labels,
+    find_image_column,
+    find_label_column,
+    label_names,
+    load_dataset_dict,
+    split_train_eval,
+)
+from hfnets.training.launch import (
+    build_accelerator,
+    build_lr_scheduler,
+    describe_hardware,
+    prepare_output_dir,
+    start_tracking,
+)
+from hfnets.training.sampling import image_grid
+
+logger = get_logger(__name__)
+
+PROJECT_NAME = "train_ddpm"
+# Images are scaled to [-1, 1]: (x / 255 - 0.5) / 0.5. Padding uses -1, the background of a dark-background image.
+PIXEL_MEAN, PIXEL_STD = 0.5, 0.5
+# Each sample grid draws this many images per class with fixed noise, one row per class.
+SAMPLES_PER_CLASS = 10
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train the hfnets class-conditional DDPM with Accelerate.")
+    add_training_args(
+        parser,
+        dataset_name="ylecun/mnist",
+        learning_rate=2e-3,
+        per_device_train_batch_size=128,
+        num_train_epochs=15,
+        lr_scheduler_type="cosine",
+    )
+    data = parser.add_argument_group("images")
+    data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
+    data.add_argument("--label_column", type=str, default=None, help="Label column (default: the ClassLabel feature).")
+    data.add_argument("--resolution", type=int, default=28, help="Image side; images of other sizes are resized.")
+    data.add_argument(
+        "--num_channels", type=int, default=1, choices=(1, 3), help="1 (grayscale) or 3 (RGB); images are converted."
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--block_out_channels",
+        type=str,
+        default="32,64",
+        help="UNet widths, one per resolution level (comma-separated). Each level but the last halves the side; "
+        "images are padded to a side the levels can take and cropped back on output.",
+    )
+    model.add_argument("--layers_per_block", type=int, default=2, help="ResNet layers in each UNet block.")
+    model.add_argument(
+        "--attention_levels",
+        type=str,
+        default="",
+        help="Comma-separated levels (0 = full resolution) that get self-attention; the bottleneck always has it.",
+    )
+    model.add_argument("--unconditional", action="store_true", help="Ignore the labels: an unconditional DDPM.")
+    diffusion = parser.add_argument_group("diffusion")
+    diffusion.add_argument("--num_train_timesteps", type=int, default=1000, help="Diffusion steps.")
+    diffusion.add_argument(
+        "--beta_schedule",
+        type=str,
+        default="squaredcos_cap_v2",
+        choices=("linear", "scaled_linear", "squaredcos_cap_v2"),
+        help="Noise schedule (squaredcos_cap_v2 is the cosine schedule, better for small images).",
+    )
+    diffusion.add_argument(
+        "--prediction_type", type=str, default="epsilon", choices=("epsilon", "v_prediction"), help="UNet target."
+    )
+    diffusion.add_argument(
+        "--snr_gamma",
+        type=float,
+        default=None,
+        help="Min-SNR loss weighting gamma (5 is the usual value; default: plain mean squared error).",
+    )
+    diffusion.add_argument(
+        "--label_dropout",
+        type=float,
+        default=0.1,
+        help="Share of labels replaced by the null class, which teaches the unconditional model guidance needs.",
+    )
+    diffusion.add_argument("--ema_decay", type=float, default=0.9995, help="Largest EMA decay (0: no EMA).")
+    evaluation = parser.add_argument_group("evaluation")
+    evaluation.add_argument(
+        "--guidance_scale",
+        type=float,
+        default=2.0,
+        help="Classifier-free guidance of the samples and of the pipeline.",
+    )
+    evaluation.add_argument(
+        "--num_inference_steps", type=int, default=25, help="DPM-Solver steps of the sample grids and the judge."
+    )
+    evaluation.add_argument(
+        "--judge_model",
+        type=str,
+        default=None,
+        help="A trained classifier (folder or Hub id) that scores the final samples: conditional accuracy and "
+        "Fréchet distance go into all_results.json and the model card.",
+    )
+    evaluation.add_argument("--num_eval_samples", type=int, default=1000, help="Samples the judge scores.")
+    args = parser.parse_args(argv)
+    validate_training_args(parser, args)
+    try:
+        args.block_out_channels = tuple(int(width) for width in args.block_out_channels.split(","))
+        args.attention_levels = {int(level) for level in args.attention_levels.split(",") if level.strip()}
+    except ValueError:
+        parser.error("--block_out_channels and --attention_levels take comma-separated integers, e.g. 32,64.")
+    if not args.block_out_channels or min(args.block_out_channels) < 8 or any(w % 8 for w in args.block_out_channels):
+        parser.error(f"--block_out_channels must be multiples of 8, got {args.block_out_channels}.")
+    if not args.attention_levels <= set(range(len(args.block_out_channels))):
+        parser.error(f"--attention_levels must be among 0..{len(args.block_out_channels) - 1}.")
+    if args.resolution < 1:
+        parser.error(f"--resolution must be positive, got {args.resolution}.")
+    if not 0.0 <= args.label_dropout < 1.0:
+        parser.error(f"--label_dropout must be in [0, 1), got {args.label_dropout}.")
+    if not 0.0 <= args.ema_decay < 1.0:
+        parser.error(f"--ema_decay must be in [0, 1), got {args.ema_decay}.")
+    if args.guidance_scale < 1 or (args.unconditional and args.guidance_scale != 1):
+        parser.error("--guidance_scale must be >= 1, and 1 for an --unconditional model.")
+    if not 1 <= args.num_inference_steps <= args.num_train_timesteps:
+        parser.error(f"--num_inference_steps must lie in [1, {args.num_train_timesteps}].")
+    return args
+
+
+def build_unet(args, num_classes: int) -> UNet2DModel:
+    """A UNet2DModel whose side fits its down blocks: the resolution, padded up to a multiple of 2^(levels - 1)."""
+    levels = len(args.block_out_channels)
+    factor = 2 ** (levels - 1)
+    side = -(-args.resolution // factor) * factor
+    down = tuple("AttnDownBlock2D" if level in args.attention_levels else "DownBlock2D" for level in range(levels))
+    up = tuple("AttnUpBlock2D" if level in args.attention_levels else "UpBlock2D" for level in reversed(range(levels)))
+    unet = UNet2DModel(
+        sample_size=side,
+        in_channels=args.num_channels,
+        out_channels=args.num_channels,
+        block_out_channels=args.block_out_channels,
+        layers_per_block=args.layers_per_block,
+        down_block_types=down,
+        up_block_types=up,
+        norm_num_groups=8,
+        attention_head_dim=None if not args.attention_levels else 32,
+        # one embedding per class plus the null class of classifier-free guidance
+        num_class_embeds=None if num_classes == 0 else num_classes + 1,
+    )
+    check_resolution(unet, side)
+    return unet
+
+
+def pad_to(images: torch.Tensor, side: int) -> torch.Tensor:
+    """Pad (N, C, H, W) images in [-1, 1] with background (-1) to `side`, centred."""
+    extra = side - images.shape[-1]
+    if extra == 0:
+        return images
+    before = extra // 2
+    return F.pad(images, (before, extra - before, before, extra - before), value=-1.0)
+
+
+@torch.no_grad()
+def sample_images(unet, scheduler, args, image_size: int, latents, labels) -> torch.Tensor:
+    """Fixed-noise samples with the fast sampler, in [0, 1]."""
+    pipe = GuidedDDPMPipeline(unet, DPMSolverMultistepScheduler.from_config(scheduler.config), image_size=image_size)
+    pipe.set_progress_bar_config(disable=True)
+    guidance = args.guidance_scale if labels is not None else 1.0
+    output = pipe(
+        class_labels=labels,
+        batch_size=len(latents),
+        latents=latents,
+        guidance_scale=guidance,
+        num_inference_steps=args.num_inference_steps,
+        output_type="pt",
+    )
+    return output.images
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = parse_args(argv)
+    # The Accelerator decides the device, the processes and the precision; it also seeds every RNG.
+    accelerator = build_accelerator(args)
+
+    # 1. Data: decode every image once into a uint8 tensor.
+    with accelerator.main_process_first():
+        raw_datasets = load_dataset_dict(args.dataset_name, args.dataset_config_name)
+    train_raw, eval_raw = split_train_eval(raw_datasets, args.eval_split, seed=args.seed)
+    if args.max_train_samples is not None:
+        train_raw = train_raw.select(range(min(args.max_train_samples, len(train_raw))))
+    image_column = find_image_column(train_raw, args.image_column)
+    if args.unconditional:
+        num_classes = 0
+        labels = torch.zeros(len(train_raw), dtype=torch.long)
+    else:
+        label_column = find_label_column(train_raw, args.label_column)
+        labels = decode_labels(train_raw, label_column)
+        num_classes = len(label_names(train_raw, label_column, labels))
+        check_labels(labels, num_classes, "training")
+    prepare_output_dir(accelerator, args, model_type=GuidedDDPMPipeline.__name__)
+    start_tracking(accelerator, args, PROJECT_NAME)
+    images = decode_images(train_raw, image_column, num_channels=args.num_channels, size=args.resolution)
+    dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
+    dataloader = batch_dataloader(dataset, args.per_device_train_batch_size, shuffle=True, seed=args.seed)
+
+    # 2. The UNet, the noise schedule, the optimizer and its schedule.
+    unet = build_unet(args, num_classes)
+    side = unet.config.sample_size
+    # The copy the sample grids and the saved pipeline use (built here, so no later draw from the RNG shifts it).
+    sampling_unet = UNet2DModel.from_config(unet.config)
+    noise_scheduler = DDPMScheduler(
+        num_train_timesteps=args.num_train_timesteps,
+        beta_schedule=args.beta_schedule,
+        prediction_type=args.prediction_type,
+    )
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    unet, optimizer, dataloader = accelerator.prepare(unet, optimizer, dataloader)
+    lr_scheduler, max_train_steps, num_train_epochs, num_update_steps_per_epoch = build_lr_scheduler(
+        args, accelerator, optimizer, dataloader
+    )
+    ema = None
+    if args.ema_decay > 0:
+        # warm-up: the decay grows from 0 towards --ema_decay, so early weights leave the average quickly
+        ema = EMAModel(
+            accelerator.unwrap_model(unet).parameters(),
+            decay=args.ema_decay,
+            use_ema_warmup=True,
+            power=3 / 4,
+            model_cls=UNet2DModel,
+            model_config=accelerator.unwrap_model(unet).config,
+        )
+        ema.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema)
+
+    # 3. Resume: the UNet, the optimizer, its schedule, the EMA and the RNG states.
+    model_config = accelerator.unwrap_model(unet).config
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "train_samples": len(dataset),
+    }
+    completed_steps, starting_epoch, resume_batches = resume_position(
+        accelerator, args, None, batching, num_update_steps_per_epoch
+    )
+
+    # Fixed noise and labels for the sample grids: the same digits at every evaluation show progress.
+    fixed = torch.Generator().manual_seed(args.seed)
+    grid_size = SAMPLES_PER_CLASS * max(num_classes, 1)
+    fixed_latents = torch.randn(grid_size, args.num_channels, side, side, generator=fixed)
+    fixed_labels = torch.arange(num_classes).repeat_interleave(SAMPLES_PER_CLASS) if num_classes else None
+    samples_dir = Path(args.output_dir, "samples")
+
+    logger.info("***** Running training *****")
+    logger.info(f"  Images = {len(dataset)} at {args.resolution}px (UNet side {side}), classes = {num_classes}")
+    logger.info(f"  UNet parameters = {accelerator.unwrap_model(unet).num_parameters():,}")
+    logger.info(f"  Optimization steps = {max_train_steps}, epochs = {num_train_epochs}")
+    progress_bar = tqdm(
+        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
+    )
+
+    # 4. The training loop: noise the images at random timesteps and learn to predict the noise (or v).
+    train_time = 0.0
+    metrics: dict[str, float] = {}
+    history: list[dict[str, float]] = []
+    for epoch in range(starting_epoch, num_train_epochs):
+        unet.train()
+        dataloader.set_epoch(epoch)
+        active = dataloader
+        if epoch == starting_epoch and resume_batches:
+            active = accelerator.skip_first_batches(dataloader, resume_batches)
+        loss_sum = torch.zeros((), device=accelerator.device)
+        num_batches = 0
+        start = time.perf_counter()
+        for batch in active:
+            with accelerator.accumulate(unet):
+                clean = pad_to(batch["pixel_values"], side)
+                class_labels = None
+                if num_classes:
+                    # label dropout: the null class (the last embedding) teaches the unconditional prediction
+                    dropped = torch.rand(len(clean), device=clean.device) < args.label_dropout
+                    class_labels = batch["labels"].masked_fill(dropped, num_classes)
+                noise = torch.randn_like(clean)
+                timesteps = torch.randint(0, args.num_train_timesteps, (len(clean),), device=clean.device)
+                noisy = noise_scheduler.add_noise(clean, noise, timesteps)
+                prediction = unet(noisy, timesteps, class_labels=class_labels).sample.float()
+                if args.prediction_type == "epsilon":
+                    target = noise
+                else:
+                    target = noise_scheduler.get_velocity(clean, noise, timesteps)
+                loss = F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))
+                if args.snr_gamma is not None:
+                    # Min-SNR weighting: easy, low-noise timesteps stop dominating the gradient
+                    snr = compute_snr(noise_scheduler, timesteps)
+                    weights = torch.clamp(snr, max=args.snr_gamma) / snr
+                    if args.prediction_type == "v_prediction":
+                        weights = torch.clamp(snr, max=args.snr_gamma) / (snr + 1)
+                    loss = loss * weights
+                loss = loss.mean()
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(unet.parameters(), 1.0)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad()
+            loss_sum += loss.detach()
+            num_batches += 1
+            if not accelerator.sync_gradients:
+                continue
+            if ema is not None:
+                ema.step(accelerator.unwrap_model(unet).parameters())
+            progress_bar.update(1)
+            completed_steps += 1
+            if isinstance(args.checkpointing_steps, int) and completed_steps % args.checkpointing_steps == 0:
+                save_checkpoint(
+                    accelerator, args.output_dir, completed_steps, model_config, args.checkpoints_total_limit, batching
+                )
+            if completed_steps >= max_train_steps:
+                break
+        train_time += time.perf_counter() - start
+
+        mean_loss = accelerator.reduce(loss_sum / max(num_batches, 1), "mean").item()
+        metrics = {"train_loss": mean_loss, "learning_rate": lr_scheduler.get_last_lr()[0], "epoch": epoch + 1}
+        logger.info(f"epoch {epoch + 1}: train loss {mean_loss:.4f}")
+        history.append({**metrics, "step": completed_steps})
+        accelerator.log(metrics, step=completed_steps)
+        if accelerator.is_main_process:
+            samples_dir.mkdir(parents=True, exist_ok=True)
+            grid = image_grid(
+                sample_images(
+                    inference_unet(accelerator.unwrap_model(unet), ema, sampling_unet),
+                    noise_scheduler,
+                    args,
+                    args.resolution,
+                    fixed_latents.to(accelerator.device),
+                    fixed_labels,
+                ),
+                rows=max(num_classes, 1),
+            )
+            grid.save(samples_dir / f"step-{completed_steps}.png")
+            if args.report_to == "tensorboard":
+                writer = accelerator.get_tracker("tensorboard", unwrap=True)
+                writer.add_image(
+                    "samples", np.asarray(grid), completed_steps, dataformats="HWC" if grid.mode == "RGB" else "HW"
+                )
+        if args.checkpointing_steps == "epoch":
+            save_checkpoint(
+                accelerator, args.output_dir, completed_steps, model_config, args.checkpoints_total_limit, batching
+            )
+        if completed_steps >= max_train_steps:
+            break
+    progress_bar.close()
+
+    # 5. Save: the pipeline with the EMA UNet and the training scheduler, results and card.
+    results = {
+        **metrics,
+        "step": completed_steps,
+        "train_runtime": round(train_time, 3),
+        "world_size": accelerator.num_processes,
+        "num_classes": num_classes,
+        "history": history,
+    }
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        final_unet = inference_unet(accelerator.unwrap_model(unet), ema, sampling_unet)
+        pipe = GuidedDDPMPipeline(
+            final_unet,
+            noise_scheduler,
+            image_size=args.resolution,
+            guidance_scale=args.guidance_scale if num_classes else 1.0,
+        )
+        save_pretrained_atomically(args.output_dir, pipe)
+        grid_images = sample_images(
+            final_unet, noise_scheduler, args, args.resolution, fixed_latents.to(accelerator.device), fixed_labels
+        )
+        image_grid(grid_images, rows=max(num_classes, 1)).save(Path(args.output_dir, "samples.png"))
+        if args.judge_model is not None:
+            results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
+        write_json_atomically(Path(args.output_dir, "all_results.json"), results)
+        command = argv if argv is not None else sys.argv[1:]
+        save_model_card(build_model_card(args, results, final_unet, accelerator, command), args.output_dir)
+        if args.push_to_hub:
+            repo_id = default_repo_id(args.hub_model_id, args.output_dir)
+            logger.info(f"Pushed to {push_folder(args.output_dir, repo_id, token=args.hub_token)}")
+        summary = results.get("evaluation", {}).get("conditional_accuracy")
+        accelerator.print(
+            f"{completed_steps} steps; "
+            + (f"conditional accuracy {summary:.4f}; " if summary is not None else "")
+            + f"pipeline saved to {args.output_dir}"
+        )
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return results
+
+
+def inference_unet(unet: UNet2DModel, ema: EMAModel | None, target: UNet2DModel) -> UNet2DModel:
+    """The weights to sample from, copied into `target`: the EMA average (the training UNet stays as it is, and no
+    mixed-precision wrapper of Accelerate's comes along)."""
+    target.load_state_dict(unet.state_dict())
+    if ema is not None:
+        ema.copy_to(target.parameters())
+    return target.to(unet.device).eval()
+
+
+def judge_samples(pipe, args, num_classes: int, train_images, eval_raw, image_column) -> dict:
+    """The judge's report on `--num_eval_samples` fast-sampler images (an equal share per class) against real ones."""
+    count = args.num_eval_samples
+    judge = JudgeFeatures.from_pretrained(args.judge_model)
+    eval_raw = eval_raw.select(range(min(count, len(eval_raw))))
+    real_test = decode_images(eval_raw, image_column, args.num_channels, args.resolution).float() / 255
+    real_train = train_images[:count].float() / 255
+    fast = GuidedDDPMPipeline(
+        pipe.unet,
+        DPMSolverMultistepScheduler.from_config(pipe.scheduler.config),
+        image_size=args.resolution,
+        guidance_scale=pipe.config.guidance_scale,
+    )
+    fast.set_progress_bar_config(disable=True)
+    samples, requested = generate_for_evaluation(
+        fast, count, num_classes, seed=args.seed, num_inference_steps=args.num_inference_steps
+    )
+    report = evaluation_report(samples, requested, judge, real_test, real_train, num_classes)
+    return {**report, "sampler": f"DPMSolverMultistepScheduler, {args.num_inference_steps} steps"}
+
+
+def build_model_card(args, results, unet, accelerator, command: list[str]):
+    """The model card, filled from this run's flags and measured metrics."""
+    dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id)
+    evaluation = results.get("evaluation", {})
+    rows = ["| metric | value |", "|---|---|"]
+    eval_results = []
+    for key, label in (
+        ("conditional_accuracy", "conditional accuracy (judge's class == requested class)"),
+        ("frechet_distance", "Fréchet distance to real test digits (judge features)"),
+        ("frechet_distance_floor", "same distance, real train vs real test digits (the floor)"),
+    ):
+        if key in evaluation:
+            rows.append(f"| {label} | {evaluation[key]:.4f} |")
+            eval_results.append(
+                EvalResult(
+                    task_type="image-generation",
+                    dataset_type=dataset_id,
+                    dataset_name=dataset_id,
+                    metric_type=key,
+                    metric_value=round(evaluation[key], 4),
+                )
+            )
+    if not eval_results:
+        rows.append("| (not measured: train with --judge_model, or run `hfnets evaluate`) | |")
+    else:
+        rows.append(
+            f"\nMeasured on {evaluation['num_samples']} samples ({evaluation['sampler']}, guidance "
+            f"{args.guidance_scale}) by the judge `{args.judge_model}`."
+        )
+    card_data = ModelCardData(
+        license="apache-2.0",
+        library_name="diffusers",
+        pipeline_tag="unconditional-image-generation",
+        tags=["hfnets", "ddpm", "diffusion", "mnist", "class-conditional", "classifier-free-guidance"],
+        datasets=[dataset_id],
+        model_name=default_repo_id(args.hub_model_id, args.output_dir),
+        eval_results=eval_results or None,
+    )
+    return render_model_card(
+        "ddpm",
+        card_data,
+        repo_id=default_repo_id(args.hub_model_id, args.output_dir),
+        num_parameters=f"{unet.num_parameters():,}",
+        block_out_channels=", ".join(str(width) for width in args.block_out_channels),
+        layers_per_block=args.layers_per_block,
+        resolution=args.resolution,
+        sample_size=unet.config.sample_size,
+        num_train_timesteps=args.num_train_timesteps,
+        beta_schedule=args.beta_schedule,
+        prediction_type=args.prediction_type,
+        label_dropout=args.label_dropout,
+        guidance_scale=args.guidance_scale,
+        num_inference_steps=args.num_inference_steps,
+        dataset_id=dataset_id,
+        ema_decay=args.ema_decay,
+        results_table="\n".join(rows),
+        steps=results["step"],
+        epochs=results.get("epoch", 0),
+        batch_size=args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps,
+        learning_rate=args.learning_rate,
+        lr_scheduler_type=args.lr_scheduler_type,
+        mixed_precision=accelerator.mixed_precision,
+        seed=args.seed,
+        hardware=describe_hardware(accelerator),
+        train_runtime=f"{results['train_runtime']:.1f}",
+        command=shlex.join(["accelerate", "launch", "scripts/train_ddpm.py", *command]),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+import json
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from diffusers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    DiffusionPipeline,
+    DPMSolverMultistepScheduler,
+    EulerDiscreteScheduler,
+    UNet2DModel,
+)
+
+from hfnets import GuidedDDPMPipeline
+from hfnets.ddpm import check_resolution
+from tests.helpers.isolated import run_without_hfnets
+
+
+def tiny_unet(num_classes: int | None = 10, levels: int = 2, sample_size: int = 28) -> UNet2DModel:
+    torch.manual_seed(0)
+    widths = (8, 16, 16)[:levels]
+    return UNet2DModel(
+        sample_size=sample_size,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=widths,
+        layers_per_block=1,
+        down_block_types=("DownBlock2D",) * levels,
+        up_block_types=("UpBlock2D",) * levels,
+        norm_num_groups=8,
+        num_class_embeds=None if num_classes is None else num_classes + 1,
+    ).eval()
+
+
+def pipeline(num_classes: int | None = 10, **kwargs) -> GuidedDDPMPipeline:
+    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
+    return GuidedDDPMPipeline(tiny_unet(num_classes), scheduler, **kwargs)
+
+
+def run(pipe, seed: int = 0, **kwargs) -> torch.Tensor:
+    kwargs.setdefault("num_inference_steps", 4)
+    return pipe(generator=torch.manual_seed(seed), output_type="pt", **kwargs).images
+
+
+def manual_sampling(pipe, labels: torch.Tensor, guidance_scale: float, steps: int, seed: int) -> torch.Tensor:
+    """Classifier-free guided ancestral sampling written out step by step, for comparison with the pipeline."""
+    unet, scheduler = pipe.unet, pipe.scheduler
+    generator = torch.manual_seed(seed)
+    side = unet.config.sample_size
+    latents = torch.randn((len(labels), 1, side, side), generator=generator)
+    scheduler.set_timesteps(steps)
+    null = torch.full_like(labels, unet.config.num_class_embeds - 1)
+    with torch.no_grad():
+        for t in scheduler.timesteps:
+            conditional = unet(latents, t, class_labels=labels).sample
+            prediction = conditional
+            if guidance_scale != 1:
+                unconditional = unet(latents, t, class_labels=null).sample
+                prediction = unconditional + guidance_scale * (conditional - unconditional)
+            latents = scheduler.step(prediction, t, latents, generator=generator).prev_sample
+    return (latents / 2 + 0.5).clamp(0, 1)
+
+
+def test_output_types_shapes_and_range():
+    pipe = pipeline()
+    pil = pipe(class_labels=[3, 4], num_inference_steps=3).images
+    assert len(pil) == 2 and isinstance(pil[0], PIL.Image.Image) and pil[0].size == (28, 28)
+    array = pipe(batch_size=2, class_labels=3, num_inference_steps=3, output_type="np").images
+    assert array.shape == (2, 28, 28, 1) and array.dtype == np.float32 and 0 <= array.min() <= array.max() <= 1
+    tensor = run(pipe, batch_size=2, class_labels=3)
+    assert tensor.shape == (2, 1, 28, 28) and 0 <= tensor.min() <= tensor.max() <= 1
+    assert isinstance(pipe(class_labels=1, num_inference_steps=2, return_dict=False), tuple)
+
+
+def test_padded_unet_output_is_cropped_back_to_the_image_size():
+    # three levels need a side divisible by 4: 28 works, but a 30-pixel dataset is padded to 32 and cropped back
+    scheduler = DDPMScheduler(num_train_timesteps=1000)
+    pipe = GuidedDDPMPipeline(tiny_unet(levels=3, sample_size=32), scheduler, image_size=30)
+    seen = {}
+
+    def keep_latents(pipe, step, timestep, tensors):
+        seen["latents"] = tensors["latents"].clone()
+        return tensors
+
+    images = run(pipe, class_labels=[1, 2], callback_on_step_end=keep_latents)
+    assert images.shape == (2, 1, 30, 30) and seen["latents"].shape == (2, 1, 32, 32)
+    assert torch.equal(images, (seen["latents"][..., 1:31, 1:31] / 2 + 0.5).clamp(0, 1))
+
+
+def test_same_seed_same_images_and_classes_differ():
+    pipe = pipeline()
+    first, again = run(pipe, class_labels=[2, 2, 7]), run(pipe, class_labels=[2, 2, 7])
+    assert torch.equal(first, again)
+    assert not torch.allclose(first, run(pipe, class_labels=[5, 5, 5]))
+    assert not torch.allclose(first, run(pipe, seed=1, class_labels=[2, 2, 7]))
+
+
+def test_guidance_one_is_unguided_conditional_sampling_and_guidance_follows_the_formula():
+    pipe = pipeline()
+    labels = torch.tensor([0, 4, 9])
+    unguided = run(pipe, class_labels=labels, guidance_scale=1.0, seed=5)
+    assert torch.allclose(unguided, manual_sampling(pipe, labels, 1.0, steps=4, seed=5), atol=1e-6)
+    guided = run(pipe, class_labels=labels, guidance_scale=3.0, seed=5)
+    assert torch.allclose(guided, manual_sampling(pipe, labels, 3.0, steps=4, seed=5), atol=1e-5)
+    assert not torch.allclose(guided, unguided)
+
+
+def test_pipeline_default_guidance_comes_from_its_config():
+    pipe = pipeline(guidance_scale=3.0)
+    assert torch.equal(run(pipe, class_labels=[1, 2]), run(pipe, class_labels=[1, 2], guidance_scale=3.0))
+
+
+def test_random_classes_when_none_are_given_are_reproducible():
+    pipe = pipeline()
+    first = run(pipe, batch_size=3)
+    assert first.shape == (3, 1, 28, 28) and torch.equal(first, run(pipe, batch_size=3))
+
+
+@pytest.mark.parametrize(
+    "scheduler_class", [DDPMScheduler, DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler]
+)
+def test_any_scheduler_can_be_swapped_in(scheduler_class):
+    pipe = pipeline()
+    pipe.scheduler = scheduler_class.from_config(pipe.scheduler.config)
+    images = run(pipe, class_labels=[3, 8], guidance_scale=2.0, num_inference_steps=5)
+    assert images.shape == (2, 1, 28, 28) and torch.isfinite(images).all()
+    assert torch.equal(images, run(pipe, class_labels=[3, 8], guidance_scale=2.0, num_inference_steps=5))
+
+
+def test_callback_sees_every_step_and_can_change_the_latents():
+    pipe = pipeline()
+    steps = []
+
+    def record(pipe, step, timestep, tensors):
+        steps.append((step, int(timestep)))
+        return tensors
+
+    run(pipe, class_labels=1, num_inference_steps=4, callback_on_step_end=record)
+    assert [step for step, _ in steps] == [0, 1, 2, 3]
+    assert [t for _, t in steps] == pipe.scheduler.timesteps.tolist()
+
+    def zero_at_the_end(pipe, step, timestep, tensors):
+        return {"latents": torch.zeros_like(tensors["latents"])} if step == 3 else tensors
+
+    images = run(pipe, class_labels=1, num_inference_steps=4, callback_on_step_end=zero_at_the_end)
+    assert torch.allclose(images, torch.full_like(images, 0.5))
+
+
+def test_save_and_load_give_the_same_images(tmp_path):
+    pipe = pipeline(guidance_scale=2.5)
+    pipe.save_pretrained(tmp_path)
+    index = json.loads((tmp_path / "model_index.json").read_text())
+    assert index["_class_name"] == ["pipeline_ddpm", "GuidedDDPMPipeline"]
+    assert index["unet"] == ["diffusers", "UNet2DModel"] and index["guidance_scale"] == 2.5
+    assert (tmp_path / "pipeline_ddpm.py").is_file()
+    loaded = DiffusionPipeline.from_pretrained(tmp_path, trust_remote_code=True)
+    assert loaded.config.guidance_scale == 2.5 and loaded.config.image_size == 28
+    assert torch.equal(run(pipe, class_labels=[0, 1, 2]), run(loaded, class_labels=[0, 1, 2]))
+
+
+def test_saved_pipeline_loads_without_hfnets(tmp_path):
+    pipe = pipeline(guidance_scale=2.0)
+    pipe.save_pretrained(tmp_path / "mnist-ddpm")
+    expected = run(pipe, seed=3, class_labels=[4, 9]).numpy()
+    result = run_without_hfnets(
+        """
+        import json, torch
+        from diffusers import DiffusionPipeline, DPMSolverMultistepScheduler
+
+        pipe = DiffusionPipeline.from_pretrained("mnist-ddpm", trust_remote_code=True)
+        images = pipe(class_labels=[4, 9], num_inference_steps=4, generator=torch.manual_seed(3), output_type="pt")
+        pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+        fast = pipe(class_labels=[4, 9], num_inference_steps=3, output_type="np").images
+        print(json.dumps({"images": images.images.tolist(), "class": type(pipe).__name__, "fast": fast.shape}))
+        """,
+        cwd=tmp_path,
+    )
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+    assert output["class"] == "GuidedDDPMPipeline" and output["fast"] == [2, 28, 28, 1]
+    assert np.allclose(np.array(output["images"]), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"class_labels": 10}, r"must lie in \[0, 10\)"),
+        ({"class_labels": [-1, 2]}, r"must lie in \[0, 10\)"),
+        ({"class_labels": []}, "`class_labels` is empty"),
+        ({"batch_size": 0}, "`batch_size` must be a positive integer"),
+        ({"batch_size": 3, "class_labels": [1, 2]}, "Got 2 class labels for batch_size=3"),
+        ({"class_labels": 1, "num_inference_steps": 0}, r"`num_inference_steps` must lie in \[1, 1000\]"),
+        ({"class_labels": 1, "num_inference_steps": 1001}, r"must lie in \[1, 1000\] \(the steps the model"),
+        ({"class_labels": 1, "guidance_scale": 0.5}, "`guidance_scale` must be >= 1"),
+        ({"class_labels": 1, "output_type": "latent"}, "`output_type` must be one of"),
+        ({"class_labels": 1, "latents": torch.zeros(1, 1, 32, 32)}, r"`latents` must have shape \(1, 1, 28, 28\)"),
+        ({"class_labels": 1, "callback_on_step_end_tensor_inputs": ["noise"]}, "can receive only"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pipeline()(**kwargs)
+
+
+def test_unconditional_unet_refuses_class_labels_and_guidance():
+    pipe = pipeline(num_classes=None)
+    assert pipe.num_classes == 0 and run(pipe, batch_size=2).shape == (2, 1, 28, 28)
+    with pytest.raises(ValueError, match="unconditional \\(no class embedding\\)"):
+        pipe(class_labels=3)
+    with pytest.raises(ValueError, match="guidance has no meaning"):
+        pipe(batch_size=1, guidance_scale=2.0)
+
+
+def test_resolutions_the_unet_cannot_take_are_refused():
+    unet = tiny_unet(levels=3, sample_size=32)
+    check_resolution(unet, 32)
+    with pytest.raises(ValueError, match="multiple of 4, got 30: pad the images \\(e.g. to 32\\)"):
+        check_resolution(unet, 30)
+    with pytest.raises(ValueError, match="`image_size` must lie in"):
+        GuidedDDPMPipeline(unet, DDPMScheduler(), image_size=40)
