@@ -49,9 +49,9 @@ CharGptTokenizer.register_for_auto_class("AutoTokenizer")
 
 __all__ = [
     "GanDiscriminator",
-    "GuidedDDPMPipeline",
     "GanGenerator",
     "GanPipeline",
+    "GuidedDDPMPipeline",
     "CharGptConfig",
     "CharGptForCausalLM",
     "CharGptModel",

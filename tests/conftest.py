@@ -68,3 +68,48 @@ def trained_mlp_dir(mnist_dir, tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return output_dir
+
+
+@pytest.fixture(scope="session")
+def trained_judge_dir(mnist_dir, tmp_path_factory) -> Path:
+    """The judge of generated digits at its default recipe (CNN, 6 epochs, about 5 minutes): for slow tests."""
+    output_dir = tmp_path_factory.mktemp("trained") / "mnist-judge"
+    result = run_script(
+        [
+            "scripts/train_mlp.py",
+            "--architecture",
+            "cnn",
+            "--num_train_epochs",
+            "6",
+            "--dataset_name",
+            str(mnist_dir),
+            "--output_dir",
+            str(output_dir),
+            "--report_to",
+            "none",
+        ]
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return output_dir
+
+
+@pytest.fixture(scope="session")
+def trained_gan_dir(mnist_dir, trained_judge_dir, tmp_path_factory) -> Path:
+    """The GAN at its default recipe, judged (20 epochs, about 8 minutes): for slow tests."""
+    output_dir = tmp_path_factory.mktemp("trained") / "mnist-gan"
+    result = run_script(
+        [
+            "scripts/train_gan.py",
+            "--dataset_name",
+            str(mnist_dir),
+            "--output_dir",
+            str(output_dir),
+            "--judge_model",
+            str(trained_judge_dir),
+            "--report_to",
+            "none",
+        ],
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return output_dir
