@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         dataset_name="ylecun/mnist",
         learning_rate=2e-3,
         per_device_train_batch_size=128,
-        num_train_epochs=13,
+        num_train_epochs=12,
         lr_scheduler_type="cosine",
     )
     # bf16 autocast makes a CPU step 1.6x faster here (AVX512-BF16) and is safe on recent GPUs; pass
@@ -102,12 +102,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     diffusion.add_argument(
         "--beta_schedule",
         type=str,
-        default="squaredcos_cap_v2",
+        default="linear",
         choices=("linear", "scaled_linear", "squaredcos_cap_v2"),
-        help="Noise schedule (squaredcos_cap_v2 is the cosine schedule, better for small images).",
+        help="Noise schedule. DDPM's linear betas suit every sampler; with the cosine one (squaredcos_cap_v2) the "
+        "last step's noise level is so extreme that DPM-Solver, Euler and DDIM draw noise at 25 steps.",
     )
     diffusion.add_argument(
-        "--prediction_type", type=str, default="epsilon", choices=("epsilon", "v_prediction"), help="UNet target."
+        "--prediction_type",
+        type=str,
+        default="v_prediction",
+        choices=("epsilon", "v_prediction"),
+        help="UNet target. With v, the clean image is well conditioned at every noise level, so few-step samplers "
+        "(DPM-Solver, Euler, DDIM) start well; with epsilon their first steps amplify its errors 150-fold.",
     )
     diffusion.add_argument(
         "--snr_gamma",
@@ -249,6 +255,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         num_train_timesteps=args.num_train_timesteps,
         beta_schedule=args.beta_schedule,
         prediction_type=args.prediction_type,
+        # sampling clips the predicted clean image to the pixel range [-1, 1]; DDIM and DPM-Solver made
+        # `from_config` inherit it
+        thresholding=True,
+        sample_max_value=1.0,
     )
     optimizer = torch.optim.AdamW(unet.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
     unet, optimizer, dataloader = accelerator.prepare(unet, optimizer, dataloader)

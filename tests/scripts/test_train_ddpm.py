@@ -124,7 +124,7 @@ def test_rgb_images_of_another_size_are_padded_for_the_unet_and_cropped_back(tra
     assert images.shape == (2, 18, 18, 3)
 
 
-def test_an_image_folder_trains_with_v_prediction_and_min_snr(train_ddpm, tmp_path):
+def test_an_image_folder_trains_with_epsilon_prediction_and_min_snr(train_ddpm, tmp_path):
     for label in ("circle", "square"):
         folder = tmp_path / "shapes" / "train" / label
         folder.mkdir(parents=True)
@@ -138,7 +138,7 @@ def test_an_image_folder_trains_with_v_prediction_and_min_snr(train_ddpm, tmp_pa
             "--resolution",
             "24",
             "--prediction_type",
-            "v_prediction",
+            "epsilon",
             "--snr_gamma",
             "5",
             "--max_train_steps",
@@ -147,7 +147,7 @@ def test_an_image_folder_trains_with_v_prediction_and_min_snr(train_ddpm, tmp_pa
     )
     assert results["num_classes"] == 2 and torch.isfinite(torch.tensor(results["train_loss"]))
     pipe = DiffusionPipeline.from_pretrained(output_dir, trust_remote_code=True)
-    assert pipe.scheduler.config.prediction_type == "v_prediction"
+    assert pipe.scheduler.config.prediction_type == "epsilon"
     assert pipe(class_labels=1, num_inference_steps=2, output_type="pt").images.shape == (1, 1, 24, 24)
 
 
