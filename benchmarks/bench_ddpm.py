@@ -40,8 +40,10 @@ def default_pipeline() -> GuidedDDPMPipeline:
         norm_num_groups=8,
         num_class_embeds=11,
     )
-    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
-    return GuidedDDPMPipeline(unet.eval(), scheduler, image_size=28, guidance_scale=2.0)
+    scheduler = DDPMScheduler(
+        num_train_timesteps=1000, prediction_type="v_prediction", thresholding=True, sample_max_value=1.0
+    )
+    return GuidedDDPMPipeline(unet.eval(), scheduler, image_size=28, guidance_scale=1.25)
 
 
 def images_per_second(call, batch_size: int, repeats: int, warm_up: bool = True) -> float:
