@@ -133,7 +133,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--guidance_scale",
         type=float,
         default=1.25,
-        help="Classifier-free guidance of the samples and the pipeline's default (1.25: 99% of digits legible as the "
+        help="Classifier-free guidance of the samples and the pipeline's default (1.25: 99%% of digits legible as the "
         "class asked for, with real handwriting's variety; 2 draws clearer but more uniform digits).",
     )
     evaluation.add_argument(
