@@ -113,6 +113,39 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _push(args: argparse.Namespace) -> int:
+    """Upload a trained model folder to the Hub in one commit, after checking it is complete."""
+    from hfnets.hub import PushError, push_folder
+
+    try:
+        url = push_folder(
+            args.folder,
+            args.repo_id,
+            token=args.token,
+            private=args.private,
+            revision=args.revision,
+            commit_message=args.commit_message,
+        )
+    except PushError as error:
+        print(f"hfnets push: {error}", file=sys.stderr)
+        return 1
+    print(url)
+    return 0
+
+
+def _space(args: argparse.Namespace) -> int:
+    """Create or update a Gradio Space from spaces/<name>/, showing a model already on the Hub."""
+    from hfnets.hub import PushError, push_space
+
+    try:
+        url = push_space(args.space_dir, args.repo_id, args.model_id, token=args.token, private=args.private)
+    except PushError as error:
+        print(f"hfnets space: {error}", file=sys.stderr)
+        return 1
+    print(url)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hfnets", description="hfnets: classic neural networks the Hugging Face way."
@@ -143,6 +176,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--guidance_scale", type=float, default=None, help="Diffusion: classifier-free guidance.")
     evaluate.add_argument("--trust_remote_code", action="store_true", help="Allow Hub repositories' own code to run.")
     evaluate.set_defaults(handler=_evaluate)
+
+    push = commands.add_parser("push", help="Upload a trained model folder (weights, configs, code, card) to the Hub.")
+    push.add_argument("folder", help="The folder a training script wrote (--output_dir).")
+    push.add_argument("--repo-id", "--repo_id", dest="repo_id", required=True, help="USER/NAME, or NAME for yours.")
+    push.add_argument("--private", action="store_true", help="Create the repository as private.")
+    push.add_argument("--revision", default=None, help="Branch to push to (created from main if new).")
+    push.add_argument("--token", default=None, help="Hub write token (default: HF_TOKEN or the saved login).")
+    push.add_argument(
+        "--commit-message", "--commit_message", dest="commit_message", default="Upload model trained with hfnets"
+    )
+    push.set_defaults(handler=_push)
+
+    space = commands.add_parser("space", help="Create or update a Gradio Space from spaces/<name>/.")
+    space.add_argument("space_dir", help="The Space folder: app.py, requirements.txt and optionally README.md.")
+    space.add_argument("--repo-id", "--repo_id", dest="repo_id", required=True, help="The Space: USER/NAME or NAME.")
+    space.add_argument(
+        "--model-id", "--model_id", dest="model_id", required=True, help="The Hub model the Space shows."
+    )
+    space.add_argument("--private", action="store_true", help="Create the Space as private.")
+    space.add_argument("--token", default=None, help="Hub write token (default: HF_TOKEN or the saved login).")
+    space.set_defaults(handler=_space)
     return parser
 
 

@@ -28,7 +28,14 @@ from tqdm.auto import tqdm
 from hfnets.atomic import write_json_atomically
 from hfnets.ddpm import GuidedDDPMPipeline, check_resolution
 from hfnets.evaluation import JudgeFeatures, evaluation_report, generate_for_evaluation
-from hfnets.hub import card_dataset_id, default_repo_id, push_folder, render_model_card, save_model_card
+from hfnets.hub import (
+    card_dataset_id,
+    check_hub_access,
+    default_repo_id,
+    push_training_output,
+    render_model_card,
+    save_model_card,
+)
 from hfnets.training.args import add_training_args, validate_training_args
 from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
 from hfnets.training.data import (
@@ -223,6 +230,7 @@ def sample_images(unet, scheduler, args, image_size: int, latents, labels) -> to
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
+    check_hub_access(args)  # no token: fail now, not after training
     # The Accelerator decides the device, the processes and the precision; it also seeds every RNG.
     accelerator = build_accelerator(args)
 
@@ -428,8 +436,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         command = argv if argv is not None else sys.argv[1:]
         save_model_card(build_model_card(args, results, final_unet, accelerator, command), args.output_dir)
         if args.push_to_hub:
-            repo_id = default_repo_id(args.hub_model_id, args.output_dir)
-            logger.info(f"Pushed to {push_folder(args.output_dir, repo_id, token=args.hub_token)}")
+            logger.info(f"Pushed to {push_training_output(args)}")
         summary = results.get("evaluation", {}).get("conditional_accuracy")
         accelerator.print(
             f"{completed_steps} steps; "

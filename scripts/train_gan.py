@@ -29,7 +29,14 @@ from tqdm.auto import tqdm
 from hfnets import GanDiscriminator, GanGenerator, GanPipeline
 from hfnets.atomic import write_json_atomically
 from hfnets.evaluation import JudgeFeatures, evaluation_report, generate_for_evaluation
-from hfnets.hub import card_dataset_id, default_repo_id, push_folder, render_model_card, save_model_card
+from hfnets.hub import (
+    card_dataset_id,
+    check_hub_access,
+    default_repo_id,
+    push_training_output,
+    render_model_card,
+    save_model_card,
+)
 from hfnets.training.args import add_training_args, validate_training_args
 from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
 from hfnets.training.data import (
@@ -116,6 +123,7 @@ def sample_grid(generator, latents: torch.Tensor, labels: torch.Tensor | None):
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
+    check_hub_access(args)  # no token: fail now, not after training
     # The Accelerator decides the device and the processes; it also seeds every RNG (before the models are built).
     accelerator = build_accelerator(args)
 
@@ -290,8 +298,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         command = argv if argv is not None else sys.argv[1:]
         save_model_card(build_model_card(args, results, final_generator, accelerator, command), args.output_dir)
         if args.push_to_hub:
-            repo_id = default_repo_id(args.hub_model_id, args.output_dir)
-            logger.info(f"Pushed to {push_folder(args.output_dir, repo_id, token=args.hub_token)}")
+            logger.info(f"Pushed to {push_training_output(args)}")
         summary = results.get("evaluation", {}).get("conditional_accuracy")
         accelerator.print(
             f"{completed_steps} steps; "

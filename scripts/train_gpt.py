@@ -31,7 +31,14 @@ from transformers import AutoTokenizer
 
 from hfnets import CharGptConfig, CharGptForCausalLM, CharGptTokenizer
 from hfnets.atomic import write_json_atomically, write_text_atomically
-from hfnets.hub import card_dataset_id, default_repo_id, push_folder, render_model_card, save_model_card
+from hfnets.hub import (
+    card_dataset_id,
+    check_hub_access,
+    default_repo_id,
+    push_training_output,
+    render_model_card,
+    save_model_card,
+)
 from hfnets.training.args import add_training_args, validate_training_args
 from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
 from hfnets.training.data import batch_dataloader
@@ -171,6 +178,7 @@ def sample_text(model, tokenizer, accelerator, args) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
+    check_hub_access(args)  # no token: fail now, not after training
     # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
     accelerator = build_accelerator(args)
 
@@ -348,13 +356,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         command = argv if argv is not None else sys.argv[1:]
         save_model_card(build_model_card(args, results, unwrapped, accelerator, command, samples), args.output_dir)
         if args.push_to_hub:
-            url = push_folder(
-                args.output_dir,
-                default_repo_id(args.hub_model_id, args.output_dir),
-                token=args.hub_token,
-                private=args.hub_private_repo,
-            )
-            logger.info(f"Pushed to {url}")
+            logger.info(f"Pushed to {push_training_output(args)}")
         accelerator.print(
             f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
             f"{completed_steps} steps; model saved to {args.output_dir}"

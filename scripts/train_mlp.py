@@ -29,7 +29,14 @@ from transformers import AutoConfig, AutoModelForImageClassification
 
 from hfnets import MnistCnnConfig, MnistMlpConfig, MnistMlpImageProcessor
 from hfnets.atomic import write_json_atomically
-from hfnets.hub import card_dataset_id, default_repo_id, push_folder, render_model_card, save_model_card
+from hfnets.hub import (
+    card_dataset_id,
+    check_hub_access,
+    default_repo_id,
+    push_training_output,
+    render_model_card,
+    save_model_card,
+)
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
 from hfnets.training.args import add_training_args, validate_training_args
 from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
@@ -133,6 +140,7 @@ def replicas_in_sync(model, accelerator) -> bool:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
+    check_hub_access(args)  # no token: fail now, not after training
     # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
     accelerator = build_accelerator(args)
 
@@ -300,13 +308,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         card = build_model_card(args, results, unwrapped, accelerator, command)
         save_model_card(card, args.output_dir)
         if args.push_to_hub:
-            url = push_folder(
-                args.output_dir,
-                default_repo_id(args.hub_model_id, args.output_dir),
-                token=args.hub_token,
-                private=args.hub_private_repo,
-            )
-            logger.info(f"Pushed to {url}")
+            logger.info(f"Pushed to {push_training_output(args)}")
         accelerator.print(
             f"test accuracy {results['eval_accuracy']:.4f} (eval loss {results['eval_loss']:.4f}) after "
             f"{completed_steps} steps; model saved to {args.output_dir}"

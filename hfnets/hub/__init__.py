@@ -1,6 +1,25 @@
-"""Sharing: model cards rendered from `model_cards/` and uploads to the Hugging Face Hub."""
+"""Sharing: model cards rendered from `model_cards/` and uploads of models and Spaces to the Hugging Face Hub."""
 
 from .cards import card_dataset_id, render_model_card, save_model_card
-from .push import default_repo_id, push_folder
+from .push import (
+    PushError,
+    check_hub_access,
+    check_model_folder,
+    default_repo_id,
+    push_folder,
+    push_space,
+    push_training_output,
+)
 
-__all__ = ["card_dataset_id", "default_repo_id", "push_folder", "render_model_card", "save_model_card"]
+__all__ = [
+    "PushError",
+    "card_dataset_id",
+    "check_hub_access",
+    "check_model_folder",
+    "default_repo_id",
+    "push_folder",
+    "push_space",
+    "push_training_output",
+    "render_model_card",
+    "save_model_card",
+]

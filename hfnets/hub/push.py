@@ -1,11 +1,150 @@
-"""Upload a trained model folder to the Hugging Face Hub."""
+"""Upload trained model folders and Gradio Space folders to the Hugging Face Hub.
 
+Everything is checked before the first request that changes anything, and each upload is one commit made against
+the commit the branch was at (`parent_commit`): the repository moves to the new files all at once or stays where it
+was.
+"""
+
+import fnmatch
+import json
+import re
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from huggingface_hub import create_repo, upload_folder
+from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, SpaceCard, get_token
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-# Training by-products that stay local: resumable checkpoints, tracker logs and temporary files.
-LOCAL_ONLY_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "runs/**", ".*", "**/.*"]
+# Training by-products that stay local: resumable checkpoints, tracker logs, caches and temporary files.
+LOCAL_ONLY_PATTERNS = [
+    "checkpoint-*",
+    "checkpoint-*/**",
+    "runs/**",
+    "__pycache__/**",
+    "**/__pycache__/**",
+    ".*",
+    "**/.*",
+]
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+LIBRARIES = (None, "diffusers", "transformers")
+# What a card still holds when a value was never filled in.
+PLACEHOLDERS = ("{{", "}}", "[More Information Needed]", "TODO", "FILL ME")
+REQUIRED_CARD_METADATA = ("license", "library_name", "pipeline_tag", "tags")
+SPACE_REQUIRED_FILES = ("app.py", "requirements.txt")
+TOKEN_HELP = "pass --token, set HF_TOKEN, or run `hf auth login`; create a write token at https://huggingface.co/settings/tokens"
+
+
+class PushError(ValueError):
+    """A push that was refused or failed, with what to do about it."""
+
+
+def _is_local_only(relative: str) -> bool:
+    return any(fnmatch.fnmatch(relative, pattern) for pattern in LOCAL_ONLY_PATTERNS)
+
+
+def _uploaded_files(folder: Path) -> list[str]:
+    files = (p.relative_to(folder).as_posix() for p in sorted(folder.rglob("*")) if p.is_file())
+    return [f for f in files if not _is_local_only(f)]
+
+
+def check_model_folder(folder: str | Path) -> list[str]:
+    """Everything that keeps `folder` from being a complete, loadable model repository (empty when it is)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [f"{folder} is not a folder"]
+    files = set(_uploaded_files(folder))
+    problems = []
+    if "config.json" in files:
+        config = json.loads((folder / "config.json").read_text())
+        model_folders = {""}
+        code_modules = {ref.split(".")[0] for ref in _auto_map_refs(config.get("auto_map", {}))}
+    elif "model_index.json" in files:
+        index = json.loads((folder / "model_index.json").read_text())
+        # diffusers models keep their weights next to a config.json in their component's subfolder
+        model_folders = {name for name in index if not name.startswith("_") and f"{name}/config.json" in files}
+        class_name = index.get("_class_name")
+        code_modules = {class_name[0]} if isinstance(class_name, list) else set()
+        for name, entry in index.items():
+            # a component of the repository's own code: [module, class] with the module in its subfolder
+            if not name.startswith("_") and isinstance(entry, list) and entry[0] not in LIBRARIES:
+                code_modules.add(f"{name}/{entry[0]}")
+    else:
+        return [f"{folder} holds no config.json (transformers) or model_index.json (diffusers): nothing to load"]
+    for model_folder in sorted(model_folders):
+        prefix = f"{model_folder}/" if model_folder else ""
+        if not any(
+            f.startswith(prefix) and "/" not in f[len(prefix) :] and f.endswith(WEIGHT_SUFFIXES) for f in files
+        ):
+            problems.append(f"no weights (*.safetensors) in {folder / model_folder}")
+    for module in sorted(code_modules):
+        if f"{module}.py" not in files:
+            problems.append(f"{module}.py is missing: without it the model cannot load where hfnets is not installed")
+    problems.extend(check_model_card(folder / "README.md"))
+    return problems
+
+
+def _auto_map_refs(auto_map: dict) -> list[str]:
+    refs = []
+    for value in auto_map.values():
+        for ref in value if isinstance(value, list) else [value]:
+            if ref:
+                refs.append(ref.split("--")[-1])
+    return refs
+
+
+def check_model_card(path: Path) -> list[str]:
+    """A card people can trust: present, every template value filled in, the metadata the Hub lists models by."""
+    if not path.is_file():
+        return [f"no model card: {path} is missing (the training scripts write it; see model_cards/)"]
+    text = path.read_text()
+    problems = [f"the model card {path} has an unfilled placeholder {p!r}" for p in PLACEHOLDERS if p in text]
+    try:
+        card = ModelCard(text, ignore_metadata_errors=False)
+    except ValueError as error:
+        return [*problems, f"the model card's metadata is invalid: {error}"]
+    missing = [key for key in REQUIRED_CARD_METADATA if not card.data.get(key)]
+    if missing:
+        problems.append(f"the model card {path} lacks the metadata {', '.join(missing)}")
+    return problems
+
+
+def _authenticated_api(token: str | None) -> tuple[HfApi, str]:
+    """An HfApi with a token the Hub accepts for writing, and the token's user name."""
+    token = token or get_token()
+    if not token:
+        raise PushError(f"No Hugging Face token: {TOKEN_HELP}.")
+    api = HfApi(token=token)
+    try:
+        whoami = api.whoami()
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else None
+        if status == 401:
+            raise PushError(
+                f"The Hub rejected the token (401 Unauthorized: invalid or expired); {TOKEN_HELP}."
+            ) from None
+        raise PushError(f"Could not reach the Hub at {api.endpoint} to check the token: {error}") from None
+    role = whoami.get("auth", {}).get("accessToken", {}).get("role")
+    if role == "read":
+        raise PushError(f"The token is read-only: pushing needs a write token; {TOKEN_HELP}.")
+    return api, whoami["name"]
+
+
+def _full_repo_id(repo_id: str, user: str) -> str:
+    if not re.fullmatch(r"([\w.-]+/)?[\w.-]+", repo_id):
+        raise PushError(f"Invalid repository id {repo_id!r}: use NAME or USER/NAME (letters, digits, - _ .).")
+    return repo_id if "/" in repo_id else f"{user}/{repo_id}"
+
+
+def _commit_atomically(api: HfApi, repo_id: str, repo_type: str, revision: str | None, commit: callable) -> str:
+    """Run `commit(parent_commit)`; on failure say that the branch did not move and what to do."""
+    before = api.repo_info(repo_id, repo_type=repo_type, revision=revision).sha
+    try:
+        return commit(before)
+    except (HfHubHTTPError, OSError, ValueError) as error:  # ValueError: the Hub refused the card metadata
+        raise PushError(
+            f"Uploading to {repo_id} failed: {error}\nNothing was half-uploaded: {repo_id}"
+            f"{'@' + revision if revision else ''} is still at commit {before[:8]}. "
+            "Fix the cause above (network, permissions, disk) and run the same command again."
+        ) from error
 
 
 def push_folder(
@@ -13,24 +152,139 @@ def push_folder(
     repo_id: str,
     token: str | None = None,
     private: bool = False,
+    revision: str | None = None,
     commit_message: str = "Upload model trained with hfnets",
 ) -> str:
-    """Create `repo_id` if needed and upload `folder` in one commit (weights, configs, code files, card).
+    """Check `folder`, create `repo_id` (and branch `revision`) if needed, upload it in one commit; return its URL.
 
-    Returns the URL of the commit.
+    Uploaded: weights, configs, processor/tokenizer/scheduler files, the code files that load the model without
+    hfnets, the model card and its sample images. Checkpoints and logs stay local.
     """
     folder = Path(folder)
-    if not (folder / "config.json").is_file() and not (folder / "model_index.json").is_file():
-        raise ValueError(f"{folder} holds no config.json or model_index.json: save a model there before pushing.")
-    create_repo(repo_id, token=token, private=private, exist_ok=True)
-    commit = upload_folder(
-        repo_id=repo_id,
-        folder_path=folder,
-        token=token,
-        commit_message=commit_message,
-        ignore_patterns=LOCAL_ONLY_PATTERNS,
-    )
-    return commit.commit_url
+    problems = check_model_folder(folder)
+    if problems:
+        raise PushError(f"Not pushing {folder}:\n- " + "\n- ".join(problems))
+    api, user = _authenticated_api(token)
+    repo_id = _full_repo_id(repo_id, user)
+    try:
+        api.create_repo(repo_id, private=private or None, exist_ok=True)
+        if revision is not None:
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+    except HfHubHTTPError as error:
+        raise PushError(f"Could not create {repo_id}{'@' + revision if revision else ''}: {error}") from error
+
+    def commit(parent: str) -> str:
+        info = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            revision=revision,
+            commit_message=commit_message,
+            ignore_patterns=LOCAL_ONLY_PATTERNS,
+            parent_commit=parent,
+        )
+        return info.commit_url
+
+    return _commit_atomically(api, repo_id, "model", revision, commit)
+
+
+def check_space_folder(space_dir: str | Path) -> list[str]:
+    space_dir = Path(space_dir)
+    if not space_dir.is_dir():
+        return [f"{space_dir} is not a folder"]
+    return [f"{space_dir / name} is missing" for name in SPACE_REQUIRED_FILES if not (space_dir / name).is_file()]
+
+
+def space_card(space_dir: Path, model_id: str, title: str | None = None) -> SpaceCard:
+    """The Space's README: its own text and front matter if it has them, with the fields a Gradio Space needs."""
+    readme = space_dir / "README.md"
+    card = SpaceCard(readme.read_text()) if readme.is_file() else SpaceCard(f"---\n---\n\n# {space_dir.name}\n")
+    data = card.data
+    data.title = data.get("title") or title or space_dir.name
+    data.sdk = "gradio"
+    data.sdk_version = data.get("sdk_version") or _gradio_version()
+    data.app_file = data.get("app_file") or "app.py"
+    data.models = sorted({*(data.get("models") or []), model_id})
+    data.short_description = (data.get("short_description") or f"hfnets demo of {model_id}")[:60]
+    data.license = data.get("license") or "apache-2.0"
+    data.tags = sorted({*(data.get("tags") or []), "hfnets"})
+    return card
+
+
+def _gradio_version() -> str:
+    try:
+        return version("gradio")
+    except PackageNotFoundError:
+        return "6.31.0"
+
+
+def push_space(
+    space_dir: str | Path,
+    repo_id: str,
+    model_id: str,
+    token: str | None = None,
+    private: bool = False,
+    commit_message: str = "Update the hfnets demo",
+) -> str:
+    """Create or update the Gradio Space `repo_id` from `space_dir` (app.py, requirements.txt, README front matter)
+    showing `model_id`, which the app reads from the Space variable MODEL_ID. Returns the commit URL."""
+    space_dir = Path(space_dir)
+    problems = check_space_folder(space_dir)
+    if problems:
+        raise PushError(f"Not pushing the Space {space_dir}:\n- " + "\n- ".join(problems))
+    api, user = _authenticated_api(token)
+    repo_id = _full_repo_id(repo_id, user)
+    try:
+        api.model_info(model_id)
+    except RepositoryNotFoundError:
+        raise PushError(
+            f"The Space would show {model_id}, which is not on the Hub (or not visible with this token): "
+            "push the model first with `hfnets push`."
+        ) from None
+    card = space_card(space_dir, model_id)
+    operations = [
+        CommitOperationAdd(path_in_repo=relative, path_or_fileobj=space_dir / relative)
+        for relative in _uploaded_files(space_dir)
+        if relative != "README.md"
+    ]
+    operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode()))
+    try:
+        api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private or None, exist_ok=True)
+    except HfHubHTTPError as error:
+        raise PushError(f"Could not create the Space {repo_id}: {error}") from error
+
+    def commit(parent: str) -> str:
+        info = api.create_commit(
+            repo_id, operations, commit_message=commit_message, repo_type="space", parent_commit=parent
+        )
+        return info.commit_url
+
+    url = _commit_atomically(api, repo_id, "space", None, commit)
+    try:
+        api.add_space_variable(repo_id, "MODEL_ID", model_id, description="The model this demo loads")
+    except HfHubHTTPError as error:
+        raise PushError(
+            f"The Space {repo_id} was updated, but setting its MODEL_ID variable failed: {error}\n"
+            f"Set MODEL_ID={model_id} in the Space's settings, or run the command again."
+        ) from error
+    return url
+
+
+def check_hub_access(args) -> None:
+    """Before training with --push_to_hub: fail now, not after the run, when there is no usable token."""
+    if args.push_to_hub:
+        _authenticated_api(args.hub_token)
+
+
+def push_training_output(args) -> str:
+    """After training: push --output_dir to --hub_model_id (default: the folder's name); return the commit URL."""
+    repo_id = default_repo_id(args.hub_model_id, args.output_dir)
+    try:
+        return push_folder(args.output_dir, repo_id, token=args.hub_token, private=args.hub_private_repo)
+    except PushError as error:
+        raise PushError(
+            f"{error}\nThe trained model is saved in {args.output_dir}; push it later with "
+            f"`hfnets push {args.output_dir} --repo-id {repo_id}`."
+        ) from error
 
 
 def default_repo_id(hub_model_id: str | None, output_dir: str | Path) -> str:

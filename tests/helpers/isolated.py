@@ -18,9 +18,12 @@ sys.meta_path.insert(0, _BlockHfnets())
 """
 
 
-def run_without_hfnets(code: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run `code` with hfnets blocked, from `cwd`, with a private modules cache; raise with stderr on failure."""
-    env = {**os.environ, "HF_MODULES_CACHE": str(cwd / "hf_modules"), "PYTHONPATH": ""}
+def run_without_hfnets(
+    code: str, cwd: Path, timeout: int = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run `code` with hfnets blocked, from `cwd`, with a private modules cache and `env` added; raise with stderr
+    on failure."""
+    env = {**os.environ, "HF_MODULES_CACHE": str(cwd / "hf_modules"), "PYTHONPATH": "", **(env or {})}
     script = (
         BLOCK_HFNETS + "\ntry:\n    import hfnets\n    raise SystemExit('hfnets should not be importable')\n"
         "except ModuleNotFoundError:\n    pass\n" + textwrap.dedent(code)

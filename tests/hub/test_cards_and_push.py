@@ -1,7 +1,7 @@
 import pytest
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from hfnets.hub import push_folder, render_model_card, save_model_card
+from hfnets.hub import render_model_card, save_model_card
 from hfnets.hub.cards import template_path
 
 
@@ -58,12 +58,6 @@ def test_card_with_a_missing_value_is_refused():
     del values["eval_accuracy"]
     with pytest.raises(ValueError, match=r"needs values for \['eval_accuracy'\]"):
         render_model_card("mlp", ModelCardData(), **values)
-
-
-def test_push_refuses_a_folder_without_a_model_before_any_upload(tmp_path):
-    (tmp_path / "notes.txt").write_text("no model here")
-    with pytest.raises(ValueError, match="holds no config.json or model_index.json"):
-        push_folder(tmp_path, "user/empty")
 
 
 def test_card_names_a_hub_dataset_not_a_local_path(tmp_path):
