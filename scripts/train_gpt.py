@@ -32,6 +32,7 @@ from transformers import AutoTokenizer
 from hfnets import CharGptConfig, CharGptForCausalLM, CharGptTokenizer
 from hfnets.atomic import write_json_atomically, write_text_atomically
 from hfnets.hub import (
+    card_base_model,
     card_dataset_id,
     check_hub_access,
     default_repo_id,
@@ -378,6 +379,7 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
         tags=["hfnets", "gpt", "character-level", "text-generation"],
         datasets=[dataset_id],
         model_name=default_repo_id(args.hub_model_id, args.output_dir),
+        base_model=card_base_model(args.model_name_or_path),
         eval_results=[
             EvalResult(
                 task_type="text-generation",

@@ -30,6 +30,7 @@ from transformers import AutoConfig, AutoModelForImageClassification
 from hfnets import MnistCnnConfig, MnistMlpConfig, MnistMlpImageProcessor
 from hfnets.atomic import write_json_atomically
 from hfnets.hub import (
+    card_base_model,
     card_dataset_id,
     check_hub_access,
     default_repo_id,
@@ -337,6 +338,7 @@ def build_model_card(args, results, model, accelerator, command: list[str]):
         tags=["hfnets", "cnn" if isinstance(config, MnistCnnConfig) else "mlp", "mnist", "image-classification"],
         datasets=[dataset_id],
         model_name=default_repo_id(args.hub_model_id, args.output_dir),
+        base_model=card_base_model(args.model_name_or_path),
         eval_results=[
             EvalResult(
                 task_type="image-classification",

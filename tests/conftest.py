@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.datasets import make_image_dataset
+
 # No test talks to the real Hub: fail fast instead of retrying unreachable hosts.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -113,3 +115,63 @@ def trained_gan_dir(mnist_dir, trained_judge_dir, tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return output_dir
+
+
+SONNET = "Shall I compare thee to a summer's day?\nThou art more lovely and more temperate:\n"
+
+
+@pytest.fixture(scope="session")
+def trained_dirs(tmp_path_factory) -> dict[str, Path]:
+    """A few steps of each training script on made-up data: real output folders (weights, code, card, samples)."""
+    root = tmp_path_factory.mktemp("trained_small")
+    digits = make_image_dataset(root / "digits", num_rows=40, num_classes=10)
+    (root / "train.txt").write_text(SONNET * 30)
+    (root / "validation.txt").write_text(SONNET * 3)
+    common = ["--report_to", "none", "--max_train_steps", "2"]
+    mnist = ["--dataset_name", str(digits), "--card_dataset_id", "ylecun/mnist"]
+    runs = {
+        "mlp": ["scripts/train_mlp.py", *mnist, "--per_device_train_batch_size", "16"],
+        "gan": [
+            "scripts/train_gan.py",
+            *mnist,
+            "--per_device_train_batch_size",
+            "16",
+            "--base_channels",
+            "8",
+            "--latent_dim",
+            "8",
+        ],
+        "ddpm": [
+            "scripts/train_ddpm.py",
+            *mnist,
+            "--per_device_train_batch_size",
+            "16",
+            "--block_out_channels",
+            "16,32",
+            "--layers_per_block",
+            "1",
+            "--num_inference_steps",
+            "2",
+        ],
+        "gpt": [
+            "scripts/train_gpt.py",
+            "--train_file",
+            str(root / "train.txt"),
+            "--validation_file",
+            str(root / "validation.txt"),
+            "--config_overrides",
+            "n_layer=1,n_head=2,n_embd=16,n_positions=32,dropout=0.0",
+            "--per_device_train_batch_size",
+            "4",
+            "--sample_length",
+            "8",
+            "--card_dataset_id",
+            "karpathy/tiny_shakespeare",
+        ],
+    }
+    dirs = {}
+    for family, args in runs.items():
+        dirs[family] = root / family
+        result = run_script([*args, "--output_dir", str(dirs[family]), *common])
+        assert result.returncode == 0, f"{family}: {result.stderr[-4000:]}"
+    return dirs

@@ -1,6 +1,6 @@
 """Sharing: model cards rendered from `model_cards/` and uploads of models and Spaces to the Hugging Face Hub."""
 
-from .cards import card_dataset_id, render_model_card, save_model_card
+from .cards import card_base_model, card_dataset_id, render_model_card, save_model_card
 from .push import (
     PushError,
     check_hub_access,
@@ -13,6 +13,7 @@ from .push import (
 
 __all__ = [
     "PushError",
+    "card_base_model",
     "card_dataset_id",
     "check_hub_access",
     "check_model_folder",

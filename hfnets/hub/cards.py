@@ -56,3 +56,10 @@ def card_dataset_id(
     name = local.resolve().name  # a local path means nothing on the Hub
     logger.warning(f"Naming the dataset {name!r} in the model card; pass --card_dataset_id for its Hub id.")
     return name
+
+
+def card_base_model(model_name_or_path: str | None) -> str | None:
+    """The card's `base_model`: the Hub model a run started from (--model_name_or_path), not a local folder."""
+    if model_name_or_path is None or Path(model_name_or_path).exists():
+        return None
+    return model_name_or_path

@@ -70,3 +70,11 @@ def test_card_names_a_hub_dataset_not_a_local_path(tmp_path):
     assert card_dataset_id(None, None, train_file=str(tmp_path / "poems.txt")) == "poems.txt"
     assert default_repo_id(None, tmp_path / "runs" / "mnist-mlp/") == "mnist-mlp"
     assert default_repo_id("me/digits", tmp_path) == "me/digits"
+
+
+def test_card_names_the_hub_model_a_run_started_from(tmp_path):
+    from hfnets.hub import card_base_model
+
+    assert card_base_model("someone/char-gpt") == "someone/char-gpt"
+    assert card_base_model(str(tmp_path)) is None  # a local folder means nothing on the Hub
+    assert card_base_model(None) is None

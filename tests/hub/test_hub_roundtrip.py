@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -280,6 +281,14 @@ def test_space_push_carries_app_requirements_and_front_matter(in_process_hub, hu
     assert meta["title"] == "MNIST digits" and meta["emoji"] == "✏️" and meta["sdk_version"].count(".") == 2
     assert 0 < len(meta["short_description"]) <= 60 and "Draw a digit." in readme
     assert validate_yaml(readme, "space") == []
+
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=hub.endpoint)
+    assert sorted(api.list_repo_files(f"{USER}/mnist-demo", repo_type="space")) == sorted(files)
+    snapshot = api.snapshot_download(model_id, cache_dir=tmp_path / "cache")
+    pushed = {p.relative_to(snapshot).as_posix(): p.read_bytes() for p in Path(snapshot).rglob("*") if p.is_file()}
+    assert pushed == hub.head(model_id).files
 
     with pytest.raises(PushError, match="push the model first"):
         push_space(space_dir, "mnist-demo", f"{USER}/not-pushed", token=WRITE_TOKEN)

@@ -1,0 +1,48 @@
+"""The four hfnets demos in one app, a tab each.
+
+Runs locally (`python spaces/gallery/app.py`, or `hfnets demo`, which also provides models) and as a Hugging Face
+Space. Each tab's model comes from an environment variable (a Hub id or a local folder), by default the published one:
+MLP_MODEL_ID, GAN_MODEL_ID, DDPM_MODEL_ID, GPT_MODEL_ID. The demos' code is read from the sibling folders
+(`../<name>/app.py`) or, in a Space, from `apps/<name>.py` beside this file.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import gradio as gr
+
+HERE = Path(__file__).resolve().parent
+# tab title, demo folder, environment variable naming its model
+DEMOS = [
+    ("Digit classifier", "mnist-classifier", "MLP_MODEL_ID"),
+    ("GAN", "gan", "GAN_MODEL_ID"),
+    ("Diffusion", "ddpm", "DDPM_MODEL_ID"),
+    ("GPT", "gpt", "GPT_MODEL_ID"),
+]
+
+
+def demo_module(name: str):
+    """The demo's app.py as a module, from `apps/<name>.py` (in a Space) or the sibling folder (in the repository)."""
+    for path in (HERE / "apps" / f"{name}.py", HERE.parent / name / "app.py"):
+        if path.is_file():
+            spec = importlib.util.spec_from_file_location(f"hfnets_demo_{name.replace('-', '_')}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    raise FileNotFoundError(f"No code for the {name} demo in {HERE / 'apps'} or {HERE.parent / name}.")
+
+
+def build_gallery(model_ids: dict[str, str] | None = None) -> gr.Blocks:
+    """`model_ids` maps a demo folder name to its model; the rest come from the environment or the defaults."""
+    model_ids = model_ids or {}
+    demos, titles = [], []
+    for title, name, variable in DEMOS:
+        module = demo_module(name)
+        demos.append(module.build_demo(model_ids.get(name) or os.environ.get(variable) or module.DEFAULT_MODEL_ID))
+        titles.append(title)
+    return gr.TabbedInterface(demos, titles, title="hfnets: classic neural networks the Hugging Face way")
+
+
+if __name__ == "__main__":
+    build_gallery().queue(default_concurrency_limit=2, max_size=64).launch()

@@ -1,0 +1,140 @@
+"""Handwritten digits from the class-conditional GAN: pick a digit and a seed, or walk the latent space.
+
+Runs locally (`python spaces/gan/app.py`) and as a Hugging Face Space. The model comes from the environment variable
+MODEL_ID (a Hub id or a local folder), by default the published one; it loads with `trust_remote_code=True`.
+"""
+
+import hashlib
+import io
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import gradio as gr
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import make_image_grid
+from PIL import Image
+
+DEFAULT_MODEL_ID = "hfnets/mnist-gan"
+MAX_IMAGES = 64
+MAX_SEED = 2**31 - 1
+ZOOM = 3
+
+
+def load(model_id: str | None = None) -> DiffusionPipeline:
+    model_id = model_id or os.environ.get("MODEL_ID", DEFAULT_MODEL_ID)
+    pipe = DiffusionPipeline.from_pretrained(model_id, trust_remote_code=True)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def grid(images: list[Image.Image], columns: int) -> Image.Image:
+    """Images side by side, `columns` per row, enlarged pixel for pixel."""
+    rows = -(-len(images) // columns)
+    blank = Image.new(images[0].mode, images[0].size, 255)
+    picture = make_image_grid(images + [blank] * (rows * columns - len(images)), rows, columns)
+    return picture.resize((picture.width * ZOOM, picture.height * ZOOM), Image.NEAREST)
+
+
+def png_file(image: Image.Image) -> str:
+    """`image` as a PNG file named by its content and written atomically: identical answers to concurrent users
+    share one complete file (Gradio's cache rewrites a PIL output's file in place while another request reads it)."""
+    data = io.BytesIO()
+    image.save(data, format="PNG")
+    path = Path(tempfile.gettempdir(), "hfnets-demos", hashlib.sha256(data.getvalue()).hexdigest() + ".png")
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+        partial.write_bytes(data.getvalue())
+        os.replace(partial, path)
+    return str(path)
+
+
+def digit_choices(num_classes: int) -> list[str]:
+    return ["random"] + [str(d) for d in range(num_classes)]
+
+
+def parse_digit(digit: str | None, num_classes: int) -> int | None:
+    if digit in (None, "", "random"):
+        return None
+    if digit not in digit_choices(num_classes):
+        raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
+    return int(digit)
+
+
+def parse_seed(seed) -> int:
+    if seed is None or not 0 <= int(seed) <= MAX_SEED:
+        raise gr.Error(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+    return int(seed)
+
+
+def make_functions(pipe):
+    num_classes = pipe.num_classes or 0
+
+    @torch.no_grad()
+    def generate(digit: str, seed: float, num_images: float) -> Image.Image:
+        """A grid of `num_images` digits (one digit or random ones) from one seed."""
+        label, seed = parse_digit(digit, num_classes), parse_seed(seed)
+        if num_images is None or not 1 <= int(num_images) <= MAX_IMAGES:
+            raise gr.Error(f"Ask for 1 to {MAX_IMAGES} images.")
+        count = int(num_images)
+        images = pipe(
+            batch_size=count,
+            class_labels=label if num_classes else None,
+            generator=torch.Generator().manual_seed(seed),
+            output_type="pil",
+        ).images
+        return png_file(grid(images, columns=min(count, 8)))
+
+    @torch.no_grad()
+    def interpolate(digit: str, start_seed: float, end_seed: float, num_images: float) -> Image.Image:
+        """A strip of digits morphing from one seed's noise to another's."""
+        label = parse_digit(digit, num_classes)
+        start, end = parse_seed(start_seed), parse_seed(end_seed)
+        if num_images is None or not 2 <= int(num_images) <= 16:
+            raise gr.Error("The strip holds 2 to 16 images.")
+        if label is None and num_classes:
+            label = start % num_classes
+        images = pipe.interpolate(
+            start_seed=start,
+            end_seed=end,
+            num_images=int(num_images),
+            class_labels=label if num_classes else None,
+            output_type="pil",
+        ).images
+        return png_file(grid(images, columns=int(num_images)))
+
+    return generate, interpolate
+
+
+def build_demo(model_id: str | None = None) -> gr.Blocks:
+    pipe = load(model_id)
+    generate, interpolate = make_functions(pipe)
+    choices = digit_choices(pipe.num_classes or 0) if pipe.num_classes else ["random"]
+    with gr.Blocks(title="MNIST GAN") as demo:
+        gr.Markdown("# Digits from a GAN\nA class-conditional generator: one forward pass per image.")
+        with gr.Tab("Generate"):
+            with gr.Row():
+                digit = gr.Dropdown(choices, value=choices[min(1, len(choices) - 1)], label="Digit")
+                seed = gr.Number(value=0, minimum=0, maximum=MAX_SEED, precision=0, label="Seed")
+                count = gr.Slider(1, MAX_IMAGES, value=16, step=1, label="Images")
+            button = gr.Button("Generate", variant="primary", elem_id="generate")
+            output = gr.Image(label="Samples", type="filepath", elem_id="samples")
+            gr.Examples([["7", 0, 16], ["random", 42, 32]], inputs=[digit, seed, count])
+            button.click(generate, [digit, seed, count], output, api_name="generate")
+        with gr.Tab("Interpolate"):
+            with gr.Row():
+                strip_digit = gr.Dropdown(choices, value=choices[-1], label="Digit")
+                start = gr.Number(value=0, minimum=0, maximum=MAX_SEED, precision=0, label="From seed")
+                end = gr.Number(value=1, minimum=0, maximum=MAX_SEED, precision=0, label="To seed")
+                steps = gr.Slider(2, 16, value=8, step=1, label="Images")
+            strip_button = gr.Button("Interpolate", variant="primary", elem_id="interpolate")
+            strip = gr.Image(label="Latent walk", type="filepath", elem_id="strip")
+            strip_button.click(interpolate, [strip_digit, start, end, steps], strip, api_name="interpolate")
+    return demo
+
+
+if __name__ == "__main__":
+    build_demo().queue(default_concurrency_limit=2, max_size=32).launch()

@@ -1,0 +1,88 @@
+"""Text from the character-level GPT trained on Tiny Shakespeare, streamed as it is written.
+
+Runs locally (`python spaces/gpt/app.py`) and as a Hugging Face Space. The model comes from the environment variable
+MODEL_ID (a Hub id or a local folder), by default the published one; it loads with `trust_remote_code=True`.
+"""
+
+import os
+import threading
+
+import gradio as gr
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, TextIteratorStreamer
+
+DEFAULT_MODEL_ID = "hfnets/char-gpt"
+MAX_NEW_TOKENS = 1000
+MAX_PROMPT_CHARS = 2000
+
+
+def load(model_id: str | None = None):
+    model_id = model_id or os.environ.get("MODEL_ID", DEFAULT_MODEL_ID)
+    tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True)
+    model = AutoModelForCausalLM.from_pretrained(model_id, trust_remote_code=True).eval()
+    return tokenizer, model
+
+
+def make_writer(tokenizer, model):
+    context = model.config.n_positions
+
+    def write(prompt: str, temperature: float, top_k: float, top_p: float, max_new_tokens: float):
+        """Stream the prompt's continuation, growing text each time."""
+        if not prompt or not prompt.strip():
+            raise gr.Error("Type a prompt first, for example ROMEO:")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise gr.Error(f"Keep the prompt under {MAX_PROMPT_CHARS} characters.")
+        if temperature is None or not 0.05 <= float(temperature) <= 2:
+            raise gr.Error("Temperature runs from 0.05 to 2.")
+        if top_k is None or not 0 <= int(top_k) <= 200 or top_p is None or not 0.05 <= float(top_p) <= 1:
+            raise gr.Error("top-k runs from 0 (off) to 200 and top-p from 0.05 to 1.")
+        if max_new_tokens is None or not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
+            raise gr.Error(f"Ask for 1 to {MAX_NEW_TOKENS} new characters.")
+        ids = tokenizer(prompt, return_tensors="pt").input_ids[:, -context:]  # the model sees its window
+        if ids.shape[1] == 0:
+            raise gr.Error("The prompt holds no character the model knows.")
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True)
+        settings = dict(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=int(max_new_tokens),
+            do_sample=True,
+            temperature=float(temperature),
+            top_k=int(top_k),
+            top_p=float(top_p),
+            streamer=streamer,
+        )
+        thread = threading.Thread(target=lambda: model.generate(**settings), daemon=True)
+        thread.start()
+        text = prompt
+        for piece in streamer:
+            text += piece
+            yield text
+        thread.join()
+
+    return write
+
+
+def build_demo(model_id: str | None = None) -> gr.Blocks:
+    tokenizer, model = load(model_id)
+    write = make_writer(tokenizer, model)
+    with gr.Blocks(title="Character-level GPT") as demo:
+        gr.Markdown("# A small GPT that writes Shakespeare\nOne character at a time, streamed as it goes.")
+        prompt = gr.Textbox(value="ROMEO:", label="Prompt", lines=3, max_length=MAX_PROMPT_CHARS, elem_id="prompt")
+        with gr.Row():
+            temperature = gr.Slider(0.05, 2, value=0.8, step=0.05, label="Temperature")
+            top_k = gr.Slider(0, 200, value=40, step=1, label="Top-k (0 = off)")
+            top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p")
+            max_new_tokens = gr.Slider(1, MAX_NEW_TOKENS, value=300, step=1, label="New characters")
+        button = gr.Button("Write", variant="primary", elem_id="write")
+        output = gr.Textbox(label="Text", lines=14, elem_id="text")
+        gr.Examples(
+            [["ROMEO:", 0.8, 40, 0.95, 300], ["To be, or not", 0.5, 20, 0.9, 200]],
+            inputs=[prompt, temperature, top_k, top_p, max_new_tokens],
+        )
+        button.click(write, [prompt, temperature, top_k, top_p, max_new_tokens], output, api_name="write")
+    return demo
+
+
+if __name__ == "__main__":
+    build_demo().queue(default_concurrency_limit=2, max_size=32).launch()

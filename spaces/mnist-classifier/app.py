@@ -1,0 +1,118 @@
+"""Draw a digit (or upload a photo of one) and watch the 784-128-10 MLP classify it.
+
+Runs locally (`python spaces/mnist-classifier/app.py`) and as a Hugging Face Space. The model comes from the
+environment variable MODEL_ID (a Hub id or a local folder), by default the published one; it loads with
+`trust_remote_code=True`, so hfnets need not be installed.
+"""
+
+import hashlib
+import io
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+DEFAULT_MODEL_ID = "hfnets/mnist-mlp"
+EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
+ZOOM = 8  # the 28x28 input and the activations are shown enlarged, pixel for pixel
+
+
+def load(model_id: str | None = None):
+    model_id = model_id or os.environ.get("MODEL_ID", DEFAULT_MODEL_ID)
+    processor = AutoImageProcessor.from_pretrained(model_id, trust_remote_code=True)
+    model = AutoModelForImageClassification.from_pretrained(model_id, trust_remote_code=True).eval()
+    return processor, model
+
+
+def is_blank(image: np.ndarray) -> bool:
+    """Nothing drawn: every pixel alike (a fresh canvas, transparent or white)."""
+    flat = image.reshape(-1, image.shape[-1]) if image.ndim == 3 else image.reshape(-1, 1)
+    return bool((flat == flat[0]).all())
+
+
+def enlarge(array: np.ndarray) -> Image.Image:
+    """A 2-D array scaled to 0-255 and enlarged without smoothing."""
+    low, high = float(array.min()), float(array.max())
+    scaled = (array - low) / (high - low) if high > low else np.zeros_like(array)
+    image = Image.fromarray((scaled * 255).astype(np.uint8))
+    return image.resize((array.shape[1] * ZOOM, array.shape[0] * ZOOM), Image.NEAREST)
+
+
+def png_file(image: Image.Image) -> str:
+    """`image` as a PNG file named by its content and written atomically: identical answers to concurrent users
+    share one complete file (Gradio's cache rewrites a PIL output's file in place while another request reads it)."""
+    data = io.BytesIO()
+    image.save(data, format="PNG")
+    path = Path(tempfile.gettempdir(), "hfnets-demos", hashlib.sha256(data.getvalue()).hexdigest() + ".png")
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+        partial.write_bytes(data.getvalue())
+        os.replace(partial, path)
+    return str(path)
+
+
+def make_classifier(processor, model):
+    labels = model.config.id2label
+
+    @torch.no_grad()
+    def classify(image: np.ndarray | None):
+        """Top classes, the 28x28 image the network sees, and its hidden layer's activations."""
+        if image is None or image.size == 0 or is_blank(image):
+            raise gr.Error("Draw a digit first (or upload a photo of one).")
+        if image.ndim == 3 and image.shape[-1] == 4 and image[..., 3].max() == 0:
+            raise gr.Error("The image is fully transparent: draw a digit first.")
+        inputs = processor(image, return_tensors="pt")
+        outputs = model(**inputs, output_hidden_states=True)
+        probabilities = outputs.logits.softmax(-1)[0]
+        scores = {labels[i]: float(p) for i, p in enumerate(probabilities)}
+        seen = inputs["pixel_values"].reshape(28, 28).numpy()
+        hidden = outputs.hidden_states[-1][0].numpy() if len(outputs.hidden_states) > 1 else np.zeros(1)
+        columns = 16 if hidden.size % 16 == 0 else hidden.size
+        return scores, png_file(enlarge(seen)), png_file(enlarge(hidden.reshape(-1, columns)))
+
+    def classify_drawing(sketch: dict | None):
+        composite = None if sketch is None else sketch.get("composite")
+        return classify(None if composite is None else np.asarray(composite))
+
+    return classify, classify_drawing
+
+
+def build_demo(model_id: str | None = None) -> gr.Blocks:
+    processor, model = load(model_id)
+    classify, classify_drawing = make_classifier(processor, model)
+    examples = sorted(os.path.join(EXAMPLES_DIR, name) for name in os.listdir(EXAMPLES_DIR) if name.endswith(".png"))
+    with gr.Blocks(title="MNIST digit classifier") as demo:
+        gr.Markdown(
+            "# Handwritten digit classifier\nThe textbook 784-128-10 network (ReLU, softmax). Draw a digit anywhere "
+            "on the canvas, or upload a photo: the image processor crops, scales and centers it as MNIST digits are."
+        )
+        with gr.Row():
+            with gr.Column():
+                with gr.Tab("Draw"):
+                    sketchpad = gr.Sketchpad(
+                        label="Draw a digit", type="numpy", image_mode="RGBA", canvas_size=(400, 400), elem_id="canvas"
+                    )
+                    draw_button = gr.Button("Classify the drawing", variant="primary", elem_id="classify-drawing")
+                with gr.Tab("Upload"):
+                    upload = gr.Image(label="Photo of a digit", type="numpy", image_mode="RGBA", sources=["upload"])
+                    upload_button = gr.Button("Classify the photo", variant="primary", elem_id="classify-photo")
+                    gr.Examples(examples, inputs=upload)
+            with gr.Column():
+                label = gr.Label(label="Prediction", num_top_classes=3, elem_id="prediction")
+                seen = gr.Image(label="What the network sees (28x28)", type="filepath", elem_id="seen")
+                hidden = gr.Image(label="Hidden layer activations", type="filepath", elem_id="hidden")
+        outputs = [label, seen, hidden]
+        draw_button.click(classify_drawing, sketchpad, outputs, api_name="classify_drawing")
+        upload_button.click(classify, upload, outputs, api_name="classify")
+    return demo
+
+
+if __name__ == "__main__":
+    build_demo().queue(default_concurrency_limit=4, max_size=64).launch()

@@ -1,0 +1,143 @@
+"""Each Gradio demo launched on 127.0.0.1 with a small trained model, called through gradio_client as a user's
+browser or script would: every endpoint answers with the right types, bad input gets the friendly message."""
+
+import concurrent.futures
+import importlib.util
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from tests.conftest import REPO_ROOT, free_port
+
+SPACES = REPO_ROOT / "spaces"
+
+
+def load_app(name: str):
+    spec = importlib.util.spec_from_file_location(f"app_{name.replace('-', '_')}", SPACES / name / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def serve():
+    """Launch a Blocks on a free local port; yield a client; close everything at the end of the module."""
+    launched = []
+
+    def start(demo, concurrency: int = 2) -> Client:
+        demo.queue(default_concurrency_limit=concurrency)
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        launched.append(demo)
+        return Client(f"http://127.0.0.1:{port}/", verbose=False)
+
+    yield start
+    for demo in launched:
+        demo.close()
+
+
+def image_size(path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        return image.size
+
+
+@pytest.fixture(scope="module")
+def classifier(serve, trained_dirs):
+    return serve(load_app("mnist-classifier").build_demo(str(trained_dirs["mlp"])), concurrency=4)
+
+
+def test_classifier_answers_an_upload_with_labels_input_view_and_activations(classifier):
+    label, seen, hidden = classifier.predict(
+        handle_file(SPACES / "mnist-classifier" / "examples" / "seven_drawn_rgba.png"), api_name="/classify"
+    )
+    assert len(label["confidences"]) == 3 and label["label"] in [str(d) for d in range(10)]
+    assert abs(sum(c["confidence"] for c in label["confidences"])) <= 1.0 + 1e-6
+    assert image_size(seen) == (28 * 8, 28 * 8)  # the 28x28 input, enlarged
+    assert image_size(hidden) == (16 * 8, 8 * 8)  # 128 hidden units as 8 rows of 16
+
+
+def test_classifier_reads_the_sketchpad_and_asks_for_a_drawing_when_empty(classifier, tmp_path):
+    canvas = np.zeros((400, 400, 4), dtype=np.uint8)
+    canvas[80:320, 190:210] = (0, 0, 0, 255)  # a black stroke on a transparent canvas: a "1"
+    Image.fromarray(canvas).save(tmp_path / "one.png")
+    drawing = {"background": None, "layers": [], "composite": handle_file(tmp_path / "one.png")}
+    label, seen, _ = classifier.predict(drawing, api_name="/classify_drawing")
+    assert label["label"] in [str(d) for d in range(10)] and image_size(seen) == (224, 224)
+
+    with pytest.raises(AppError, match="Draw a digit first"):
+        classifier.predict({"background": None, "layers": [], "composite": None}, api_name="/classify_drawing")
+    Image.fromarray(np.zeros((400, 400, 4), dtype=np.uint8)).save(tmp_path / "blank.png")
+    blank = {"background": None, "layers": [], "composite": handle_file(tmp_path / "blank.png")}
+    with pytest.raises(AppError, match="Draw a digit first"):
+        classifier.predict(blank, api_name="/classify_drawing")
+
+
+def test_classifier_answers_twenty_clients_at_once(classifier):
+    example = SPACES / "mnist-classifier" / "examples" / "two_on_paper.png"
+    jobs = [classifier.submit(handle_file(example), api_name="/classify") for _ in range(20)]
+    labels = [job.result(timeout=120)[0]["label"] for job in jobs]
+    assert len(labels) == 20 and len(set(labels)) == 1  # every client answered, all alike
+
+
+def test_gan_generates_a_grid_and_a_latent_walk(serve, trained_dirs):
+    client = serve(load_app("gan").build_demo(str(trained_dirs["gan"])))
+    grid = client.predict("3", 7, 10, api_name="/generate")
+    assert image_size(grid) == ((8 * 28) * 3, (2 * 28) * 3)  # 10 images, 8 per row, enlarged 3x
+    again = client.predict("3", 7, 10, api_name="/generate")
+    assert np.array_equal(np.asarray(Image.open(grid)), np.asarray(Image.open(again)))  # a seed is a seed
+    strip = client.predict("5", 0, 1, 6, api_name="/interpolate")
+    assert image_size(strip) == (6 * 28 * 3, 28 * 3)
+    with pytest.raises(AppError, match="greater than maximum value 64"):  # the slider's own bound
+        client.predict("3", 7, 500, api_name="/generate")
+    with pytest.raises(AppError, match="less than minimum value 0"):
+        client.predict("3", -1, 4, api_name="/generate")
+
+
+def test_ddpm_streams_previews_then_the_samples(serve, trained_dirs):
+    client = serve(load_app("ddpm").build_demo(str(trained_dirs["ddpm"])), concurrency=1)
+    job = client.submit("4", 1.5, "DDIM", 10, 3, 0, api_name="/generate")
+    final_image, status = job.result(timeout=300)
+    outputs = job.outputs()
+    assert status.startswith("done: 3 images, DDIM, 10 steps")
+    assert len(outputs) >= 3 and outputs[0][1].startswith("step ")  # intermediate images came first
+    assert image_size(final_image) == (3 * 28 * 3, 28 * 3)
+    with pytest.raises(AppError, match="DPM-Solver takes 1 to 100 steps"):
+        client.predict("4", 1.5, "DPM-Solver", 500, 2, 0, api_name="/generate")
+    with pytest.raises(AppError, match="less than minimum value 1"):
+        client.predict("4", 0.5, "DDIM", 5, 2, 0, api_name="/generate")
+
+
+def test_ddpm_answers_four_clients_at_once(serve, trained_dirs):
+    client = serve(load_app("ddpm").build_demo(str(trained_dirs["ddpm"])), concurrency=1)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [
+            pool.submit(client.predict, str(d), 1.0, "DPM-Solver", 4, 2, d, api_name="/generate") for d in range(4)
+        ]
+        results = [future.result(timeout=300) for future in futures]
+    assert [status for _, status in results] == ["done: 2 images, DPM-Solver, 4 steps"] * 4
+
+
+def test_gpt_streams_growing_text(serve, trained_dirs):
+    client = serve(load_app("gpt").build_demo(str(trained_dirs["gpt"])))
+    job = client.submit("Shall I", 0.8, 10, 0.95, 12, api_name="/write")
+    final = job.result(timeout=120)
+    outputs = job.outputs()
+    assert final.startswith("Shall I") and len(final) > len("Shall I")
+    assert len(outputs) >= 2 and all(b.startswith(a) for a, b in zip(outputs, outputs[1:]))  # it grew
+    with pytest.raises(AppError, match="Type a prompt first"):
+        client.predict("   ", 0.8, 10, 0.95, 12, api_name="/write")
+    with pytest.raises(AppError, match="greater than maximum value 1000"):
+        client.predict("Shall", 0.8, 10, 0.95, 5000, api_name="/write")
+
+
+def test_gallery_serves_the_four_demos_as_tabs(serve, trained_dirs):
+    gallery = load_app("gallery")
+    ids = {"mnist-classifier": "mlp", "gan": "gan", "ddpm": "ddpm", "gpt": "gpt"}
+    client = serve(gallery.build_gallery({name: str(trained_dirs[family]) for name, family in ids.items()}))
+    endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert {"/classify", "/classify_drawing", "/interpolate", "/write"} <= endpoints
+    assert sum(name.startswith("/generate") for name in endpoints) == 2  # the GAN's and the DDPM's
+    assert client.predict("Shall", 0.8, 10, 0.95, 4, api_name="/write").startswith("Shall")
