@@ -197,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     space.add_argument("--private", action="store_true", help="Create the Space as private.")
     space.add_argument("--token", default=None, help="Hub write token (default: HF_TOKEN or the saved login).")
     space.set_defaults(handler=_space)
+
+    from hfnets.demo import add_demo_parser
+
+    add_demo_parser(commands)
     return parser
 
 

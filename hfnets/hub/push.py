@@ -30,6 +30,7 @@ LIBRARIES = (None, "diffusers", "transformers")
 PLACEHOLDERS = ("{{", "}}", "[More Information Needed]", "TODO", "FILL ME")
 REQUIRED_CARD_METADATA = ("license", "library_name", "pipeline_tag", "tags")
 SPACE_REQUIRED_FILES = ("app.py", "requirements.txt")
+SPACE_INCLUDES = "space_files.txt"  # files from outside the Space folder that go with it
 TOKEN_HELP = "pass --token, set HF_TOKEN, or run `hf auth login`; create a write token at https://huggingface.co/settings/tokens"
 
 
@@ -194,6 +195,27 @@ def check_space_folder(space_dir: str | Path) -> list[str]:
     return [f"{space_dir / name} is missing" for name in SPACE_REQUIRED_FILES if not (space_dir / name).is_file()]
 
 
+def space_includes(space_dir: Path) -> list[tuple[Path, str]]:
+    """Files from outside the Space folder that it needs, listed in its `space_files.txt` as `SOURCE DESTINATION`
+    lines (SOURCE relative to the folder, a file or a folder; DESTINATION inside the Space)."""
+    listing = space_dir / SPACE_INCLUDES
+    if not listing.is_file():
+        return []
+    pairs = []
+    for line in listing.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        source, destination = line.split()
+        source_path = (space_dir / source).resolve()
+        if source_path.is_dir():
+            pairs += [(space_dir / source / f, f"{destination.rstrip('/')}/{f}") for f in _uploaded_files(source_path)]
+        elif source_path.is_file():
+            pairs.append((source_path, destination))
+        else:
+            raise PushError(f"{listing} names {source}, which does not exist.")
+    return pairs
+
+
 def space_card(space_dir: Path, model_id: str, title: str | None = None) -> SpaceCard:
     """The Space's README: its own text and front matter if it has them, with the fields a Gradio Space needs."""
     readme = space_dir / "README.md"
@@ -244,7 +266,10 @@ def push_space(
     operations = [
         CommitOperationAdd(path_in_repo=relative, path_or_fileobj=space_dir / relative)
         for relative in _uploaded_files(space_dir)
-        if relative != "README.md"
+        if relative not in ("README.md", SPACE_INCLUDES)
+    ]
+    operations += [
+        CommitOperationAdd(path_in_repo=dest, path_or_fileobj=src) for src, dest in space_includes(space_dir)
     ]
     operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode()))
     try:

@@ -301,3 +301,13 @@ def _environ() -> dict:
     import os
 
     return {k: v for k, v in os.environ.items() if k != "HF_TOKEN"} | {"PYTHONPATH": str(REPO_ROOT)}
+
+
+def test_the_gallery_space_carries_the_demos_it_shows(in_process_hub, trained_dirs):
+    model_id = f"{USER}/gallery-model"
+    push_folder(trained_dirs["mlp"], model_id, token=WRITE_TOKEN)
+    push_space(REPO_ROOT / "spaces" / "gallery", "gallery", model_id, token=WRITE_TOKEN)
+    files = set(in_process_hub.head(f"{USER}/gallery", "space").files)
+    demos = {"apps/mnist-classifier.py", "apps/gan.py", "apps/ddpm.py", "apps/gpt.py"}
+    assert {"app.py", "requirements.txt", "README.md"} | demos <= files and "space_files.txt" not in files
+    assert any(f.startswith("apps/examples/") and f.endswith(".png") for f in files)
