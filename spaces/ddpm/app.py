@@ -159,7 +159,7 @@ def build_demo(model_id: str | None = None) -> gr.Blocks:
             count = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
             seed = gr.Number(value=0, minimum=0, maximum=MAX_SEED, precision=0, label="Seed")
         button = gr.Button("Generate", variant="primary", elem_id="generate")
-        output = gr.Image(label="Samples", type="filepath", elem_id="samples")
+        output = gr.Image(label="Samples", type="filepath", height=420, elem_id="samples")
         status = gr.Textbox(label="Status", interactive=False, elem_id="status")
         sampler.change(lambda name: gr.Slider(maximum=SAMPLERS[name][2], value=SAMPLERS[name][1]), sampler, steps)
         gr.Examples(

@@ -121,7 +121,7 @@ def build_demo(model_id: str | None = None) -> gr.Blocks:
                 seed = gr.Number(value=0, minimum=0, maximum=MAX_SEED, precision=0, label="Seed")
                 count = gr.Slider(1, MAX_IMAGES, value=16, step=1, label="Images")
             button = gr.Button("Generate", variant="primary", elem_id="generate")
-            output = gr.Image(label="Samples", type="filepath", elem_id="samples")
+            output = gr.Image(label="Samples", type="filepath", height=420, elem_id="samples")
             gr.Examples([["7", 0, 16], ["random", 42, 32]], inputs=[digit, seed, count])
             button.click(generate, [digit, seed, count], output, api_name="generate")
         with gr.Tab("Interpolate"):

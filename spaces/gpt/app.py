@@ -38,27 +38,36 @@ def make_writer(tokenizer, model):
             raise gr.Error("top-k runs from 0 (off) to 200 and top-p from 0.05 to 1.")
         if max_new_tokens is None or not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
             raise gr.Error(f"Ask for 1 to {MAX_NEW_TOKENS} new characters.")
-        ids = tokenizer(prompt, return_tensors="pt").input_ids[:, -context:]  # the model sees its window
+        ids = tokenizer(prompt, return_tensors="pt").input_ids
         if ids.shape[1] == 0:
             raise gr.Error("The prompt holds no character the model knows.")
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True)
-        settings = dict(
-            input_ids=ids,
-            attention_mask=torch.ones_like(ids),
-            max_new_tokens=int(max_new_tokens),
-            do_sample=True,
-            temperature=float(temperature),
-            top_k=int(top_k),
-            top_p=float(top_p),
-            streamer=streamer,
-        )
-        thread = threading.Thread(target=lambda: model.generate(**settings), daemon=True)
-        thread.start()
-        text = prompt
-        for piece in streamer:
-            text += piece
-            yield text
-        thread.join()
+        sampling = dict(do_sample=True, temperature=float(temperature), top_k=int(top_k), top_p=float(top_p))
+        text, remaining = prompt, int(max_new_tokens)
+        while remaining > 0:  # in chunks of half the context, each seeing the latest text: any length fits
+            chunk = min(remaining, max(1, context // 2))
+            window = ids[:, -(context - chunk) :]
+            streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, timeout=120)
+            result = {}
+
+            def run(window=window, chunk=chunk, streamer=streamer, result=result):
+                try:
+                    mask = torch.ones_like(window)
+                    result["ids"] = model.generate(
+                        input_ids=window, attention_mask=mask, max_new_tokens=chunk, streamer=streamer, **sampling
+                    )
+                except Exception as error:  # shown to the user below instead of a stream that never ends
+                    result["error"] = error
+                    streamer.end()
+
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            for piece in streamer:
+                text += piece
+                yield text
+            thread.join()
+            if "error" in result:
+                raise gr.Error(f"Generation failed: {result['error']}")
+            ids, remaining = result["ids"], remaining - chunk
 
     return write
 

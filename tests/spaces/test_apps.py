@@ -127,6 +127,8 @@ def test_gpt_streams_growing_text(serve, trained_dirs):
     outputs = job.outputs()
     assert final.startswith("Shall I") and len(final) > len("Shall I")
     assert len(outputs) >= 2 and all(b.startswith(a) for a, b in zip(outputs, outputs[1:]))  # it grew
+    longer = client.predict("Shall", 0.8, 10, 0.95, 80, api_name="/write")  # past the 32-character context
+    assert longer.startswith("Shall") and len(longer) == len("Shall") + 80
     with pytest.raises(AppError, match="Type a prompt first"):
         client.predict("   ", 0.8, 10, 0.95, 12, api_name="/write")
     with pytest.raises(AppError, match="greater than maximum value 1000"):

@@ -1,0 +1,120 @@
+"""The demos in a real browser (Debian's Chromium driven by Playwright): draw digits with the mouse, generate images,
+stream text. Screenshots go to test-artifacts/ (or $HFNETS_TEST_ARTIFACTS) to be looked at."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, free_port
+from tests.spaces.test_apps import load_app
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium (apt install chromium)"),
+]
+ARTIFACTS = Path(os.environ.get("HFNETS_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install playwright)")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_demo(browser):
+    """Serve a demo on a free port and open it in a new page; close both afterwards."""
+    opened = []
+
+    def start(demo):
+        demo.queue()
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+        opened.append((demo, page))
+        return page
+
+    yield start
+    for demo, page in opened:
+        page.close()
+        demo.close()
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
+    """Draw strokes on the Sketchpad with the mouse; points are fractions of the canvas's width and height."""
+    page.get_by_role("button", name="Brush").first.click()
+    canvas = page.locator("#canvas canvas").first
+    box = canvas.bounding_box()
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=15)
+        page.mouse.up()
+
+
+def predicted_label(page) -> str:
+    value = page.locator('#prediction [data-testid="label-output-value"]')
+    value.wait_for(state="visible", timeout=60_000)
+    return value.inner_text().strip()
+
+
+def circle(cx: float, cy: float, rx: float, ry: float, points: int = 24) -> list[tuple[float, float]]:
+    import math
+
+    return [
+        (cx + rx * math.sin(2 * math.pi * i / points), cy - ry * math.cos(2 * math.pi * i / points))
+        for i in range(points + 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("digit", "strokes"),
+    [
+        ("1", [[(0.5, 0.2), (0.5, 0.8)]]),
+        ("0", [circle(0.5, 0.5, 0.18, 0.28)]),
+    ],
+)
+def test_a_digit_drawn_with_the_mouse_is_recognized(open_demo, trained_mlp_dir, digit, strokes):
+    page = open_demo(load_app("mnist-classifier").build_demo(str(trained_mlp_dir)))
+    draw(page, strokes)
+    page.locator("#classify-drawing").click()
+    label = predicted_label(page)
+    screenshot(page, f"classifier-drew-{digit}")
+    assert label == digit
+
+
+def test_gan_and_ddpm_demos_show_generated_images(open_demo, trained_dirs):
+    for name in ("gan", "ddpm"):
+        page = open_demo(load_app(name).build_demo(str(trained_dirs[name])))
+        page.locator("#generate").click()
+        page.locator("#samples img").first.wait_for(state="visible", timeout=120_000)
+        if name == "ddpm":
+            page.wait_for_function(
+                "() => document.querySelector('#status textarea').value.startsWith('done')", timeout=120_000
+            )
+        screenshot(page, f"{name}-generated")
+        assert page.locator("#samples img").first.get_attribute("src")
+
+
+def test_gpt_demo_streams_text(open_demo, trained_dirs):
+    page = open_demo(load_app("gpt").build_demo(str(trained_dirs["gpt"])))
+    page.locator("#write").click()
+    page.wait_for_function(
+        "() => document.querySelector('#text textarea').value.length > 'ROMEO:'.length + 20", timeout=120_000
+    )
+    screenshot(page, "gpt-streamed")
+    assert page.locator("#text textarea").input_value().startswith("ROMEO:")
