@@ -42,6 +42,7 @@ def make_writer(tokenizer, model):
         if ids.shape[1] == 0:
             raise gr.Error("The prompt holds no character the model knows.")
         sampling = dict(do_sample=True, temperature=float(temperature), top_k=int(top_k), top_p=float(top_p))
+        sampling["suppress_tokens"] = tokenizer.all_special_ids  # characters only: no <pad> or <unk> in the text
         text, remaining = prompt, int(max_new_tokens)
         while remaining > 0:  # in chunks of half the context, each seeing the latest text: any length fits
             chunk = min(remaining, max(1, context // 2))
