@@ -5,6 +5,7 @@ import os
 import shutil
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
 from tests.conftest import REPO_ROOT, free_port
@@ -52,11 +53,25 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
-def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
-    """Draw strokes on the Sketchpad with the mouse; points are fractions of the canvas's width and height."""
+def paper_box(page, canvas_size: tuple[int, int]) -> dict[str, float]:
+    """Where the Sketchpad's paper is on screen. The canvas element fills the whole editor; the paper is drawn
+    centered inside it at the editor's zoom (shown as e.g. "72%"), so strokes must be placed relative to it."""
+    canvas = page.locator("#canvas canvas").first.bounding_box()
+    zoom = float(page.locator("#canvas .zoom-number").first.inner_text().strip().rstrip("%")) / 100
+    width, height = canvas_size[0] * zoom, canvas_size[1] * zoom
+    return {
+        "x": canvas["x"] + (canvas["width"] - width) / 2,
+        "y": canvas["y"] + (canvas["height"] - height) / 2,
+        "width": width,
+        "height": height,
+    }
+
+
+def draw(page, demo, strokes: list[list[tuple[float, float]]]) -> None:
+    """Draw strokes on the Sketchpad with the mouse; points are fractions of the paper's width and height."""
+    (sketchpad,) = [block for block in demo.blocks.values() if isinstance(block, gr.Sketchpad)]
     page.get_by_role("button", name="Brush").first.click()
-    canvas = page.locator("#canvas canvas").first
-    box = canvas.bounding_box()
+    box = paper_box(page, sketchpad.canvas_size)
     for stroke in strokes:
         x, y = stroke[0]
         page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
@@ -86,12 +101,14 @@ def circle(cx: float, cy: float, rx: float, ry: float, points: int = 24) -> list
     [
         ("1", [[(0.5, 0.2), (0.5, 0.8)]]),
         ("0", [circle(0.5, 0.5, 0.18, 0.28)]),
+        ("1", [[(0.15, 0.08), (0.17, 0.38)]]),
     ],
-    ids=["one", "zero"],
+    ids=["one", "zero", "one-in-a-corner"],
 )
 def test_a_digit_drawn_with_the_mouse_is_recognized(open_demo, trained_mlp_dir, digit, strokes, request):
-    page = open_demo(load_app("mnist-classifier").build_demo(str(trained_mlp_dir)))
-    draw(page, strokes)
+    demo = load_app("mnist-classifier").build_demo(str(trained_mlp_dir))
+    page = open_demo(demo)
+    draw(page, demo, strokes)
     page.locator("#classify-drawing").click()
     label = predicted_label(page)
     screenshot(page, f"classifier-{request.node.callspec.id}")
