@@ -10,15 +10,10 @@ initialized UNet of train_ddpm.py's default size is timed (speed does not depend
 """
 
 import argparse
-import json
-import platform
-import time
-from pathlib import Path
 
-import diffusers
 import torch
+from common import add_common_args, interleaved_medians, pick_device, reset_peak_memory, row, timed, write_rows
 from diffusers import DDPMPipeline, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DModel
-from timing import interleaved_medians
 
 from hfnets import GuidedDDPMPipeline
 
@@ -46,33 +41,33 @@ def default_pipeline() -> GuidedDDPMPipeline:
     return GuidedDDPMPipeline(unet.eval(), scheduler, image_size=28, guidance_scale=1.25)
 
 
-def images_per_second(call, batch_size: int, repeats: int, warm_up: bool = True) -> float:
+def images_per_second(call, batch_size: int, repeats: int, device: torch.device, warm_up: bool = True) -> float:
     """Throughput of the median of `repeats` calls (after one warm-up call, unless told otherwise)."""
     if warm_up:
         call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return batch_size / sorted(times)[len(times) // 2]
+    times = sorted(timed(call, device) for _ in range(repeats))
+    return batch_size / times[len(times) // 2]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None, help="A saved GuidedDDPMPipeline folder (default: a new UNet).")
     parser.add_argument("--batch_size", type=int, default=16, help="Images per call for the ratio.")
     parser.add_argument("--ratio_steps", type=int, default=50, help="DDPM steps per call for the ratio.")
     parser.add_argument("--repeats", type=int, default=10, help="Timed calls of each; the medians count.")
     parser.add_argument("--skip_1000", action="store_true", help="Skip the (slow) 1000-step throughput.")
-    parser.add_argument("--json", default=None, help="Write the results to this JSON file.")
-    args = parser.parse_args()
+    add_common_args(parser)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.skip_1000 = 3, True
+    device = pick_device(args.device)
 
     pipe = GuidedDDPMPipeline.from_pretrained(args.model) if args.model else default_pipeline()
+    pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
 
     # 1. The ratio: the same unconditional UNet and scheduler in both pipelines.
-    unconditional = UNet2DModel.from_config({**pipe.unet.config, "num_class_embeds": None}).eval()
+    unconditional = UNet2DModel.from_config({**pipe.unet.config, "num_class_embeds": None}).to(device).eval()
     unconditional.load_state_dict(pipe.unet.state_dict(), strict=False)  # all but the class embedding
     scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     ours = GuidedDDPMPipeline(unconditional, scheduler, image_size=pipe.config.image_size)
@@ -87,8 +82,23 @@ def main() -> None:
     def run_ours() -> None:
         ours(batch_size=batch, num_inference_steps=steps, generator=torch.manual_seed(0), output_type="np")
 
-    peer_time, our_time = interleaved_medians(run_peer, run_ours, args.repeats)
+    reset_peak_memory(device)
+    peer_time, our_time = interleaved_medians(run_peer, run_ours, args.repeats, device)
     ratio = our_time / peer_time
+    peer_name = "diffusers DDPMPipeline, same UNet and steps"
+    rows = [
+        row(
+            "ddpm_pipeline_sampling",
+            batch * steps / our_time,
+            "image-steps/s",
+            device,
+            peer_name,
+            ratio,
+            BAR,
+            "max",
+            batch_size=batch,
+        )
+    ]
     print(f"DDPMPipeline        {batch * steps / peer_time:8,.0f} image-steps/s (batch {batch}, {steps} steps)")
     print(f"GuidedDDPMPipeline  {batch * steps / our_time:8,.0f} image-steps/s (same UNet, unguided)")
     print(f"time ratio {ratio:.3f} (bar <= {BAR}): {'holds' if ratio <= BAR else 'MISSED'}")
@@ -105,40 +115,28 @@ def main() -> None:
     labels = [digit % pipe.num_classes for digit in range(100)] if pipe.num_classes else None
     throughput = {
         "dpm_solver_25": images_per_second(
-            lambda: fast(class_labels=labels, batch_size=100, num_inference_steps=25, output_type="np"), 100, 3
+            lambda: fast(class_labels=labels, batch_size=100, num_inference_steps=25, output_type="np"),
+            100,
+            1 if args.quick else 3,
+            device,
         )
     }
     print(f"DPM-Solver, 25 steps, guidance {guidance}: {throughput['dpm_solver_25']:8.1f} images/s (batch 100)")
     if not args.skip_1000:
         # one call: 1000 steps are their own warm-up
         throughput["ddpm_1000"] = images_per_second(
-            lambda: pipe(class_labels=labels[:10] if labels else None, batch_size=10, output_type="np"), 10, 1, False
+            lambda: pipe(class_labels=labels[:10] if labels else None, batch_size=10, output_type="np"),
+            10,
+            1,
+            device,
+            warm_up=False,
         )
         print(f"DDPM, 1000 steps, guidance {guidance}:     {throughput['ddpm_1000']:8.1f} images/s (batch 10)")
 
-    if args.json:
-        versions = {
-            "torch": torch.__version__,
-            "diffusers": diffusers.__version__,
-            "python": platform.python_version(),
-        }
-        rows = [
-            {
-                "name": "ddpm_pipeline_sampling",
-                "value": round(batch * steps / our_time, 1),
-                "unit": "image-steps/s",
-                "peer": "diffusers DDPMPipeline, same UNet and steps",
-                "ratio": round(ratio, 3),
-                "bar": BAR,
-                "holds": ratio <= BAR,
-                "batch_size": batch,
-            }
-        ]
-        for name, value in throughput.items():
-            rows.append({"name": f"ddpm_{name}_guided", "value": round(value, 2), "unit": "images/s"})
-        for row in rows:
-            row |= {"threads": torch.get_num_threads(), "versions": versions}
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    for name, value in throughput.items():
+        rows.append(row(f"ddpm_{name}_guided", value, "images/s", device, guidance_scale=guidance))
+    write_rows(args.json, rows)
+    return rows
 
 
 if __name__ == "__main__":

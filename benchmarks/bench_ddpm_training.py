@@ -4,16 +4,16 @@ torch.compile, each as a ratio against the default recipe's fp32 step, same batc
 This is how train_ddpm.py's default (widths 32,64, two ResNet layers per block, no attention below the bottleneck,
 28x28, bf16 autocast) was chosen for a 90-minute CPU budget.
 
+`--quick` times the first two variants only (the fp32 peer and the default).
+
     python benchmarks/bench_ddpm_training.py --json bench_ddpm_training.json
 """
 
 import argparse
-import json
 import statistics
-import time
-from pathlib import Path
 
 import torch
+from common import add_common_args, pick_device, reset_peak_memory, row, timed, write_rows
 from diffusers import UNet2DModel
 from torch.nn import functional as F
 
@@ -50,57 +50,63 @@ def build(widths, layers: int, attention: bool) -> UNet2DModel:
     )
 
 
-def step_time(variant, batch_size: int, steps: int) -> float:
+def step_time(variant, batch_size: int, steps: int, device: torch.device) -> float:
     """Median seconds of a training step (forward, MSE loss, backward, AdamW) after two warm-up steps."""
     _, widths, layers, attention, bf16, channels_last, compile_ = variant
     torch.manual_seed(0)
-    unet = build(widths, layers, attention)
-    optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-3)
+    unet = build(widths, layers, attention).to(device)
+    fused = {"fused": True} if device.type == "cuda" else {}
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-3, **fused)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     unet = unet.to(memory_format=memory_format)
     forward = torch.compile(unet) if compile_ else unet
-    images = torch.randn(batch_size, 1, 28, 28).to(memory_format=memory_format)
-    timesteps = torch.randint(0, 1000, (batch_size,))
-    labels = torch.randint(0, 11, (batch_size,))
-    times = []
-    for index in range(steps + 2):
-        start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    images = torch.randn(batch_size, 1, 28, 28, device=device).to(memory_format=memory_format)
+    timesteps = torch.randint(0, 1000, (batch_size,), device=device)
+    labels = torch.randint(0, 11, (batch_size,), device=device)
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             prediction = forward(images, timesteps, class_labels=labels).sample
         loss = F.mse_loss(prediction.float(), images)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if index >= 2:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+
+    times = [timed(step, device) for _ in range(steps + 2)]
+    return statistics.median(times[2:])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch_size", type=int, default=128, help="Images per step.")
     parser.add_argument("--steps", type=int, default=6, help="Timed steps per variant; the median counts.")
-    parser.add_argument("--json", default=None, help="Write the results to this JSON file.")
-    args = parser.parse_args()
+    add_common_args(parser)
+    args = parser.parse_args(argv)
+    variants = VARIANTS[:2] if args.quick else VARIANTS
+    if args.quick:
+        args.steps = 3
+    device = pick_device(args.device)
 
     rows, peer = [], None
     print(f"{'variant':38} {'s/step':>7} {'images/s':>9} {'time vs peer':>12}  (batch {args.batch_size})")
-    for variant in VARIANTS:
-        seconds = step_time(variant, args.batch_size, args.steps)
+    for variant in variants:
+        reset_peak_memory(device)
+        seconds = step_time(variant, args.batch_size, args.steps, device)
         peer = peer or seconds
         print(f"{variant[0]:38} {seconds:7.3f} {args.batch_size / seconds:9.1f} {seconds / peer:12.2f}")
         rows.append(
-            {
-                "name": f"ddpm_train_step[{variant[0]}]",
-                "value": round(args.batch_size / seconds, 1),
-                "unit": "images/s",
-                "peer": VARIANTS[0][0],
-                "ratio": round(seconds / peer, 3),
-                "threads": torch.get_num_threads(),
-            }
+            row(
+                f"ddpm_train_step[{variant[0]}]",
+                args.batch_size / seconds,
+                "images/s",
+                device,
+                None if variant is VARIANTS[0] else VARIANTS[0][0],
+                None if variant is VARIANTS[0] else peer / seconds,
+                batch_size=args.batch_size,
+            )
         )
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    write_rows(args.json, rows)
+    return rows
 
 
 if __name__ == "__main__":

@@ -46,16 +46,23 @@ from hfnets.training.data import (
     decode_labels,
     find_image_column,
     find_label_column,
+    keep_on_device,
     label_names,
     load_dataset_dict,
     split_train_eval,
 )
 from hfnets.training.launch import (
     build_accelerator,
+    build_adamw,
     build_lr_scheduler,
     describe_hardware,
+    device_synchronize,
+    global_batch_rows,
     prepare_output_dir,
+    replicas_in_sync,
+    require_replicated_weights,
     start_tracking,
+    unwrap,
 )
 from hfnets.training.sampling import image_grid
 
@@ -233,6 +240,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     check_hub_access(args)  # no token: fail now, not after training
     # The Accelerator decides the device, the processes and the precision; it also seeds every RNG.
     accelerator = build_accelerator(args)
+    require_replicated_weights(accelerator, "scripts/train_ddpm.py")
 
     # 1. Data: decode every image once into a uint8 tensor.
     with accelerator.main_process_first():
@@ -253,7 +261,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     start_tracking(accelerator, args, PROJECT_NAME)
     images = decode_images(train_raw, image_column, num_channels=args.num_channels, size=args.resolution)
     dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
-    dataloader = batch_dataloader(dataset, args.per_device_train_batch_size, shuffle=True, seed=args.seed)
+    dataloader = batch_dataloader(
+        keep_on_device(dataset, accelerator.device), args.per_device_train_batch_size, shuffle=True, seed=args.seed
+    )
 
     # 2. The UNet, the noise schedule, the optimizer and its schedule.
     unet = build_unet(args, num_classes)
@@ -269,7 +279,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         thresholding=True,
         sample_max_value=1.0,
     )
-    optimizer = torch.optim.AdamW(unet.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    optimizer = build_adamw(accelerator, unet.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
     unet, optimizer, dataloader = accelerator.prepare(unet, optimizer, dataloader)
     lr_scheduler, max_train_steps, num_train_epochs, num_update_steps_per_epoch = build_lr_scheduler(
         args, accelerator, optimizer, dataloader
@@ -278,18 +288,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if args.ema_decay > 0:
         # warm-up: the decay grows from 0 towards --ema_decay, so early weights leave the average quickly
         ema = EMAModel(
-            accelerator.unwrap_model(unet).parameters(),
+            unwrap(accelerator, unet).parameters(),
             decay=args.ema_decay,
             use_ema_warmup=True,
             power=3 / 4,
             model_cls=UNet2DModel,
-            model_config=accelerator.unwrap_model(unet).config,
+            model_config=unwrap(accelerator, unet).config,
+            foreach=True,  # one multi-tensor update per step, not a Python loop over parameters
         )
         ema.to(accelerator.device)
         accelerator.register_for_checkpointing(ema)
 
     # 3. Resume: the UNet, the optimizer, its schedule, the EMA and the RNG states.
-    model_config = accelerator.unwrap_model(unet).config
+    model_config = unwrap(accelerator, unet).config
     batching = {
         "num_processes": accelerator.num_processes,
         "per_device_train_batch_size": args.per_device_train_batch_size,
@@ -309,7 +320,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     logger.info("***** Running training *****")
     logger.info(f"  Images = {len(dataset)} at {args.resolution}px (UNet side {side}), classes = {num_classes}")
-    logger.info(f"  UNet parameters = {accelerator.unwrap_model(unet).num_parameters():,}")
+    logger.info(f"  UNet parameters = {unwrap(accelerator, unet).num_parameters():,}")
     logger.info(f"  Optimization steps = {max_train_steps}, epochs = {num_train_epochs}")
     progress_bar = tqdm(
         total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
@@ -331,13 +342,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         for batch in active:
             with accelerator.accumulate(unet):
                 clean = pad_to(batch["pixel_values"], side)
+                # draws for the whole global batch, this process's rows kept: any process count trains alike
+                size, rows = global_batch_rows(accelerator, len(clean))
                 class_labels = None
                 if num_classes:
                     # label dropout: the null class (the last embedding) teaches the unconditional prediction
-                    dropped = torch.rand(len(clean), device=clean.device) < args.label_dropout
+                    dropped = torch.rand(size, device=clean.device)[rows] < args.label_dropout
                     class_labels = batch["labels"].masked_fill(dropped, num_classes)
-                noise = torch.randn_like(clean)
-                timesteps = torch.randint(0, args.num_train_timesteps, (len(clean),), device=clean.device)
+                noise = torch.randn(size, *clean.shape[1:], device=clean.device)[rows]
+                timesteps = torch.randint(0, args.num_train_timesteps, (size,), device=clean.device)[rows]
                 noisy = noise_scheduler.add_noise(clean, noise, timesteps)
                 prediction = unet(noisy, timesteps, class_labels=class_labels).sample.float()
                 if args.prediction_type == "epsilon":
@@ -364,7 +377,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             if not accelerator.sync_gradients:
                 continue
             if ema is not None:
-                ema.step(accelerator.unwrap_model(unet).parameters())
+                ema.step(unwrap(accelerator, unet).parameters())
             progress_bar.update(1)
             completed_steps += 1
             if isinstance(args.checkpointing_steps, int) and completed_steps % args.checkpointing_steps == 0:
@@ -373,6 +386,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 )
             if completed_steps >= max_train_steps:
                 break
+        device_synchronize(accelerator)
         train_time += time.perf_counter() - start
 
         mean_loss = accelerator.reduce(loss_sum / max(num_batches, 1), "mean").item()
@@ -384,7 +398,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             samples_dir.mkdir(parents=True, exist_ok=True)
             grid = image_grid(
                 sample_images(
-                    inference_unet(accelerator.unwrap_model(unet), ema, sampling_unet),
+                    inference_unet(unwrap(accelerator, unet), ema, sampling_unet),
                     noise_scheduler,
                     args,
                     args.resolution,
@@ -413,12 +427,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "step": completed_steps,
         "train_runtime": round(train_time, 3),
         "world_size": accelerator.num_processes,
+        "replicas_in_sync": replicas_in_sync(unet, accelerator),
         "num_classes": num_classes,
         "history": history,
     }
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        final_unet = inference_unet(accelerator.unwrap_model(unet), ema, sampling_unet)
+        final_unet = inference_unet(unwrap(accelerator, unet), ema, sampling_unet)
         pipe = GuidedDDPMPipeline(
             final_unet,
             noise_scheduler,

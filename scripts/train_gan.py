@@ -47,11 +47,23 @@ from hfnets.training.data import (
     decode_labels,
     find_image_column,
     find_label_column,
+    keep_on_device,
     label_names,
     load_dataset_dict,
     split_train_eval,
 )
-from hfnets.training.launch import build_accelerator, describe_hardware, prepare_output_dir, start_tracking
+from hfnets.training.launch import (
+    build_accelerator,
+    build_adamw,
+    describe_hardware,
+    device_synchronize,
+    global_batch_rows,
+    prepare_output_dir,
+    replicas_in_sync,
+    require_replicated_weights,
+    start_tracking,
+    unwrap,
+)
 from hfnets.training.sampling import image_grid
 
 logger = get_logger(__name__)
@@ -126,6 +138,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     check_hub_access(args)  # no token: fail now, not after training
     # The Accelerator decides the device and the processes; it also seeds every RNG (before the models are built).
     accelerator = build_accelerator(args)
+    require_replicated_weights(accelerator, "scripts/train_gan.py")
 
     # 1. Data: decode every image once into a uint8 tensor.
     with accelerator.main_process_first():
@@ -146,21 +159,28 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     start_tracking(accelerator, args, PROJECT_NAME)
     images = decode_images(train_raw, image_column, num_channels=1, size=args.resolution)
     dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
-    dataloader = batch_dataloader(dataset, args.per_device_train_batch_size, shuffle=True, seed=args.seed)
+    dataloader = batch_dataloader(
+        keep_on_device(dataset, accelerator.device), args.per_device_train_batch_size, shuffle=True, seed=args.seed
+    )
 
     # 2. The two networks and their optimizers (two time-scale update rule: the discriminator learns faster).
     shape = {"num_classes": num_classes, "image_size": args.resolution, "base_channels": args.base_channels}
     generator = GanGenerator(latent_dim=args.latent_dim, **shape)
     discriminator = GanDiscriminator(**shape)
     betas = (args.adam_beta1, args.adam_beta2)
-    optimizer_g = torch.optim.Adam(generator.parameters(), lr=args.learning_rate, betas=betas)
-    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=args.discriminator_learning_rate, betas=betas)
+    optimizer_g = build_adamw(
+        accelerator, generator.parameters(), torch.optim.Adam, lr=args.learning_rate, betas=betas
+    )
+    optimizer_d = build_adamw(
+        accelerator, discriminator.parameters(), torch.optim.Adam, lr=args.discriminator_learning_rate, betas=betas
+    )
     generator, discriminator, optimizer_g, optimizer_d, dataloader = accelerator.prepare(
         generator, discriminator, optimizer_g, optimizer_d, dataloader
     )
     ema = None
     if args.ema_decay > 0:
-        ema = EMAModel(accelerator.unwrap_model(generator).parameters(), decay=args.ema_decay)
+        # foreach: one multi-tensor update per step, not a Python loop over parameters
+        ema = EMAModel(unwrap(accelerator, generator).parameters(), decay=args.ema_decay, foreach=True)
         ema.to(accelerator.device)
         accelerator.register_for_checkpointing(ema)
     num_update_steps_per_epoch = len(dataloader)
@@ -168,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     num_train_epochs = math.ceil(max_train_steps / num_update_steps_per_epoch)
 
     # 3. Resume: both networks, both optimizers, the EMA and the RNG states.
-    model_config = accelerator.unwrap_model(generator).config
+    model_config = unwrap(accelerator, generator).config
     batching = {
         "num_processes": accelerator.num_processes,
         "per_device_train_batch_size": args.per_device_train_batch_size,
@@ -210,13 +230,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         for batch in active:
             real = batch["pixel_values"]
             real_labels = batch["labels"] if num_classes else None
-            batch_size = len(real)
+            # labels and noise drawn for the whole global batch, this process's rows kept (any process count alike)
+            size, rows = global_batch_rows(accelerator, len(real))
             fake_labels = None
             if num_classes:
-                fake_labels = torch.randint(0, num_classes, (batch_size,), device=real.device)
+                fake_labels = torch.randint(0, num_classes, (size,), device=real.device)[rows]
 
             # 4a. Discriminator, hinge loss: max(0, 1 - D(x)) + max(0, 1 + D(G(z)))
-            latents = torch.randn(batch_size, args.latent_dim, device=real.device)
+            latents = torch.randn(size, args.latent_dim, device=real.device)[rows]
             fake = generator(latents, fake_labels).sample.detach()
             real_logits = discriminator(real, real_labels).logits
             fake_logits = discriminator(fake, fake_labels).logits
@@ -226,13 +247,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             optimizer_d.step()
 
             # 4b. Generator: -D(G(z)), on fresh noise (its backward passes through D; D's gradients are discarded)
-            latents = torch.randn(batch_size, args.latent_dim, device=real.device)
-            loss_g = -discriminator(generator(latents, fake_labels).sample, fake_labels).logits.mean()
+            latents = torch.randn(size, args.latent_dim, device=real.device)[rows]
             optimizer_g.zero_grad()
-            accelerator.backward(loss_g)
+            with accelerator.no_sync(discriminator):  # D's gradients are discarded: skip their all-reduce
+                loss_g = -discriminator(generator(latents, fake_labels).sample, fake_labels).logits.mean()
+                accelerator.backward(loss_g)
             optimizer_g.step()
             if ema is not None:
-                ema.step(accelerator.unwrap_model(generator).parameters())
+                ema.step(unwrap(accelerator, generator).parameters())
 
             sums += torch.stack([loss_d.detach(), loss_g.detach(), (fake_logits < 0).float().mean()])
             num_batches += 1
@@ -244,6 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 )
             if completed_steps >= max_train_steps:
                 break
+        device_synchronize(accelerator)
         train_time += time.perf_counter() - start
 
         means = accelerator.reduce(sums / max(num_batches, 1), "mean").tolist()
@@ -260,7 +283,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         accelerator.log(metrics, step=completed_steps)
         if accelerator.is_main_process:
             samples_dir.mkdir(parents=True, exist_ok=True)
-            grid = sample_grid(accelerator.unwrap_model(generator), fixed_latents, fixed_labels)
+            grid = sample_grid(unwrap(accelerator, generator), fixed_latents, fixed_labels)
             grid.save(samples_dir / f"step-{completed_steps}.png")
             if args.report_to == "tensorboard":
                 writer = accelerator.get_tracker("tensorboard", unwrap=True)
@@ -279,18 +302,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "step": completed_steps,
         "train_runtime": round(train_time, 3),
         "world_size": accelerator.num_processes,
+        "replicas_in_sync": replicas_in_sync(generator, accelerator) and replicas_in_sync(discriminator, accelerator),
         "num_classes": num_classes,
         "history": history,
     }
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        final_generator = accelerator.unwrap_model(generator)
+        final_generator = unwrap(accelerator, generator)
         if ema is not None:
             ema.copy_to(final_generator.parameters())  # the averaged weights are the ones to sample from
         final_generator.eval()
         pipe = GanPipeline(generator=final_generator)
         save_pretrained_atomically(args.output_dir, pipe)
-        save_pretrained_atomically(Path(args.output_dir, "discriminator"), accelerator.unwrap_model(discriminator))
+        save_pretrained_atomically(Path(args.output_dir, "discriminator"), unwrap(accelerator, discriminator))
         sample_grid(final_generator, fixed_latents, fixed_labels).save(Path(args.output_dir, "samples.png"))
         if args.judge_model is not None:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)

@@ -42,13 +42,17 @@ from hfnets.hub import (
 )
 from hfnets.training.args import add_training_args, validate_training_args
 from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
-from hfnets.training.data import batch_dataloader
+from hfnets.training.data import batch_dataloader, keep_on_device
 from hfnets.training.launch import (
     build_accelerator,
+    build_adamw,
     build_lr_scheduler,
     describe_hardware,
+    device_synchronize,
     prepare_output_dir,
+    replicas_in_sync,
     start_tracking,
+    unwrap,
 )
 from hfnets.training.text_data import (
     TokenWindowDataset,
@@ -141,7 +145,8 @@ def build_model_config(args, vocab_size: int) -> CharGptConfig:
 
 @torch.no_grad()
 def evaluate(model, dataloader, accelerator) -> dict[str, float]:
-    """Mean next-token loss over every window of the evaluation text, each window counted once across processes."""
+    """Mean next-token loss over every window of the evaluation text, each window counted once across processes
+    (`gather_for_metrics` drops the copies that pad the last batch); `eval_tokens` says how many were scored."""
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=accelerator.device)
     count = 0
@@ -155,12 +160,12 @@ def evaluate(model, dataloader, accelerator) -> dict[str, float]:
         count += losses.numel() * (input_ids.shape[1] - 1)
     model.train()
     eval_loss = (loss_sum / count).item()
-    return {"eval_loss": eval_loss, "perplexity": math.exp(eval_loss)}
+    return {"eval_loss": eval_loss, "perplexity": math.exp(eval_loss), "eval_tokens": count}
 
 
 def sample_text(model, tokenizer, accelerator, args) -> str:
     """A fixed-seed sample (top-k 40) that leaves the training RNG untouched."""
-    unwrapped = accelerator.unwrap_model(model)
+    unwrapped = unwrap(accelerator, model)
     unwrapped.eval()
     prompt = tokenizer(args.sample_prompt, return_tensors="pt", add_special_tokens=False).to(accelerator.device)
     devices = [accelerator.device] if accelerator.device.type == "cuda" else []
@@ -226,8 +231,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     train_dataset = TokenWindowDataset(train_tokens, block_size, starts)
     eval_dataset = TokenWindowDataset(eval_tokens, block_size, packed_windows(len(eval_tokens), block_size))
     shuffle = args.sampling == "packed"  # random windows are random already
-    train_dataloader = batch_dataloader(train_dataset, args.per_device_train_batch_size, shuffle, args.seed)
-    eval_dataloader = batch_dataloader(eval_dataset, args.per_device_eval_batch_size, False, args.seed)
+    train_dataloader = batch_dataloader(
+        keep_on_device(train_dataset, accelerator.device), args.per_device_train_batch_size, shuffle, args.seed
+    )
+    eval_dataloader = batch_dataloader(
+        keep_on_device(eval_dataset, accelerator.device), args.per_device_eval_batch_size, False, args.seed
+    )
 
     # 3. Model and optimizer: weight decay on matrices only, not on LayerNorm gains and biases (nanoGPT).
     if args.model_name_or_path is not None:
@@ -238,7 +247,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model.activation_checkpointing_enable()
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
+    optimizer = build_adamw(
+        accelerator,
         [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=args.learning_rate,
         betas=(args.adam_beta1, args.adam_beta2),
@@ -256,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     checkpoint_limit = args.checkpoints_total_limit
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
-    model_config = accelerator.unwrap_model(model).config
+    model_config = unwrap(accelerator, model).config
     batching = {
         "num_processes": accelerator.num_processes,
         "per_device_train_batch_size": args.per_device_train_batch_size,
@@ -270,7 +280,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     logger.info("***** Running training *****")
     logger.info(f"  Training tokens = {len(train_tokens):,}, evaluation tokens = {len(eval_tokens):,}")
-    logger.info(f"  Parameters = {accelerator.unwrap_model(model).num_parameters():,}")
+    logger.info(f"  Parameters = {unwrap(accelerator, model).num_parameters():,}")
     logger.info(f"  Windows of {block_size} tokens, {windows_per_step} per optimizer step, {max_train_steps} steps")
     progress_bar = tqdm(
         total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
@@ -308,6 +318,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             progress_bar.update(1)
             completed_steps += 1
             if completed_steps % args.eval_steps == 0 or completed_steps == max_train_steps:
+                device_synchronize(accelerator)
                 train_time += time.perf_counter() - start
                 metrics = evaluate(model, eval_dataloader, accelerator)
                 metrics["train_loss"] = accelerator.reduce(loss_sum / max(num_batches, 1), "mean").item()
@@ -327,6 +338,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 )
             if completed_steps >= max_train_steps:
                 break
+        device_synchronize(accelerator)
         train_time += time.perf_counter() - start
         if checkpointing_steps == "epoch":
             save_checkpoint(accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit, batching)
@@ -345,13 +357,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "train_tokens": total_tokens,
         "train_tokens_per_second": round(total_tokens / train_time, 1) if train_time > 0 else None,
         "world_size": accelerator.num_processes,
+        "replicas_in_sync": replicas_in_sync(model, accelerator),
         "mixed_precision": accelerator.mixed_precision,
-        "num_parameters": accelerator.unwrap_model(model).num_parameters(),
+        "num_parameters": unwrap(accelerator, model).num_parameters(),
     }
+    # every process takes part: under FSDP this gathers the shards into full weights
+    state_dict = accelerator.get_state_dict(model)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model)
-        save_pretrained_atomically(args.output_dir, unwrapped, tokenizer)
+        unwrapped = unwrap(accelerator, model)
+        save_pretrained_atomically(args.output_dir, unwrapped, tokenizer, state_dict=state_dict)
         write_json_atomically(f"{args.output_dir}/all_results.json", results)
         write_text_atomically(f"{args.output_dir}/samples.txt", "\n\n".join(samples) + "\n")
         command = argv if argv is not None else sys.argv[1:]

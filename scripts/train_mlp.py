@@ -49,16 +49,22 @@ from hfnets.training.data import (
     decode_labels,
     find_image_column,
     find_label_column,
+    keep_on_device,
     label_names,
     load_dataset_dict,
     split_train_eval,
 )
 from hfnets.training.launch import (
     build_accelerator,
+    build_adamw,
     build_lr_scheduler,
     describe_hardware,
+    device_synchronize,
     prepare_output_dir,
+    replicas_in_sync,
+    require_replicated_weights,
     start_tracking,
+    unwrap,
 )
 
 logger = get_logger(__name__)
@@ -126,17 +132,7 @@ def evaluate(model, dataloader, accelerator, num_labels: int) -> dict[str, float
         loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
         count += len(labels)
     model.train()
-    return {"eval_accuracy": accuracy.compute().item(), "eval_loss": loss_sum.item() / count}
-
-
-def replicas_in_sync(model, accelerator) -> bool:
-    """True when every process holds bit-identical weights (what data-parallel training promises)."""
-    weights = torch.cat([p.detach().float().flatten() for p in accelerator.unwrap_model(model).parameters()])
-    # Position-weighted sums: equal across ranks only if the weights are, up to astronomically unlikely collisions.
-    positions = torch.arange(1, len(weights) + 1, device=weights.device, dtype=torch.float64)
-    fingerprint = torch.stack([weights.double().sum(), (weights.double() * positions.sqrt()).sum()])
-    gathered = accelerator.gather(fingerprint[None]).view(-1, 2)
-    return bool((gathered == gathered[0]).all())
+    return {"eval_accuracy": accuracy.compute().item(), "eval_loss": loss_sum.item() / count, "eval_samples": count}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -144,6 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     check_hub_access(args)  # no token: fail now, not after training
     # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
     accelerator = build_accelerator(args)
+    require_replicated_weights(accelerator, "scripts/train_mlp.py")
 
     # 1. Data: load with `datasets`, decode every image once into a uint8 tensor.
     with accelerator.main_process_first():
@@ -192,15 +189,25 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         processor.image_std,
     )
     # Whole batches come from one tensor index (ImageTensorDataset.__getitems__): no per-sample collation.
-    train_dataloader = batch_dataloader(train_dataset, args.per_device_train_batch_size, shuffle=True, seed=args.seed)
-    eval_dataloader = batch_dataloader(eval_dataset, args.per_device_eval_batch_size, shuffle=False, seed=args.seed)
+    train_dataloader = batch_dataloader(
+        keep_on_device(train_dataset, accelerator.device),
+        args.per_device_train_batch_size,
+        shuffle=True,
+        seed=args.seed,
+    )
+    eval_dataloader = batch_dataloader(
+        keep_on_device(eval_dataset, accelerator.device),
+        args.per_device_eval_batch_size,
+        shuffle=False,
+        seed=args.seed,
+    )
 
     # 3. Model and optimizer.
     if args.model_name_or_path is not None:
         model = AutoModelForImageClassification.from_pretrained(args.model_name_or_path)
     else:
         model = AutoModelForImageClassification.from_config(config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    optimizer = build_adamw(accelerator, model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
     model, optimizer, train_dataloader, eval_dataloader = accelerator.prepare(
         model, optimizer, train_dataloader, eval_dataloader
     )
@@ -214,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
-    model_config = accelerator.unwrap_model(model).config
+    model_config = unwrap(accelerator, model).config
     batching = {
         "num_processes": accelerator.num_processes,
         "per_device_train_batch_size": args.per_device_train_batch_size,
@@ -267,6 +274,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     )
                 if completed_steps >= max_train_steps:
                     break
+        device_synchronize(accelerator)
         train_time += time.perf_counter() - epoch_start
 
         metrics = evaluate(model, eval_dataloader, accelerator, config.num_labels)
@@ -302,7 +310,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     }
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model)
+        unwrapped = unwrap(accelerator, model)
         save_pretrained_atomically(args.output_dir, unwrapped, processor)
         write_json_atomically(f"{args.output_dir}/all_results.json", results)
         command = argv if argv is not None else sys.argv[1:]

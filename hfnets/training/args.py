@@ -88,6 +88,15 @@ def add_training_args(
         help="Mixed precision (default: what `accelerate launch`/`accelerate config` set, else no).",
     )
 
+    training.add_argument(
+        "--torch_compile",
+        action="store_true",
+        help="Compile the model with torch.compile (inductor): faster steps after a compile of a minute or so.",
+    )
+    training.add_argument(
+        "--no_tf32", action="store_true", help="On CUDA, keep float32 matrix products in full float32 (no TF32)."
+    )
+
     checkpoints = parser.add_argument_group("checkpoints")
     checkpoints.add_argument(
         "--checkpointing_steps",

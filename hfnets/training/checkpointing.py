@@ -166,8 +166,11 @@ def _check_same_architecture(saved: dict, current: dict, checkpoint: Path) -> No
         )
 
 
-def save_pretrained_atomically(output_dir: str | Path, *components) -> None:
+def save_pretrained_atomically(output_dir: str | Path, *components, state_dict: dict | None = None) -> None:
     """`save_pretrained` each component (model, processor, pipeline, ...) into `output_dir`, replacing atomically.
+
+    `state_dict`, when given, is what the first component (a model) saves: the full weights gathered from a
+    sharded (FSDP) model by `accelerator.get_state_dict`.
 
     Everything is written to a temporary folder first and then moved in with `os.replace`, entry by entry and
     `config.json` last, so an interrupted save leaves each file either old or new and never half-written. Subfolders
@@ -176,8 +179,9 @@ def save_pretrained_atomically(output_dir: str | Path, *components) -> None:
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".save-") as staging:
-        for component in components:
-            component.save_pretrained(staging)
+        for index, component in enumerate(components):
+            extra = {"state_dict": state_dict} if index == 0 and state_dict is not None else {}
+            component.save_pretrained(staging, **extra)
         entries = sorted(Path(staging).iterdir(), key=lambda p: (p.name == "config.json", p.name))
         for entry in entries:
             target = output_dir / entry.name

@@ -186,11 +186,27 @@ class ImageTensorDataset(torch.utils.data.Dataset):
         batch = self.__getitems__([index])
         return {key: value[0] for key, value in batch.items()}
 
+    @property
+    def nbytes(self) -> int:
+        return self.images.nbytes + self.labels.nbytes
+
+    def to(self, device: torch.device | str) -> "ImageTensorDataset":
+        """The same dataset with its tensors on `device`: batches are then cut and normalized there."""
+        return ImageTensorDataset(self.images.to(device), self.labels.to(device), self.mean, self.std)
+
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        index = torch.as_tensor(indices)
+        index = torch.as_tensor(indices, device=self.images.device)
         # (x / 255 - mean) / std as one multiply and one subtract; index_select is much faster than x[index].
         pixel_values = self.images.index_select(0, index).mul(self._scale).sub_(self._shift)
         return {"pixel_values": pixel_values, "labels": self.labels.index_select(0, index)}
+
+
+def keep_on_device(dataset, device: torch.device, max_bytes: int = 2**31):
+    """On an accelerator, hold a tensor dataset (`nbytes`, `to`) in its memory when it is small (MNIST: 47 MB as
+    uint8): each batch is then cut on the device, with no host-to-device copy per step. On CPU: unchanged."""
+    if device.type == "cpu" or dataset.nbytes > max_bytes:
+        return dataset
+    return dataset.to(device)
 
 
 def keep_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

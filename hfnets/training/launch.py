@@ -13,9 +13,9 @@ import accelerate.optimizer
 import datasets
 import torch
 import transformers
-from accelerate import Accelerator, DataLoaderConfiguration
+from accelerate import Accelerator, DataLoaderConfiguration, DistributedType
 from accelerate.logging import get_logger
-from accelerate.utils import ProjectConfiguration, set_seed
+from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin, set_seed
 from transformers import get_scheduler
 
 from .checkpointing import CHECKPOINT_PREFIX, list_checkpoints
@@ -27,11 +27,18 @@ _HPARAM_TYPES = (int, float, str, bool)
 
 
 def build_accelerator(args: argparse.Namespace) -> Accelerator:
-    """Create the Accelerator, set up logging on every process and seed everything."""
+    """Create the Accelerator, set up logging on every process and seed everything.
+
+    `--torch_compile` hands the model to `torch.compile` (inductor) in `accelerator.prepare`, after any DDP
+    wrapping, as accelerate's dynamo plugin does; without the flag, `accelerate launch --dynamo_backend` still
+    decides. On CUDA, float32 matrix products use TF32 unless `--no_tf32`.
+    """
     _cache_optional_package_checks()
+    dynamo = {"dynamo_plugin": TorchDynamoPlugin(backend="inductor")} if getattr(args, "torch_compile", False) else {}
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
+        **dynamo,
         log_with=None if args.report_to == "none" else args.report_to,
         project_config=ProjectConfiguration(
             project_dir=args.output_dir, logging_dir=str(Path(args.output_dir, "runs"))
@@ -50,8 +57,61 @@ def build_accelerator(args: argparse.Namespace) -> Accelerator:
     else:
         datasets.utils.logging.set_verbosity_error()
         transformers.utils.logging.set_verbosity_error()
+    if accelerator.device.type == "cuda" and not getattr(args, "no_tf32", False):
+        torch.set_float32_matmul_precision("high")  # TF32 on Ampere and newer: ~8x the float32 matmul throughput
     set_seed(args.seed)
     return accelerator
+
+
+def device_synchronize(accelerator: Accelerator) -> None:
+    """Wait for the work queued on the accelerator, so that a timer read next includes it (no-op on CPU)."""
+    if accelerator.device.type == "cuda":
+        torch.cuda.synchronize(accelerator.device)
+
+
+def unwrap(accelerator: Accelerator, model: torch.nn.Module) -> torch.nn.Module:
+    """The bare model behind DDP/FSDP wrappers and `torch.compile`: what is saved, averaged and sampled from."""
+    return accelerator.unwrap_model(model, keep_torch_compile=False)
+
+
+def build_adamw(
+    accelerator: Accelerator, params, optimizer_class=torch.optim.AdamW, **kwargs
+) -> torch.optim.Optimizer:
+    """AdamW (or Adam) with PyTorch's fused kernel on CUDA (one launch for all parameters), its default elsewhere."""
+    if accelerator.device.type == "cuda":
+        kwargs["fused"] = True
+    return optimizer_class(params, **kwargs)
+
+
+def weights_are_sharded(accelerator: Accelerator) -> bool:
+    """FSDP, or DeepSpeed ZeRO-3: each process holds a slice of the weights rather than a copy."""
+    if accelerator.distributed_type == DistributedType.FSDP:
+        return True
+    plugin = accelerator.state.deepspeed_plugin
+    return accelerator.distributed_type == DistributedType.DEEPSPEED and plugin is not None and plugin.zero_stage == 3
+
+
+def require_replicated_weights(accelerator: Accelerator, script: str) -> None:
+    """Refuse FSDP and DeepSpeed for scripts whose small networks are meant to be replicated (DDP)."""
+    if accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        raise ValueError(
+            f"{script} trains networks small enough to copy to every device: launch it with data parallelism "
+            "(accelerate launch --config_file scripts/accelerate/multi_gpu.yaml, or --multi_gpu) rather than "
+            f"{accelerator.distributed_type.value}. FSDP and DeepSpeed are for scripts/train_gpt.py."
+        )
+
+
+def replicas_in_sync(model: torch.nn.Module, accelerator: Accelerator) -> bool | None:
+    """True when every process holds bit-identical weights (what data-parallel training promises); None when the
+    weights are sharded (FSDP, ZeRO-3), where there are no replicas to compare."""
+    if weights_are_sharded(accelerator):
+        return None
+    weights = torch.cat([p.detach().float().flatten() for p in unwrap(accelerator, model).parameters()])
+    # Position-weighted sums: equal across ranks only if the weights are, up to astronomically unlikely collisions.
+    positions = torch.arange(1, len(weights) + 1, device=weights.device, dtype=torch.float64)
+    fingerprint = torch.stack([weights.double().sum(), (weights.double() * positions.sqrt()).sum()])
+    gathered = accelerator.gather(fingerprint[None]).view(-1, 2)
+    return bool((gathered == gathered[0]).all())
 
 
 def _saved_model_kind(output_dir: Path) -> str | None:
@@ -146,3 +206,15 @@ def describe_hardware(accelerator: Accelerator) -> str:
         return f"{accelerator.num_processes} x {torch.cuda.get_device_name()}"
     threads = torch.get_num_threads()
     return f"{accelerator.num_processes} CPU process(es), {threads} threads each ({platform.machine()})"
+
+
+def global_batch_rows(accelerator: Accelerator, local_size: int) -> tuple[int, slice]:
+    """`(global_size, rows)`: draw random noise, timesteps or labels for the whole global batch, keep `[rows]`.
+
+    Every process seeds the global RNG alike; drawing for all `num_processes x local_size` rows keeps the streams
+    in step, and each process takes its own rows. So N processes at batch B use the very draws that one process at
+    batch N x B uses: a run's result does not depend on how many devices it was spread over. With one process it
+    is the plain draw for the batch.
+    """
+    start = accelerator.process_index * local_size
+    return accelerator.num_processes * local_size, slice(start, start + local_size)

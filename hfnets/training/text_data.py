@@ -98,8 +98,18 @@ class TokenWindowDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return {key: value[0] for key, value in self.__getitems__([index]).items()}
 
+    @property
+    def nbytes(self) -> int:
+        return self.tokens.nbytes + self.starts.nbytes
+
+    def to(self, device: torch.device | str) -> "TokenWindowDataset":
+        """The same windows with the tokens on `device`: batches are then cut there."""
+        moved = TokenWindowDataset.__new__(TokenWindowDataset)
+        moved.tokens, moved.starts, moved.offsets = (t.to(device) for t in (self.tokens, self.starts, self.offsets))
+        return moved
+
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        starts = self.starts.index_select(0, torch.as_tensor(indices))
+        starts = self.starts.index_select(0, torch.as_tensor(indices, device=self.starts.device))
         windows = self.tokens[starts[:, None] + self.offsets]  # (batch, block_size)
         # The model shifts labels by one itself: position i is scored against token i + 1.
         return {"input_ids": windows, "labels": windows}

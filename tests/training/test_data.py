@@ -94,3 +94,22 @@ def test_tensor_dataset_serves_whole_normalized_batches():
     assert dataset[5]["labels"] == 5 and dataset[5]["pixel_values"].shape == (1, 2, 2)
     with pytest.raises(ValueError, match="Got 8 images but 7 labels"):
         ImageTensorDataset(images, torch.arange(7), 0.0, 1.0)
+
+
+def test_datasets_kept_on_an_accelerator_cut_their_batches_there():
+    """The accelerator path, checked on the `meta` device: batches are indexed where the tensors live."""
+    from hfnets.training.data import keep_on_device
+    from hfnets.training.text_data import TokenWindowDataset
+
+    images = ImageTensorDataset(torch.zeros(8, 1, 4, 4, dtype=torch.uint8), torch.arange(8), 0.5, 0.5)
+    assert keep_on_device(images, torch.device("cpu")) is images  # nothing to gain on the CPU
+    moved = keep_on_device(images, torch.device("meta"))
+    batch = moved.__getitems__([0, 3, 5])
+    assert batch["pixel_values"].device.type == "meta" and batch["pixel_values"].shape == (3, 1, 4, 4)
+    assert batch["pixel_values"].dtype == torch.float32 and batch["labels"].device.type == "meta"
+    assert keep_on_device(images, torch.device("meta"), max_bytes=10) is images  # too big: left in host memory
+
+    windows = TokenWindowDataset(torch.arange(100), block_size=8, starts=torch.tensor([0, 10, 20]))
+    batch = keep_on_device(windows, torch.device("meta")).__getitems__([2, 0])
+    assert batch["input_ids"].device.type == "meta" and batch["input_ids"].shape == (2, 8)
+    assert torch.equal(windows.__getitems__([2, 0])["input_ids"][0], torch.arange(20, 28))

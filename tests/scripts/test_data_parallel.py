@@ -1,0 +1,148 @@
+"""Data parallelism, checked on CPU with two processes (gloo) launched through the shipped multi-GPU config:
+every script runs; the ranks end with identical weights; two processes at batch B reach the weights of one process
+at batch 2B; gathered evaluation metrics count every example once."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests.conftest import REPO_ROOT, SONNET, free_port, run_script
+from tests.helpers.datasets import make_image_dataset
+
+MULTI_GPU_CONFIG = REPO_ROOT / "scripts" / "accelerate" / "multi_gpu.yaml"
+BATCH = 8  # per process with two processes; one process takes 2 x BATCH
+
+
+def launch(script: str, args: list[str], num_processes: int) -> dict:
+    """Run a training script under `accelerate launch` on CPU; return its all_results.json."""
+    command = [
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(MULTI_GPU_CONFIG),
+        "--num_processes",
+        str(num_processes),
+        "--main_process_port",
+        str(free_port()),
+    ]
+    if num_processes == 1:  # a single process is a plain run, with no process group
+        command = []
+    result = run_script([*command, f"scripts/{script}", *args], env={"ACCELERATE_USE_CPU": "true"}, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    output_dir = Path(args[args.index("--output_dir") + 1])
+    return json.loads((output_dir / "all_results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("parallel-data")
+    # 64 training images: 4 global batches of 16; 40 test images: the last evaluation batch is padded across ranks
+    digits = make_image_dataset(root / "digits", num_rows=64, num_classes=10)
+    make_image_dataset(root / "test-40", num_rows=40, num_classes=10)
+    (root / "digits" / "data" / "test-00000-of-00001.parquet").write_bytes(
+        (root / "test-40" / "data" / "test-00000-of-00001.parquet").read_bytes()
+    )
+    (root / "train.txt").write_text(SONNET * 30)
+    (root / "validation.txt").write_text(SONNET * 3)
+    return {"digits": digits, "train": root / "train.txt", "validation": root / "validation.txt"}
+
+
+def family_args(family: str, data: dict[str, Path], output_dir: Path, batch: int) -> tuple[str, list[str], str]:
+    """(script, flags, weights file) for a short fp32 run of `family` at `batch` per process."""
+    common = ["--output_dir", str(output_dir), "--report_to", "none", "--mixed_precision", "no", "--seed", "7"]
+    batch_flag = ["--per_device_train_batch_size", str(batch), "--per_device_eval_batch_size", "16"]
+    images = ["--dataset_name", str(data["digits"]), "--card_dataset_id", "ylecun/mnist"]
+    if family == "mlp":
+        return "train_mlp.py", [*images, *common, *batch_flag, "--num_train_epochs", "2"], "model.safetensors"
+    if family == "gan":
+        small = ["--base_channels", "8", "--latent_dim", "8", "--num_train_epochs", "2"]
+        return "train_gan.py", [*images, *common, *batch_flag, *small], "generator/diffusion_pytorch_model.safetensors"
+    if family == "ddpm":
+        small = ["--block_out_channels", "16,32", "--layers_per_block", "1", "--num_inference_steps", "2"]
+        flags = [*images, *common, *batch_flag, *small, "--num_train_epochs", "2"]
+        return "train_ddpm.py", flags, "unet/diffusion_pytorch_model.safetensors"
+    text = ["--train_file", str(data["train"]), "--validation_file", str(data["validation"])]
+    tiny = ["--config_overrides", "n_layer=1,n_head=2,n_embd=16,n_positions=32,dropout=0.0", "--sample_length", "8"]
+    flags = [
+        *text,
+        *common,
+        *batch_flag,
+        *tiny,
+        "--max_train_steps",
+        "6",
+        "--card_dataset_id",
+        "karpathy/tiny_shakespeare",
+    ]
+    return "train_gpt.py", flags, "model.safetensors"
+
+
+def assert_same_weights(first: Path, second: Path) -> None:
+    expected, actual = load_file(first), load_file(second)
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        # the same sums, added up in another order across two ranks: equal to float32 rounding
+        torch.testing.assert_close(actual[name], expected[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize("family", ["mlp", "gpt", "ddpm", "gan"])
+def test_two_processes_at_batch_b_train_as_one_at_batch_2b(family, data, tmp_path):
+    script, two_flags, weights = family_args(family, data, tmp_path / "two", BATCH)
+    two = launch(script, two_flags, num_processes=2)
+    assert two["world_size"] == 2
+    assert two["replicas_in_sync"] is True  # DDP kept the ranks' weights bit-identical
+
+    _, one_flags, _ = family_args(family, data, tmp_path / "one", 2 * BATCH)
+    one = launch(script, one_flags, num_processes=1)
+    assert one["world_size"] == 1
+    assert two["step"] == one["step"]  # the data is split between the ranks, not repeated
+
+    if family == "gan":
+        # The generator's BatchNorm normalizes each rank's batch of B by its own statistics, so only the
+        # noise and labels match 2B exactly (see README); the run's shape is checked above.
+        return
+    assert_same_weights(tmp_path / "one" / weights, tmp_path / "two" / weights)
+    if family == "mlp":
+        # 40 test images in batches of 16 per rank: the padding of the last batch is dropped by gather_for_metrics
+        assert one["eval_samples"] == two["eval_samples"] == 40
+        assert two["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-4)
+        assert two["eval_accuracy"] == one["eval_accuracy"]
+    if family == "gpt":
+        assert two["eval_tokens"] == one["eval_tokens"]
+        assert two["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-4)
+        assert two["train_tokens"] == one["train_tokens"]
+
+
+def test_gpt_trains_sharded_with_the_fsdp_config_and_saves_full_weights(data, tmp_path):
+    """FSDP2 on two CPU processes: the weights are sharded during training and gathered into one ordinary
+    safetensors file at the end, equal to what one process at batch 2B trains."""
+    from transformers import AutoModelForCausalLM
+
+    script, flags, weights = family_args("gpt", data, tmp_path / "fsdp", BATCH)
+    command = [
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(REPO_ROOT / "scripts" / "accelerate" / "fsdp.yaml"),
+        "--num_processes",
+        "2",
+        "--mixed_precision",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        f"scripts/{script}",
+        *flags,
+    ]
+    result = run_script(command, env={"ACCELERATE_USE_CPU": "true"}, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    sharded = json.loads((tmp_path / "fsdp" / "all_results.json").read_text())
+    assert sharded["world_size"] == 2 and sharded["replicas_in_sync"] is None
+
+    _, one_flags, _ = family_args("gpt", data, tmp_path / "one", 2 * BATCH)
+    one = launch(script, one_flags, num_processes=1)
+    assert_same_weights(tmp_path / "one" / weights, tmp_path / "fsdp" / weights)
+    assert sharded["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-4)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "fsdp", trust_remote_code=True)
+    assert model.num_parameters() == one["num_parameters"]

@@ -1,0 +1,78 @@
+"""The accelerator path of the shared training set-up, exercised on CPU: compile, fused optimizers, unwrapping,
+process-count-independent random draws, and the shipped accelerate configs."""
+
+import argparse
+from pathlib import Path
+
+import pytest
+import torch
+from accelerate import Accelerator
+from accelerate.commands.config.config_args import load_config_from_file
+from accelerate.state import AcceleratorState
+
+from hfnets import CharGptConfig, CharGptForCausalLM
+from hfnets.training.launch import build_accelerator, build_adamw, global_batch_rows, replicas_in_sync, unwrap
+from tests.conftest import REPO_ROOT
+
+CONFIGS = sorted((REPO_ROOT / "scripts" / "accelerate").glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def reset_accelerator():
+    yield
+    AcceleratorState._reset_state(True)
+
+
+def flags(tmp_path: Path, **overrides) -> argparse.Namespace:
+    values = {
+        "gradient_accumulation_steps": 1,
+        "mixed_precision": "no",
+        "report_to": "none",
+        "output_dir": str(tmp_path),
+        "seed": 0,
+        "torch_compile": False,
+        "no_tf32": False,
+    }
+    return argparse.Namespace(**{**values, **overrides})
+
+
+def test_torch_compile_flag_compiles_in_prepare_and_unwrap_gives_the_plain_model(tmp_path):
+    accelerator = build_accelerator(flags(tmp_path, torch_compile=True))
+    model = CharGptForCausalLM(CharGptConfig(vocab_size=11, n_layer=1, n_head=2, n_embd=8, n_positions=8))
+    prepared = accelerator.prepare(model)
+    assert isinstance(prepared, torch._dynamo.eval_frame.OptimizedModule)
+    plain = unwrap(accelerator, prepared)
+    assert plain is model and not any(key.startswith("_orig_mod") for key in plain.state_dict())
+    ids = torch.randint(0, 11, (2, 8))
+    torch.testing.assert_close(prepared(input_ids=ids).logits, model(input_ids=ids).logits, rtol=1e-4, atol=1e-5)
+
+
+def test_optimizers_are_fused_on_cuda_only():
+    accelerator = Accelerator(cpu=True)
+    optimizer = build_adamw(accelerator, [torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
+    assert isinstance(optimizer, torch.optim.AdamW) and not optimizer.defaults["fused"]
+    adam = build_adamw(accelerator, [torch.nn.Parameter(torch.zeros(2))], torch.optim.Adam, lr=1e-3)
+    assert type(adam) is torch.optim.Adam
+
+
+def test_random_draws_of_one_process_are_the_global_batch_draws():
+    accelerator = Accelerator(cpu=True)
+    size, rows = global_batch_rows(accelerator, 5)
+    assert (size, rows) == (5, slice(0, 5))
+    assert replicas_in_sync(torch.nn.Linear(2, 2), accelerator) is True
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[path.stem for path in CONFIGS])
+def test_shipped_accelerate_configs_load(path):
+    config = load_config_from_file(str(path))
+    assert config.distributed_type.value in {"MULTI_GPU", "FSDP", "DEEPSPEED"}
+    assert config.mixed_precision == "bf16" and config.num_processes >= 2
+    if config.fsdp_config:
+        assert config.fsdp_config["fsdp_transformer_layer_cls_to_wrap"] in CharGptForCausalLM._no_split_modules
+    if config.deepspeed_config:
+        assert config.deepspeed_config["zero_stage"] == 2
+
+
+def test_configs_cover_ddp_fsdp_deepspeed_and_many_machines():
+    assert {path.stem for path in CONFIGS} == {"multi_gpu", "multi_node", "fsdp", "deepspeed_zero2"}
+    assert load_config_from_file(str(REPO_ROOT / "scripts/accelerate/multi_node.yaml")).num_machines == 2
