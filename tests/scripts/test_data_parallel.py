@@ -113,36 +113,3 @@ def test_two_processes_at_batch_b_train_as_one_at_batch_2b(family, data, tmp_pat
         assert two["eval_tokens"] == one["eval_tokens"]
         assert two["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-4)
         assert two["train_tokens"] == one["train_tokens"]
-
-
-def test_gpt_trains_sharded_with_the_fsdp_config_and_saves_full_weights(data, tmp_path):
-    """FSDP2 on two CPU processes: the weights are sharded during training and gathered into one ordinary
-    safetensors file at the end, equal to what one process at batch 2B trains."""
-    from transformers import AutoModelForCausalLM
-
-    script, flags, weights = family_args("gpt", data, tmp_path / "fsdp", BATCH)
-    command = [
-        "-m",
-        "accelerate.commands.launch",
-        "--config_file",
-        str(REPO_ROOT / "scripts" / "accelerate" / "fsdp.yaml"),
-        "--num_processes",
-        "2",
-        "--mixed_precision",
-        "no",
-        "--main_process_port",
-        str(free_port()),
-        f"scripts/{script}",
-        *flags,
-    ]
-    result = run_script(command, env={"ACCELERATE_USE_CPU": "true"}, timeout=300)
-    assert result.returncode == 0, result.stderr[-4000:]
-    sharded = json.loads((tmp_path / "fsdp" / "all_results.json").read_text())
-    assert sharded["world_size"] == 2 and sharded["replicas_in_sync"] is None
-
-    _, one_flags, _ = family_args("gpt", data, tmp_path / "one", 2 * BATCH)
-    one = launch(script, one_flags, num_processes=1)
-    assert_same_weights(tmp_path / "one" / weights, tmp_path / "fsdp" / weights)
-    assert sharded["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-4)
-    model = AutoModelForCausalLM.from_pretrained(tmp_path / "fsdp", trust_remote_code=True)
-    assert model.num_parameters() == one["num_parameters"]

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from transformers import pipeline
 
 from hfnets import MnistMlpConfig, MnistMlpForImageClassification
-from tests.conftest import REPO_ROOT, free_port, run_script
+from tests.conftest import REPO_ROOT, run_script
 from tests.helpers.drawing import draw_digit
 from tests.helpers.interrupt import run_killed_after_checkpoint
 
@@ -102,37 +102,6 @@ def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
     for name in expected:
         assert torch.equal(expected[name], actual[name]), name
     assert json.loads((interrupted_dir / "all_results.json").read_text())["step"] == 32
-
-
-def test_two_cpu_processes_train_as_one_data_parallel_job(mnist_dir, tmp_path):
-    output_dir = tmp_path / "ddp"
-    result = run_script(
-        [
-            "-m",
-            "accelerate.commands.launch",
-            "--multi_gpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            str(free_port()),
-            "scripts/train_mlp.py",
-            *quick_args(mnist_dir, output_dir, "--num_train_epochs", "2"),
-        ],
-        env={"ACCELERATE_USE_CPU": "true"},
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    results = json.loads((output_dir / "all_results.json").read_text())
-    assert results["world_size"] == 2
-    assert results["replicas_in_sync"] is True
-    # Each rank trains on its own half: together they see every example once per epoch, not twice.
-    assert results["train_samples"] == 2 * 1024
-    assert results["step"] == 2 * 8  # 1024 / (64 x 2 processes) optimizer steps per epoch
 
 
 def test_bf16_mixed_precision_and_gradient_accumulation(train_mlp, mnist_dir, tmp_path):
