@@ -68,7 +68,7 @@ def run_one(name: str, args: argparse.Namespace, output: Path) -> tuple[list[dic
 
 
 def format_table(rows: list[dict]) -> str:
-    header = f"{'benchmark':52} {'value':>12} {'unit':14} {'ratio':>7} {'bar':>9} {'holds':>6} {'peak MB':>9}  peer"
+    header = f"{'benchmark':60} {'value':>12} {'unit':14} {'ratio':>7} {'bar':>9} {'holds':>6} {'peak MB':>9}  peer"
     lines = [header, "-" * len(header)]
     for row in rows:
         bar = "" if row.get("bar") is None else f"{'>=' if row['bar_kind'] == 'min' else '<='}{row['bar']}"
@@ -76,7 +76,7 @@ def format_table(rows: list[dict]) -> str:
         holds = {True: "yes", False: "NO", None: ""}[row.get("holds")]
         kind = f" ({row['ratio_of']})" if row.get("ratio_of") == "time" else ""
         lines.append(
-            f"{row['name']:52} {row['value']:>12,} {row['unit']:14} {ratio:>7} {bar:>9} {holds:>6} "
+            f"{row['name']:60} {row['value']:>12,} {row['unit']:14} {ratio:>7} {bar:>9} {holds:>6} "
             f"{row.get('peak_memory_mb', 0):>9,.0f}  {(row.get('peer') or '') + kind}"
         )
     return "\n".join(lines)

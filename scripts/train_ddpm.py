@@ -294,7 +294,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             power=3 / 4,
             model_cls=UNet2DModel,
             model_config=unwrap(accelerator, unet).config,
-            foreach=True,  # one multi-tensor update per step, not a Python loop over parameters
         )
         ema.to(accelerator.device)
         accelerator.register_for_checkpointing(ema)

@@ -179,8 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     ema = None
     if args.ema_decay > 0:
-        # foreach: one multi-tensor update per step, not a Python loop over parameters
-        ema = EMAModel(unwrap(accelerator, generator).parameters(), decay=args.ema_decay, foreach=True)
+        ema = EMAModel(unwrap(accelerator, generator).parameters(), decay=args.ema_decay)
         ema.to(accelerator.device)
         accelerator.register_for_checkpointing(ema)
     num_update_steps_per_epoch = len(dataloader)
