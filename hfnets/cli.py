@@ -138,7 +138,10 @@ def _space(args: argparse.Namespace) -> int:
     from hfnets.hub import PushError, push_space
 
     try:
-        url = push_space(args.space_dir, args.repo_id, args.model_id, token=args.token, private=args.private)
+        models = dict(pair.split("=", 1) if "=" in pair else ("MODEL_ID", pair) for pair in args.model_id)
+        if len(models) < len(args.model_id):
+            raise PushError(f"--model-id names a Space variable twice: {' '.join(args.model_id)}")
+        url = push_space(args.space_dir, args.repo_id, models, token=args.token, private=args.private)
     except PushError as error:
         print(f"hfnets space: {error}", file=sys.stderr)
         return 1
@@ -192,7 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     space.add_argument("space_dir", help="The Space folder: app.py, requirements.txt and optionally README.md.")
     space.add_argument("--repo-id", "--repo_id", dest="repo_id", required=True, help="The Space: USER/NAME or NAME.")
     space.add_argument(
-        "--model-id", "--model_id", dest="model_id", required=True, help="The Hub model the Space shows."
+        "--model-id",
+        "--model_id",
+        dest="model_id",
+        action="append",
+        required=True,
+        help="The Hub model the Space shows (its variable MODEL_ID). For an app that shows several, give "
+        "VARIABLE=USER/NAME once per model, e.g. the gallery's MLP_MODEL_ID=you/mnist-mlp.",
     )
     space.add_argument("--private", action="store_true", help="Create the Space as private.")
     space.add_argument("--token", default=None, help="Hub write token (default: HF_TOKEN or the saved login).")

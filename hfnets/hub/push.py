@@ -216,20 +216,42 @@ def space_includes(space_dir: Path) -> list[tuple[Path, str]]:
     return pairs
 
 
-def space_card(space_dir: Path, model_id: str, title: str | None = None) -> SpaceCard:
+def space_card(space_dir: Path, model_ids: list[str]) -> SpaceCard:
     """The Space's README: its own text and front matter if it has them, with the fields a Gradio Space needs."""
     readme = space_dir / "README.md"
     card = SpaceCard(readme.read_text()) if readme.is_file() else SpaceCard(f"---\n---\n\n# {space_dir.name}\n")
     data = card.data
-    data.title = data.get("title") or title or space_dir.name
+    data.title = data.get("title") or space_dir.name
     data.sdk = "gradio"
     data.sdk_version = data.get("sdk_version") or _gradio_version()
     data.app_file = data.get("app_file") or "app.py"
-    data.models = sorted({*(data.get("models") or []), model_id})
-    data.short_description = (data.get("short_description") or f"hfnets demo of {model_id}")[:60]
+    data.models = model_ids  # the models this Space shows, not the published defaults its folder lists
+    data.short_description = (data.get("short_description") or f"hfnets demo of {', '.join(model_ids)}")[:60]
     data.license = data.get("license") or "apache-2.0"
     data.tags = sorted({*(data.get("tags") or []), "hfnets"})
     return card
+
+
+def space_model_variables(space_dir: Path, models: str | dict[str, str]) -> dict[str, str]:
+    """The Space variables that name its models: `models` is one Hub id (the variable MODEL_ID) or a mapping
+    {VARIABLE: Hub id} for an app that shows several (the gallery). Each variable must be one the app reads."""
+    variables = {"MODEL_ID": models} if isinstance(models, str) else dict(models)
+    if not variables:
+        raise PushError("Name the model the Space shows: --model-id USER/NAME.")
+    app = (space_dir / "app.py").read_text()
+    for variable, model_id in variables.items():
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", variable) or not model_id:
+            raise PushError(
+                f"Not a Space variable and model: {variable}={model_id}. Use --model-id USER/NAME, or "
+                "--model-id VARIABLE=USER/NAME (an upper-case variable the app reads) for each model of the app."
+            )
+        if not re.search(rf"\b{variable}\b", app):
+            read = sorted(set(re.findall(r"\b([A-Z][A-Z0-9_]*MODEL_ID)\b", app)) - {"DEFAULT_MODEL_ID"})
+            raise PushError(
+                f"{space_dir / 'app.py'} does not read the variable {variable}, so the Space would not show "
+                f"{model_id}. It reads: {', '.join(read) or 'none'}; pass --model-id VARIABLE=USER/NAME for each."
+            )
+    return variables
 
 
 def _gradio_version() -> str:
@@ -242,27 +264,30 @@ def _gradio_version() -> str:
 def push_space(
     space_dir: str | Path,
     repo_id: str,
-    model_id: str,
+    models: str | dict[str, str],
     token: str | None = None,
     private: bool = False,
     commit_message: str = "Update the hfnets demo",
 ) -> str:
     """Create or update the Gradio Space `repo_id` from `space_dir` (app.py, requirements.txt, README front matter)
-    showing `model_id`, which the app reads from the Space variable MODEL_ID. Returns the commit URL."""
+    showing `models`: one Hub id, which the app reads from the Space variable MODEL_ID, or {VARIABLE: Hub id} for an
+    app that shows several (the gallery: MLP_MODEL_ID, GAN_MODEL_ID, ...). Returns the commit URL."""
     space_dir = Path(space_dir)
     problems = check_space_folder(space_dir)
     if problems:
         raise PushError(f"Not pushing the Space {space_dir}:\n- " + "\n- ".join(problems))
+    variables = space_model_variables(space_dir, models)
     api, user = _authenticated_api(token)
     repo_id = _full_repo_id(repo_id, user)
-    try:
-        api.model_info(model_id)
-    except RepositoryNotFoundError:
-        raise PushError(
-            f"The Space would show {model_id}, which is not on the Hub (or not visible with this token): "
-            "push the model first with `hfnets push`."
-        ) from None
-    card = space_card(space_dir, model_id)
+    for model_id in variables.values():
+        try:
+            api.model_info(model_id)
+        except RepositoryNotFoundError:
+            raise PushError(
+                f"The Space would show {model_id}, which is not on the Hub (or not visible with this token): "
+                "push the model first with `hfnets push`."
+            ) from None
+    card = space_card(space_dir, sorted(set(variables.values())))
     operations = [
         CommitOperationAdd(path_in_repo=relative, path_or_fileobj=space_dir / relative)
         for relative in _uploaded_files(space_dir)
@@ -284,13 +309,14 @@ def push_space(
         return info.commit_url
 
     url = _commit_atomically(api, repo_id, "space", None, commit)
-    try:
-        api.add_space_variable(repo_id, "MODEL_ID", model_id, description="The model this demo loads")
-    except HfHubHTTPError as error:
-        raise PushError(
-            f"The Space {repo_id} was updated, but setting its MODEL_ID variable failed: {error}\n"
-            f"Set MODEL_ID={model_id} in the Space's settings, or run the command again."
-        ) from error
+    for variable, model_id in variables.items():
+        try:
+            api.add_space_variable(repo_id, variable, model_id, description="A model this demo loads")
+        except HfHubHTTPError as error:
+            raise PushError(
+                f"The Space {repo_id} was updated, but setting its {variable} variable failed: {error}\n"
+                f"Set {variable}={model_id} in the Space's settings, or run the command again."
+            ) from error
     return url
 
 

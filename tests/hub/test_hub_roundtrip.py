@@ -303,11 +303,30 @@ def _environ() -> dict:
     return {k: v for k, v in os.environ.items() if k != "HF_TOKEN"} | {"PYTHONPATH": str(REPO_ROOT)}
 
 
-def test_the_gallery_space_carries_the_demos_it_shows(in_process_hub, trained_dirs):
-    model_id = f"{USER}/gallery-model"
-    push_folder(trained_dirs["mlp"], model_id, token=WRITE_TOKEN)
-    push_space(REPO_ROOT / "spaces" / "gallery", "gallery", model_id, token=WRITE_TOKEN)
-    files = set(in_process_hub.head(f"{USER}/gallery", "space").files)
+def test_the_gallery_space_carries_the_demos_it_shows_and_names_each_model(in_process_hub, trained_dirs, tmp_path):
+    models = {f"{family.upper()}_MODEL_ID": f"{USER}/gallery-{family}" for family in ("mlp", "gan", "ddpm", "gpt")}
+    for variable, model_id in models.items():
+        push_folder(trained_dirs[variable.split("_")[0].lower()], model_id, token=WRITE_TOKEN)
+    gallery = REPO_ROOT / "spaces" / "gallery"
+    # one bare id would set MODEL_ID, which the gallery does not read: refused before anything is uploaded
+    with pytest.raises(PushError, match="does not read the variable MODEL_ID.*GAN_MODEL_ID"):
+        push_space(gallery, "gallery", models["MLP_MODEL_ID"], token=WRITE_TOKEN)
+    assert ("space", f"{USER}/gallery") not in in_process_hub.repos
+
+    pairs = [item for variable, model_id in models.items() for item in ("--model-id", f"{variable}={model_id}")]
+    result = hfnets_cli(["space", str(gallery), "--repo-id", "gallery", *pairs], hub_env(in_process_hub, tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    space = in_process_hub.repo(f"{USER}/gallery", "space")
+    assert space.variables == models  # each tab loads the model named for it
+    files = in_process_hub.head(f"{USER}/gallery", "space").files
     demos = {"apps/mnist-classifier.py", "apps/gan.py", "apps/ddpm.py", "apps/gpt.py"}
-    assert {"app.py", "requirements.txt", "README.md"} | demos <= files and "space_files.txt" not in files
+    assert {"app.py", "requirements.txt", "README.md"} | demos <= files.keys() and "space_files.txt" not in files
     assert any(f.startswith("apps/examples/") and f.endswith(".png") for f in files)
+    meta = yaml.safe_load(files["README.md"].decode().split("---")[1])
+    assert meta["models"] == sorted(models.values())
+
+    twice = ["--model-id", f"GAN_MODEL_ID={USER}/a", "--model-id", f"GAN_MODEL_ID={USER}/b"]
+    result = hfnets_cli(["space", str(gallery), "--repo-id", "gallery", *twice], hub_env(in_process_hub, tmp_path))
+    assert result.returncode == 1 and "names a Space variable twice" in result.stderr
+    with pytest.raises(PushError, match="an upper-case variable the app reads"):
+        push_space(gallery, "gallery", {"gan_model_id": f"{USER}/gallery-gan"}, token=WRITE_TOKEN)
