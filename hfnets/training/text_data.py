@@ -7,7 +7,7 @@ whole batch at a time (as nanoGPT's `get_batch` does), so nothing is tokenized o
 import torch
 from datasets import Dataset, DatasetDict, load_dataset
 
-from .data import load_dataset_dict
+from .data import batch_index, load_dataset_dict
 
 # For a language model the validation split is the one to report; the test split stays unseen.
 TEXT_EVAL_SPLITS = ("validation", "valid", "val", "test")
@@ -109,7 +109,7 @@ class TokenWindowDataset(torch.utils.data.Dataset):
         return moved
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        starts = self.starts.index_select(0, torch.as_tensor(indices, device=self.starts.device))
+        starts = self.starts.index_select(0, batch_index(indices, self.starts.device))
         windows = self.tokens[starts[:, None] + self.offsets]  # (batch, block_size)
         # The model shifts labels by one itself: position i is scored against token i + 1.
         return {"input_ids": windows, "labels": windows}
