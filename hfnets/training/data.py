@@ -196,15 +196,15 @@ class ImageTensorDataset(torch.utils.data.Dataset):
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         index = batch_index(indices, self.images.device)
-        # (x / 255 - mean) / std as one multiply and one subtract, in place on the float copy (a third faster than
-        # an out-of-place uint8 * float); index_select is much faster than x[index].
+        # (x / 255 - mean) / std as one multiply and one subtract, in place on the float copy (faster than an
+        # out-of-place uint8 * float); index_select is much faster than x[index].
         pixel_values = self.images.index_select(0, index).float().mul_(self._scale).sub_(self._shift)
         return {"pixel_values": pixel_values, "labels": self.labels.index_select(0, index)}
 
 
 def batch_index(indices: list[int], device: torch.device) -> torch.Tensor:
     """A sampler's list of indices as an int64 tensor on `device`: through numpy, 5x faster than `torch.as_tensor`
-    on a list of Python ints (8 vs 42 us for 256), which is a few percent of a small model's training step."""
+    on a list of Python ints (8 vs 42 us for 256), about 1.5% of the MNIST MLP's training step."""
     return torch.from_numpy(np.asarray(indices, dtype=np.int64)).to(device)
 
 
