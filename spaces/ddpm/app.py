@@ -152,7 +152,7 @@ def build_demo(model_id: str | None = None) -> gr.Blocks:
         )
         with gr.Row():
             digit = gr.Dropdown(choices, value=choices[min(4, len(choices) - 1)], label="Digit")
-            guidance = gr.Slider(1, 10, value=default_guidance, step=0.25, label="Guidance scale (1 = none)")
+            guidance = gr.Slider(1, 10, value=default_guidance, step=0.05, label="Guidance scale (1 = none)")
             sampler = gr.Dropdown(list(SAMPLERS), value="DPM-Solver", label="Sampler")
         with gr.Row():
             steps = gr.Slider(1, 1000, value=25, step=1, label="Steps")

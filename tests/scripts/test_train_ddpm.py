@@ -59,7 +59,7 @@ def test_short_run_lowers_the_loss_and_saves_a_loadable_pipeline(train_ddpm, mni
     card = (output_dir / "README.md").read_text()
     assert "{{" not in card and "GuidedDDPMPipeline" not in card and "label dropout" in card
     pipe = DiffusionPipeline.from_pretrained(output_dir, trust_remote_code=True)
-    assert type(pipe).__name__ == "GuidedDDPMPipeline" and pipe.config.guidance_scale == 1.25
+    assert type(pipe).__name__ == "GuidedDDPMPipeline" and pipe.config.guidance_scale == 1.15
     images = pipe(class_labels=[0, 1], num_inference_steps=2, generator=torch.manual_seed(0), output_type="pt")
     assert images.images.shape == (2, 1, 28, 28)
 
@@ -209,5 +209,5 @@ def test_evaluate_samples_with_the_scheduler_and_steps_asked_for(train_ddpm, mni
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((output_dir / "eval_results.json").read_text())
-    assert report["sampler"] == {"scheduler": "DPMSolverMultistepScheduler", "steps": 3, "guidance_scale": 1.25}
+    assert report["sampler"] == {"scheduler": "DPMSolverMultistepScheduler", "steps": 3, "guidance_scale": 1.15}
     assert report["num_samples"] == 20 and 0.0 <= report["conditional_accuracy"] <= 1.0
