@@ -24,6 +24,7 @@ BENCHMARKS = {
     "gan": "bench_gan.py",  # GanPipeline against its bare generator
     "ddpm": "bench_ddpm.py",  # GuidedDDPMPipeline against diffusers' DDPMPipeline
     "ddpm_training": "bench_ddpm_training.py",  # UNet training-step variants against the fp32 step
+    "canvas": "bench_canvas.py",  # canvas-style drawings through the stock pipeline against original digits
 }
 
 
@@ -54,7 +55,7 @@ def run_one(name: str, args: argparse.Namespace, output: Path) -> tuple[list[dic
     command = [sys.executable, str(HERE / BENCHMARKS[name]), "--device", args.device, "--json", str(output)]
     if args.quick:
         command.append("--quick")
-    if name == "mlp":
+    if name in ("mlp", "canvas"):
         command += ["--dataset_name", args.dataset_name]
     if name == "ddpm" and args.ddpm_model:
         command += ["--model", args.ddpm_model]

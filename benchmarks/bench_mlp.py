@@ -82,6 +82,8 @@ def script_run(dataset_name: str, epochs: int, batch_size: int, learning_rate: f
                 str(seed),
                 "--report_to",
                 "none",
+                "--mixed_precision",
+                "no",  # the plain loop's precision
             ]
         )
     AcceleratorState._reset_state(True)

@@ -105,12 +105,15 @@ def row(
     ratio: float | None = None,
     bar: float | None = None,
     bar_kind: str = "min",
+    bar_on: str = "ratio",
     **extra,
 ) -> dict:
-    """One result row; `holds` is computed from `ratio`, `bar` and `bar_kind`."""
+    """One result row; `holds` is computed from `bar` and `bar_kind` on the `ratio`, or on the `value` itself where
+    the bar is an absolute one (`bar_on="value"`, e.g. an accuracy)."""
     holds = None
-    if ratio is not None and bar is not None:
-        holds = bool(ratio >= bar) if bar_kind == "min" else bool(ratio <= bar)
+    measured = value if bar_on == "value" else ratio
+    if measured is not None and bar is not None:
+        holds = bool(measured >= bar) if bar_kind == "min" else bool(measured <= bar)
     ratio_of = None if ratio is None else ("time" if bar_kind == "max" else "throughput")
     return {
         "name": name,
@@ -120,6 +123,7 @@ def row(
         "ratio": None if ratio is None else round(ratio, 3),
         "bar": bar,
         "bar_kind": bar_kind if bar is not None else None,
+        "bar_on": bar_on if bar is not None else None,
         "ratio_of": ratio_of,
         "holds": holds,
         "peak_memory_mb": round(peak_memory_mb(device), 1),

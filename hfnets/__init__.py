@@ -19,7 +19,14 @@ from .cnn import MnistCnnConfig, MnistCnnForImageClassification, MnistCnnPreTrai
 from .ddpm import GuidedDDPMPipeline
 from .gan import GanDiscriminator, GanGenerator, GanPipeline
 from .gpt import CharGptConfig, CharGptForCausalLM, CharGptModel, CharGptPreTrainedModel, CharGptTokenizer
-from .mlp import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor, MnistMlpPreTrainedModel
+from .mlp import (
+    DigitClassificationPipeline,
+    MnistMlpConfig,
+    MnistMlpForImageClassification,
+    MnistMlpImageProcessor,
+    MnistMlpPreTrainedModel,
+)
+from .resources import PRETRAINED_MODELS, pretrained_path
 
 __version__ = "0.1.0"
 
@@ -48,6 +55,7 @@ CharGptForCausalLM.register_for_auto_class("AutoModelForCausalLM")
 CharGptTokenizer.register_for_auto_class("AutoTokenizer")
 
 __all__ = [
+    "DigitClassificationPipeline",
     "GanDiscriminator",
     "GanGenerator",
     "GanPipeline",
@@ -64,5 +72,7 @@ __all__ = [
     "MnistMlpForImageClassification",
     "MnistMlpImageProcessor",
     "MnistMlpPreTrainedModel",
+    "PRETRAINED_MODELS",
+    "pretrained_path",
     "__version__",
 ]

@@ -3,6 +3,7 @@ reader, or a run killed mid-write, never sees it half-written."""
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -30,3 +31,17 @@ def write_text_atomically(path: str | Path, text: str) -> None:
 def write_json_atomically(path: str | Path, data: dict) -> None:
     """Write `data` as indented, key-sorted JSON to `path`, atomically."""
     write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def publish_folder(source: str | Path, destination: str | Path) -> None:
+    """Give the folder `source` the usual permissions and move it to `destination`, replacing a folder there: a
+    reader sees the old folder or the new one, never a mix. `source` must be on the same file system."""
+    source, destination = Path(source), Path(destination)
+    os.chmod(source, 0o777 & ~_umask())
+    if destination.exists():
+        retired = source.with_name(f"{source.name}.old")
+        os.replace(destination, retired)
+        os.replace(source, destination)
+        shutil.rmtree(retired)
+    else:
+        os.replace(source, destination)

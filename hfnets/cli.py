@@ -25,7 +25,12 @@ def _predict(args: argparse.Namespace) -> int:
     if missing:
         print(f"hfnets predict: no such image file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    classifier = pipeline("image-classification", model=args.model, trust_remote_code=args.trust_remote_code)
+    # The hfnets pipeline class keeps transparent drawings intact; with --trust_remote_code the folder's own copy
+    # of it (named in config.json) is used instead.
+    own_class = {} if args.trust_remote_code else {"pipeline_class": hfnets.DigitClassificationPipeline}
+    classifier = pipeline(
+        "image-classification", model=args.model, trust_remote_code=args.trust_remote_code, **own_class
+    )
     for path in args.images:
         try:
             image = PIL.Image.open(path)
@@ -33,22 +38,13 @@ def _predict(args: argparse.Namespace) -> int:
         except (OSError, PIL.UnidentifiedImageError) as error:
             print(f"hfnets predict: cannot read {path} as an image: {error}", file=sys.stderr)
             return 2
-        # RGBA goes to the processor as an array: the pipeline would flatten a PIL image to RGB and lose alpha.
-        predictions = classifier(_as_array_if_transparent(image), top_k=args.top_k)
+        predictions = classifier(image, top_k=args.top_k)
         if args.json:
             print(json.dumps({"image": path, "predictions": predictions}))
         else:
             ranked = ", ".join(f"{p['label']} ({p['score']:.3f})" for p in predictions)
             print(f"{path}: {ranked}")
     return 0
-
-
-def _as_array_if_transparent(image):
-    import numpy as np
-
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        return np.asarray(image.convert("RGBA"))
-    return image
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -149,6 +145,18 @@ def _space(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from hfnets.hub import PushError, export_folder
+
+    try:
+        files = export_folder(args.folder, args.destination)
+    except PushError as error:
+        print(f"hfnets export: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(files)} files from {args.folder} in {args.destination}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hfnets", description="hfnets: classic neural networks the Hugging Face way."
@@ -190,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--commit-message", "--commit_message", dest="commit_message", default="Upload model trained with hfnets"
     )
     push.set_defaults(handler=_push)
+
+    export = commands.add_parser(
+        "export", help="Copy what `hfnets push` would upload from a trained folder into a local folder."
+    )
+    export.add_argument("folder", help="The folder a training script wrote (--output_dir).")
+    export.add_argument("destination", help="The new folder (replaced as a whole if it exists).")
+    export.set_defaults(handler=_export)
 
     space = commands.add_parser("space", help="Create or update a Gradio Space from spaces/<name>/.")
     space.add_argument("space_dir", help="The Space folder: app.py, requirements.txt and optionally README.md.")

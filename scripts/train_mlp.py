@@ -27,7 +27,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForImageClassification
 
-from hfnets import MnistCnnConfig, MnistMlpConfig, MnistMlpImageProcessor
+from hfnets import DigitClassificationPipeline, MnistCnnConfig, MnistMlpConfig, MnistMlpImageProcessor
 from hfnets.atomic import write_json_atomically
 from hfnets.hub import (
     card_base_model,
@@ -40,6 +40,7 @@ from hfnets.hub import (
 )
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
 from hfnets.training.args import add_training_args, validate_training_args
+from hfnets.training.augment import RandomAffine
 from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
 from hfnets.training.data import (
     ImageTensorDataset,
@@ -86,6 +87,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data = parser.add_argument_group("images")
     data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
     data.add_argument("--label_column", type=str, default=None, help="Label column (default: the ClassLabel feature).")
+    augment = parser.add_argument_group("augmentation (training images only; all off by default)")
+    augment.add_argument(
+        "--random_rotation", type=float, default=0.0, help="Rotate each training image by up to +-N degrees."
+    )
+    augment.add_argument(
+        "--random_shift", type=float, default=0.0, help="Shift each training image by up to +-F of its side."
+    )
+    augment.add_argument(
+        "--random_scale", type=float, default=0.0, help="Scale each training image by a factor in [1-F, 1+F]."
+    )
     model = parser.add_argument_group("model")
     model.add_argument(
         "--model_name_or_path",
@@ -115,6 +126,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--hidden_sizes must be positive integers, got {args.hidden_sizes}.")
     if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
         parser.error(f"--dropout must be in [0, 1), got {args.dropout}.")
+    try:
+        args.augmentation = RandomAffine(args.random_rotation, args.random_shift, args.random_scale)
+    except ValueError as error:
+        parser.error(f"--random_rotation/--random_shift/--random_scale: {error}")
     return args
 
 
@@ -256,6 +271,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         num_batches = 0
         epoch_start = time.perf_counter()
         for batch in active_dataloader:
+            batch["pixel_values"] = args.augmentation(batch["pixel_values"])
             with accelerator.accumulate(model):
                 outputs = model(**batch)
                 accelerator.backward(outputs.loss)
@@ -311,7 +327,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         unwrapped = unwrap(accelerator, model)
-        save_pretrained_atomically(args.output_dir, unwrapped, processor)
+        # saved as a pipeline: config.json then names the pipeline class that keeps transparent drawings intact
+        pipe = DigitClassificationPipeline(model=unwrapped, image_processor=processor)
+        save_pretrained_atomically(args.output_dir, pipe)
         write_json_atomically(f"{args.output_dir}/all_results.json", results)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command)
@@ -364,6 +382,7 @@ def build_model_card(args, results, model, accelerator, command: list[str]):
         repo_id=default_repo_id(args.hub_model_id, args.output_dir),
         architecture=architecture,
         dropout=config.dropout,
+        augmentation=describe_augmentation(args.augmentation),
         num_parameters=f"{model.num_parameters():,}",
         dataset_id=dataset_id,
         eval_split=args.eval_split or "test",
@@ -380,6 +399,15 @@ def build_model_card(args, results, model, accelerator, command: list[str]):
         hardware=describe_hardware(accelerator),
         train_runtime=f"{results['train_runtime']:.1f}",
         command=shlex.join(["accelerate", "launch", "scripts/train_mlp.py", *command]),
+    )
+
+
+def describe_augmentation(augmentation: RandomAffine) -> str:
+    if not augmentation.enabled:
+        return "none"
+    return (
+        f"random affine per image: rotation up to +-{augmentation.degrees:g} degrees, shift up to "
+        f"+-{augmentation.translate:g} of the side, scaling by up to +-{augmentation.scale:g}"
     )
 
 

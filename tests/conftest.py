@@ -18,6 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("HFNETS_SHARED_DIR", REPO_ROOT.parent / "shared"))
 MNIST_DIR = SHARED_DIR / "datasets" / "mnist"
+SHAKESPEARE_DIR = SHARED_DIR / "datasets" / "tiny_shakespeare"
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,14 @@ def mnist_dir() -> Path:
     if not (MNIST_DIR / "README.md").is_file():
         pytest.skip(f"needs the MNIST copy at {MNIST_DIR} (../shared/datasets/mnist beside the checkout)")
     return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def shakespeare_dir() -> Path:
+    """Tiny Shakespeare in the Hub layout of karpathy/tiny_shakespeare, read in place."""
+    if not (SHAKESPEARE_DIR / "README.md").is_file() and not (SHAKESPEARE_DIR / "data").is_dir():
+        pytest.skip(f"needs the Tiny Shakespeare copy at {SHAKESPEARE_DIR} (../shared/datasets/tiny_shakespeare)")
+    return SHAKESPEARE_DIR
 
 
 @pytest.fixture(scope="session")

@@ -22,3 +22,29 @@ def test_predict_reports_missing_and_unreadable_files(trained_mlp_dir, tmp_path)
     (tmp_path / "notes.png").write_text("not an image")
     result = run_script(["-m", "hfnets.cli", "predict", str(trained_mlp_dir), str(tmp_path / "notes.png")])
     assert result.returncode == 2 and "cannot read" in result.stderr
+
+
+def test_export_copies_what_a_push_would_upload_and_replaces_an_earlier_copy(trained_dirs, tmp_path):
+    source = trained_dirs["gan"]
+    (source / "checkpoint-1").mkdir(exist_ok=True)  # by-products that stay local
+    (source / "checkpoint-1" / "optimizer.bin").write_bytes(b"state")
+    destination = tmp_path / "pretrained" / "mnist-gan"
+    destination.mkdir(parents=True)
+    (destination / "stale.txt").write_text("from an earlier export")
+
+    result = run_script(["-m", "hfnets.cli", "export", str(source), str(destination)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    copied = sorted(p.relative_to(destination).as_posix() for p in destination.rglob("*") if p.is_file())
+    assert "model_index.json" in copied and "README.md" in copied and "pipeline_gan.py" in copied
+    assert not any(name.startswith(("checkpoint-", "runs/")) or name == "stale.txt" for name in copied)
+    for name in copied:
+        assert (destination / name).read_bytes() == (source / name).read_bytes()
+    assert [p.name for p in destination.parent.iterdir()] == ["mnist-gan"]  # no staging folder left behind
+
+
+def test_export_refuses_a_folder_that_would_not_load(tmp_path):
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").write_text("{}")
+    result = run_script(["-m", "hfnets.cli", "export", str(tmp_path / "half"), str(tmp_path / "out")])
+    assert result.returncode == 1 and "no weights" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -8,11 +8,15 @@ was.
 import fnmatch
 import json
 import re
+import shutil
+import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, SpaceCard, get_token
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+from ..atomic import publish_folder
 
 # Training by-products that stay local: resumable checkpoints, tracker logs, caches and temporary files.
 LOCAL_ONLY_PATTERNS = [
@@ -58,6 +62,8 @@ def check_model_folder(folder: str | Path) -> list[str]:
         config = json.loads((folder / "config.json").read_text())
         model_folders = {""}
         code_modules = {ref.split(".")[0] for ref in _auto_map_refs(config.get("auto_map", {}))}
+        # a pipeline class of the repository's own (`pipeline(..., trust_remote_code=True)` loads it)
+        code_modules |= {task["impl"].split(".")[0] for task in config.get("custom_pipelines", {}).values()}
     elif "model_index.json" in files:
         index = json.loads((folder / "model_index.json").read_text())
         # diffusers models keep their weights next to a config.json in their component's subfolder
@@ -146,6 +152,32 @@ def _commit_atomically(api: HfApi, repo_id: str, repo_type: str, revision: str |
             f"{'@' + revision if revision else ''} is still at commit {before[:8]}. "
             "Fix the cause above (network, permissions, disk) and run the same command again."
         ) from error
+
+
+def export_folder(folder: str | Path, destination: str | Path) -> list[str]:
+    """Copy what `push_folder` would upload from `folder` into `destination`, a Hub-ready folder of its own.
+
+    `folder` is checked as for a push first. The copy is staged beside `destination` and moved into place whole,
+    replacing an earlier one: an interrupted export leaves the old folder or the new one, never a mix.
+    Returns the copied files' relative paths.
+    """
+    folder, destination = Path(folder), Path(destination)
+    problems = check_model_folder(folder)
+    if problems:
+        raise PushError(f"Not exporting {folder}:\n- " + "\n- ".join(problems))
+    if destination.resolve() == folder.resolve() or folder.resolve() in destination.resolve().parents:
+        raise PushError(f"The destination {destination} must lie outside {folder}.")
+    files = _uploaded_files(folder)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.export-"))
+    try:
+        for relative in files:
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(folder / relative, staging / relative)
+        publish_folder(staging, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return files
 
 
 def push_folder(

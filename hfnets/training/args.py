@@ -5,7 +5,7 @@ import os
 
 from transformers import SchedulerType
 
-MIXED_PRECISION_CHOICES = ("no", "fp16", "bf16")
+MIXED_PRECISION_CHOICES = ("auto", "no", "fp16", "bf16")
 REPORT_TO_CHOICES = ("tensorboard", "none")
 
 
@@ -83,9 +83,11 @@ def add_training_args(
     training.add_argument(
         "--mixed_precision",
         type=str,
-        default=None,
+        default="auto",
         choices=MIXED_PRECISION_CHOICES,
-        help="Mixed precision (default: what `accelerate launch`/`accelerate config` set, else no).",
+        help="auto (default): what `accelerate launch --mixed_precision`/`accelerate config` chose, else bf16 where "
+        "the hardware computes it natively (CUDA GPUs with bf16, CPUs with AVX512-BF16 or AMX) and no (float32) "
+        "elsewhere. `no` forces float32.",
     )
 
     training.add_argument(

@@ -1,9 +1,11 @@
 """The four hfnets demos in one app, a tab each.
 
 Runs locally (`python spaces/gallery/app.py`, or `hfnets demo`, which also provides models) and as a Hugging Face
-Space. Each tab's model comes from an environment variable (a Hub id or a local folder), by default the published one:
-MLP_MODEL_ID, GAN_MODEL_ID, DDPM_MODEL_ID, GPT_MODEL_ID. The demos' code is read from the sibling folders
-(`../<name>/app.py`) or, in a Space, from `apps/<name>.py` beside this file.
+Space. Each tab's model comes from an environment variable (a Hub id or a local folder): MLP_MODEL_ID, GAN_MODEL_ID,
+DDPM_MODEL_ID, GPT_MODEL_ID (on a Space, variables in its settings); where one is unset, the model that ships with
+hfnets, when the app runs from the repository or an installed hfnets. A tab without a model says how to give it
+one. The demos' code is read from the sibling folders (`../<name>/app.py`) or, in a Space, from `apps/<name>.py`
+beside this file.
 """
 
 import importlib.util
@@ -33,13 +35,24 @@ def demo_module(name: str):
     raise FileNotFoundError(f"No code for the {name} demo in {HERE / 'apps'} or {HERE.parent / name}.")
 
 
-def build_gallery(model_ids: dict[str, str] | None = None) -> gr.Blocks:
-    """`model_ids` maps a demo folder name to its model; the rest come from the environment or the defaults."""
+def missing_model_tab(title: str, variable: str) -> gr.Blocks:
+    with gr.Blocks() as tab:
+        gr.Markdown(
+            f"### No {title.lower()} model here yet\n\n"
+            f"Set `{variable}` to a Hub model id or a folder saved by the training script (on a Space: a variable "
+            "in its settings), or run `hfnets demo --train_missing` to train a small one on this machine."
+        )
+    return tab
+
+
+def build_gallery(model_ids: dict[str, str | None] | None = None) -> gr.Blocks:
+    """`model_ids` maps a demo folder name to its model; the rest come from the environment or the shipped models."""
     model_ids = model_ids or {}
     demos, titles = [], []
     for title, name, variable in DEMOS:
         module = demo_module(name)
-        demos.append(module.build_demo(model_ids.get(name) or os.environ.get(variable) or module.DEFAULT_MODEL_ID))
+        model_id = model_ids.get(name) or os.environ.get(variable) or module.shipped_model()
+        demos.append(module.build_demo(model_id) if model_id else missing_model_tab(title, variable))
         titles.append(title)
     return gr.TabbedInterface(demos, titles, title="hfnets: classic neural networks the Hugging Face way")
 

@@ -1,7 +1,8 @@
 """Handwritten digits from the class-conditional GAN: pick a digit and a seed, or walk the latent space.
 
 Runs locally (`python spaces/gan/app.py`) and as a Hugging Face Space. The model comes from the environment variable
-MODEL_ID (a Hub id or a local folder), by default the published one; it loads with `trust_remote_code=True`.
+MODEL_ID (a Hub id or a local folder), by default the model that ships with hfnets;
+it loads with `trust_remote_code=True`.
 """
 
 import hashlib
@@ -17,14 +18,29 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import make_image_grid
 from PIL import Image
 
-DEFAULT_MODEL_ID = "hfnets/mnist-gan"
+# The model that ships with hfnets, where this app runs from the repository or an installed hfnets.
+SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "pretrained" / "mnist-gan"
 MAX_IMAGES = 64
 MAX_SEED = 2**31 - 1
 ZOOM = 3
 
 
+def shipped_model() -> str | None:
+    """The shipped model's folder, if it is here."""
+    return (
+        str(SHIPPED_MODEL)
+        if (SHIPPED_MODEL / "config.json").is_file() or (SHIPPED_MODEL / "model_index.json").is_file()
+        else None
+    )
+
+
 def load(model_id: str | None = None) -> DiffusionPipeline:
-    model_id = model_id or os.environ.get("MODEL_ID", DEFAULT_MODEL_ID)
+    model_id = model_id or os.environ.get("MODEL_ID") or shipped_model()
+    if model_id is None:
+        raise RuntimeError(
+            "No model to show: set MODEL_ID to a Hub model id or a local folder (on a Space: a variable in its "
+            "settings)."
+        )
     pipe = DiffusionPipeline.from_pretrained(model_id, trust_remote_code=True)
     pipe.set_progress_bar_config(disable=True)
     return pipe

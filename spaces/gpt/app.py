@@ -1,23 +1,40 @@
 """Text from the character-level GPT trained on Tiny Shakespeare, streamed as it is written.
 
 Runs locally (`python spaces/gpt/app.py`) and as a Hugging Face Space. The model comes from the environment variable
-MODEL_ID (a Hub id or a local folder), by default the published one; it loads with `trust_remote_code=True`.
+MODEL_ID (a Hub id or a local folder), by default the model that ships with hfnets;
+it loads with `trust_remote_code=True`.
 """
 
 import os
 import threading
+from pathlib import Path
 
 import gradio as gr
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TextIteratorStreamer
 
-DEFAULT_MODEL_ID = "hfnets/char-gpt"
+# The model that ships with hfnets, where this app runs from the repository or an installed hfnets.
+SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "pretrained" / "char-gpt"
 MAX_NEW_TOKENS = 1000
 MAX_PROMPT_CHARS = 2000
 
 
+def shipped_model() -> str | None:
+    """The shipped model's folder, if it is here."""
+    return (
+        str(SHIPPED_MODEL)
+        if (SHIPPED_MODEL / "config.json").is_file() or (SHIPPED_MODEL / "model_index.json").is_file()
+        else None
+    )
+
+
 def load(model_id: str | None = None):
-    model_id = model_id or os.environ.get("MODEL_ID", DEFAULT_MODEL_ID)
+    model_id = model_id or os.environ.get("MODEL_ID") or shipped_model()
+    if model_id is None:
+        raise RuntimeError(
+            "No model to show: set MODEL_ID to a Hub model id or a local folder (on a Space: a variable in its "
+            "settings)."
+        )
     tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True)
     model = AutoModelForCausalLM.from_pretrained(model_id, trust_remote_code=True).eval()
     return tokenizer, model

@@ -1,7 +1,7 @@
 """Draw a digit (or upload a photo of one) and watch the 784-128-10 MLP classify it.
 
 Runs locally (`python spaces/mnist-classifier/app.py`) and as a Hugging Face Space. The model comes from the
-environment variable MODEL_ID (a Hub id or a local folder), by default the published one; it loads with
+environment variable MODEL_ID (a Hub id or a local folder), by default the model that ships with hfnets; it loads with
 `trust_remote_code=True`, so hfnets need not be installed.
 """
 
@@ -18,13 +18,28 @@ import torch
 from PIL import Image
 from transformers import AutoImageProcessor, AutoModelForImageClassification
 
-DEFAULT_MODEL_ID = "hfnets/mnist-mlp"
+# The model that ships with hfnets, where this app runs from the repository or an installed hfnets.
+SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "pretrained" / "mnist-mlp"
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 ZOOM = 8  # the 28x28 input and the activations are shown enlarged, pixel for pixel
 
 
+def shipped_model() -> str | None:
+    """The shipped model's folder, if it is here."""
+    return (
+        str(SHIPPED_MODEL)
+        if (SHIPPED_MODEL / "config.json").is_file() or (SHIPPED_MODEL / "model_index.json").is_file()
+        else None
+    )
+
+
 def load(model_id: str | None = None):
-    model_id = model_id or os.environ.get("MODEL_ID", DEFAULT_MODEL_ID)
+    model_id = model_id or os.environ.get("MODEL_ID") or shipped_model()
+    if model_id is None:
+        raise RuntimeError(
+            "No model to show: set MODEL_ID to a Hub model id or a local folder (on a Space: a variable in its "
+            "settings)."
+        )
     processor = AutoImageProcessor.from_pretrained(model_id, trust_remote_code=True)
     model = AutoModelForImageClassification.from_pretrained(model_id, trust_remote_code=True).eval()
     return processor, model

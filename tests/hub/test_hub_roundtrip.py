@@ -38,7 +38,9 @@ def outputs(family, source, revision=None):
         digit = Image.fromarray((np.arange(28 * 28).reshape(28, 28) % 251).astype(np.uint8))
         processor = AutoImageProcessor.from_pretrained(source, **kwargs)
         model = AutoModelForImageClassification.from_pretrained(source, **kwargs)
-        classifier = pipeline("image-classification", model=source, **kwargs)
+        # without trust_remote_code, hfnets' own pipeline class stands in for the one config.json names
+        own = {{}} if TRUST else {{"pipeline_class": __import__("hfnets").DigitClassificationPipeline}}
+        classifier = pipeline("image-classification", model=source, **kwargs, **own)
         with torch.no_grad():
             logits = model(**processor(digit, return_tensors="pt")).logits
         scores = [p["score"] for p in classifier(digit, top_k=10)]

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from hfnets import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
@@ -51,3 +52,59 @@ def test_saved_folder_loads_without_hfnets(tmp_path):
     assert torch.allclose(torch.tensor(output["logits"]), expected, atol=1e-6)
     scores = {int(entry["label"]): entry["score"] for entry in output["top"]}
     assert np.allclose([scores[i] for i in range(10)], expected_scores.numpy(), atol=1e-5)
+
+
+def test_a_folder_saved_through_the_pipeline_classifies_transparent_drawings_with_stock_transformers(tmp_path):
+    """transformers' own image-classification pipeline flattens a transparent drawing to black; the pipeline class
+    the folder names in config.json hands it to the processor intact, with or without hfnets."""
+    from hfnets import DigitClassificationPipeline
+
+    model_dir = tmp_path / "mnist-mlp"
+    torch.manual_seed(0)
+    model = MnistMlpForImageClassification(MnistMlpConfig(hidden_sizes=[32])).eval()
+    processor = MnistMlpImageProcessor()
+    DigitClassificationPipeline(model=model, image_processor=processor).save_pretrained(model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["custom_pipelines"]["image-classification"]["impl"] == "pipeline_mlp.DigitClassificationPipeline"
+    assert (model_dir / "pipeline_mlp.py").is_file()
+
+    drawing = draw_digit(4)  # black ink on a transparent canvas
+    drawing.save(tmp_path / "drawing.png")
+    with torch.no_grad():
+        expected = torch.softmax(model(**processor(drawing, return_tensors="pt")).logits, -1)[0]
+        flattened = torch.softmax(model(**processor(drawing.convert("RGB"), return_tensors="pt")).logits, -1)[0]
+    assert not torch.allclose(expected, flattened, atol=1e-3)  # what the stock pipeline would have seen
+
+    result = run_without_hfnets(
+        """
+        import json
+        from PIL import Image
+        from transformers import pipeline
+
+        classifier = pipeline("image-classification", model="mnist-mlp", trust_remote_code=True)
+        drawing = Image.open("drawing.png")
+        print(json.dumps({
+            "class": type(classifier).__name__,
+            "pil": classifier(drawing, top_k=10),
+            "path": classifier("drawing.png", top_k=10),
+            "inferred_task": type(pipeline(model="mnist-mlp", trust_remote_code=True)).__name__,
+        }))
+        """,
+        cwd=tmp_path,
+    )
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+    assert output["class"] == output["inferred_task"] == "DigitClassificationPipeline"
+    for answer in (output["pil"], output["path"]):
+        scores = {int(entry["label"]): entry["score"] for entry in answer}
+        assert np.allclose([scores[i] for i in range(10)], expected.numpy(), atol=1e-5)
+
+
+def test_the_pipeline_names_unreadable_input(tmp_path):
+    from hfnets import DigitClassificationPipeline
+
+    model = MnistMlpForImageClassification(MnistMlpConfig(hidden_sizes=[8])).eval()
+    classifier = DigitClassificationPipeline(model=model, image_processor=MnistMlpImageProcessor())
+    (tmp_path / "notes.txt").write_text("not an image")
+    for source in (str(tmp_path / "notes.txt"), "no-such-file.png"):
+        with pytest.raises(ValueError, match="Could not read an image"):
+            classifier(source)

@@ -11,7 +11,7 @@ from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 from transformers import pipeline
 
-from hfnets import MnistMlpConfig, MnistMlpForImageClassification
+from hfnets import DigitClassificationPipeline, MnistMlpConfig, MnistMlpForImageClassification
 from tests.conftest import REPO_ROOT, run_script
 from tests.helpers.drawing import draw_digit
 from tests.helpers.interrupt import run_killed_after_checkpoint
@@ -66,15 +66,23 @@ def test_full_mnist_run_learns_and_saves_a_complete_model(trained_mlp_dir, mnist
     assert "{{" not in card.text and "trust_remote_code=True" in card.text
 
     images, labels = mnist_test_arrays
-    classifier = pipeline("image-classification", model=str(trained_mlp_dir))
+    # hfnets' own pipeline class, without running the folder's code
+    classifier = pipeline(
+        "image-classification",
+        model=str(trained_mlp_dir),
+        pipeline_class=DigitClassificationPipeline,
+        trust_remote_code=False,
+    )
     predictions = classifier([img for img in images[:100]], top_k=1)
     accuracy = np.mean([int(p[0]["label"]) == label for p, label in zip(predictions, labels[:100])])
     assert accuracy > 0.9
 
 
 def test_hand_drawn_digits_on_a_large_canvas_are_recognized(trained_mlp_dir):
-    classifier = pipeline("image-classification", model=str(trained_mlp_dir))
-    drawings = [np.asarray(draw_digit(d, width=w, offset=(60, 40), scale=0.7)) for d in range(10) for w in (6, 16)]
+    # the folder names its pipeline class in config.json: transparent PIL drawings reach the processor intact
+    classifier = pipeline("image-classification", model=str(trained_mlp_dir), trust_remote_code=True)
+    assert type(classifier).__name__ == "DigitClassificationPipeline"
+    drawings = [draw_digit(d, width=w, offset=(60, 40), scale=0.7) for d in range(10) for w in (6, 16)]
     predicted = [int(p[0]["label"]) for p in classifier(drawings, top_k=1)]
     expected = [d for d in range(10) for _ in (6, 16)]
     assert sum(p == e for p, e in zip(predicted, expected)) >= 18, list(zip(expected, predicted))

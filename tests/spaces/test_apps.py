@@ -143,3 +143,26 @@ def test_gallery_serves_the_four_demos_as_tabs(serve, trained_dirs):
     assert {"/classify", "/classify_drawing", "/interpolate", "/write"} <= endpoints
     assert sum(name.startswith("/generate") for name in endpoints) == 2  # the GAN's and the DDPM's
     assert client.predict("Shall", 0.8, 10, 0.95, 4, api_name="/write").startswith("Shall")
+
+
+def test_a_gallery_tab_without_a_model_says_how_to_give_it_one(serve, trained_dirs, monkeypatch):
+    gallery = load_app("gallery")
+    monkeypatch.delenv("DDPM_MODEL_ID", raising=False)
+    apps = {name: gallery.demo_module(name) for name in ("mnist-classifier", "gan", "ddpm", "gpt")}
+    monkeypatch.setattr(gallery, "demo_module", lambda name: apps[name])
+    monkeypatch.setattr(apps["ddpm"], "shipped_model", lambda: None)  # as on a Space with DDPM_MODEL_ID unset
+    ids = {"mnist-classifier": "mlp", "gan": "gan", "gpt": "gpt"}
+    demo = gallery.build_gallery({name: str(trained_dirs[family]) for name, family in ids.items()})
+    text = " ".join(str(getattr(block, "value", "")) for block in demo.blocks.values())
+    assert "No diffusion model here yet" in text and "DDPM_MODEL_ID" in text and "--train_missing" in text
+    client = serve(demo)
+    endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert {"/classify", "/write"} <= endpoints and sum(name.startswith("/generate") for name in endpoints) == 1
+
+
+def test_an_app_with_no_model_anywhere_names_the_variable_to_set(monkeypatch):
+    app = load_app("gan")
+    monkeypatch.delenv("MODEL_ID", raising=False)
+    monkeypatch.setattr(app, "shipped_model", lambda: None)
+    with pytest.raises(RuntimeError, match="set MODEL_ID"):
+        app.load()

@@ -76,3 +76,36 @@ def test_shipped_accelerate_configs_load(path):
 def test_configs_cover_ddp_fsdp_deepspeed_and_many_machines():
     assert {path.stem for path in CONFIGS} == {"multi_gpu", "multi_node", "fsdp", "deepspeed_zero2"}
     assert load_config_from_file(str(REPO_ROOT / "scripts/accelerate/multi_node.yaml")).num_machines == 2
+
+
+@pytest.mark.parametrize(
+    "native, launcher, requested, expected",
+    [
+        (True, None, "auto", "bf16"),  # a CPU with AVX512-BF16/AMX: bf16 by default
+        (False, None, "auto", "no"),  # without it, float32: emulated bf16 is several times slower
+        (False, "no", "auto", "no"),  # plain `accelerate launch` writes "no": still the hardware's choice
+        (True, "no", "auto", "bf16"),
+        (False, "fp16", "auto", "fp16"),  # `accelerate launch --mixed_precision fp16` decides
+        (True, None, "no", "no"),  # the flag decides over everything
+    ],
+)
+def test_auto_mixed_precision_follows_the_cpu(monkeypatch, native, launcher, requested, expected):
+    from hfnets.training import launch
+
+    monkeypatch.setattr(launch, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(launch, "_will_use_cpu", lambda: True)
+    if launcher is None:
+        monkeypatch.delenv("ACCELERATE_MIXED_PRECISION", raising=False)
+    else:
+        monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", launcher)
+    assert launch.resolve_mixed_precision(requested) == expected
+
+
+def test_explicit_bf16_on_a_cpu_without_it_warns_and_is_kept(monkeypatch, caplog):
+    from hfnets.training import launch
+
+    monkeypatch.setattr(launch, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(launch, "_will_use_cpu", lambda: True)
+    with caplog.at_level("WARNING"):
+        assert launch.resolve_mixed_precision("bf16") == "bf16"
+    assert "without native bf16" in caplog.text and "--mixed_precision no" in caplog.text

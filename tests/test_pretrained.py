@@ -1,0 +1,139 @@
+"""The models in `pretrained/`: complete Hub-ready folders that load with stock libraries, and whose cards' metrics
+still hold when measured again (the MLP, CNN and GPT on their whole test or validation split)."""
+
+import json
+import math
+import os
+
+import pytest
+import torch
+from huggingface_hub import ModelCard
+
+from hfnets.hub import check_model_folder
+from hfnets.resources import PRETRAINED_MODELS, available_pretrained, pretrained_path
+from tests.conftest import REPO_ROOT, run_script
+from tests.helpers.isolated import run_without_hfnets
+
+SHIPPED = available_pretrained()
+# The quality each shipped model must reach on the full split (measured again below where it takes seconds).
+BARS = {"mnist-mlp": 0.986, "mnist-cnn": 0.994, "char-gpt": 1.62}
+
+
+def shipped(name: str) -> str:
+    if name not in SHIPPED:
+        pytest.skip(f"{name} is not in pretrained/ in this checkout")
+    return pretrained_path(name)
+
+
+def results(name: str) -> dict:
+    return json.loads((REPO_ROOT / "pretrained" / name / "all_results.json").read_text())
+
+
+def test_the_shipped_folders_are_small_and_only_the_known_models():
+    folder = REPO_ROOT / "pretrained"
+    if not folder.is_dir():
+        pytest.skip("this checkout ships no pretrained/ folder")
+    assert {p.name for p in folder.iterdir()} <= set(PRETRAINED_MODELS)
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    assert size < 100 * 2**20, f"pretrained/ holds {size / 2**20:.1f} MB"
+
+
+@pytest.mark.parametrize("name", list(PRETRAINED_MODELS))
+def test_each_shipped_folder_is_complete_with_its_card_and_command(name):
+    folder = shipped(name)
+    assert check_model_folder(folder) == []  # what `hfnets push` checks: weights, code files, a complete card
+    card = ModelCard.load(f"{folder}/README.md")
+    assert "accelerate launch scripts/train_" in card.text  # the command that produced it
+    assert not any(part.startswith("checkpoint-") or part == "runs" for part in os.listdir(folder))
+
+
+def test_every_shipped_folder_loads_with_stock_libraries_without_hfnets(tmp_path):
+    if not SHIPPED:
+        pytest.skip("this checkout ships no pretrained models")
+    from tests.helpers.drawing import draw_digit
+
+    draw_digit(3).save(tmp_path / "three.png")
+    result = run_without_hfnets(
+        f"""
+        import json, torch
+        from PIL import Image
+        shipped = {json.dumps({name: pretrained_path(name) for name in SHIPPED})}
+        out = {{}}
+        for name, folder in shipped.items():
+            if name in ("mnist-mlp", "mnist-cnn"):
+                from transformers import pipeline
+                classifier = pipeline("image-classification", model=folder, trust_remote_code=True)
+                out[name] = classifier(Image.open("three.png"), top_k=1)[0]["label"]
+            elif name == "char-gpt":
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+                tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+                model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True)
+                ids = model.generate(**tokenizer("ROMEO:", return_tensors="pt"), max_new_tokens=20, do_sample=False)
+                out[name] = tokenizer.decode(ids[0], skip_special_tokens=True)
+            else:
+                from diffusers import DiffusionPipeline
+                pipe = DiffusionPipeline.from_pretrained(folder, trust_remote_code=True)
+                steps = {{"num_inference_steps": 2}} if name == "mnist-ddpm" else {{}}
+                images = pipe(class_labels=[1, 2], generator=torch.manual_seed(0), output_type="np", **steps).images
+                out[name] = list(images.shape)
+        print(json.dumps(out))
+        """,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(out) == set(SHIPPED)
+    for name in {"mnist-mlp", "mnist-cnn"} & set(SHIPPED):
+        assert out[name] == "3", f"{name} read a drawn 3 as {out[name]}"
+    if "char-gpt" in out:
+        assert out["char-gpt"].startswith("ROMEO:") and len(out["char-gpt"]) == 26
+    for name in {"mnist-gan", "mnist-ddpm"} & set(SHIPPED):
+        assert out[name] == [2, 28, 28, 1]
+
+
+@pytest.mark.parametrize("name", ["mnist-mlp", "mnist-cnn"])
+def test_the_classifiers_reproduce_their_cards_test_accuracy(name, mnist_dir):
+    from datasets import load_dataset
+    from transformers import AutoModelForImageClassification
+
+    folder = shipped(name)
+    model = AutoModelForImageClassification.from_pretrained(folder, trust_remote_code=False).eval()
+    test = load_dataset(str(mnist_dir), split="test").with_format("torch")[:]
+    pixels = (test["image"].float().div(255).sub(0.1307).div(0.3081)).reshape(-1, 1, 28, 28)
+    with torch.inference_mode():
+        predictions = torch.cat([model(pixel_values=chunk).logits.argmax(-1) for chunk in pixels.split(1000)])
+    accuracy = (predictions == test["label"]).float().mean().item()
+    assert len(predictions) == 10_000
+    assert accuracy == pytest.approx(results(name)["eval_accuracy"], abs=2e-4)  # 2 of 10,000 images
+    assert accuracy >= BARS[name]
+    card = ModelCard.load(f"{folder}/README.md")
+    assert card.data.eval_results[0].metric_value == round(results(name)["eval_accuracy"], 4)
+
+
+def test_the_gpt_reproduces_its_cards_validation_loss(shakespeare_dir):
+    from datasets import load_dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = shipped("char-gpt")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    text = load_dataset(str(shakespeare_dir), split="validation")[0]["text"]
+    ids = torch.tensor(tokenizer(text, add_special_tokens=False)["input_ids"])
+    block = model.config.n_positions
+    windows = ids[: len(ids) // block * block].view(-1, block)  # every window, as the training script scores them
+    with torch.inference_mode():
+        losses = [model(input_ids=chunk, labels=chunk).loss.item() * len(chunk) for chunk in windows.split(64)]
+    loss = sum(losses) / len(windows)
+    card_loss = results("char-gpt")["eval_loss"]
+    assert loss == pytest.approx(card_loss, abs=0.01)  # the card's figure was measured under bf16 autocast
+    assert loss <= BARS["char-gpt"] and math.exp(card_loss) == pytest.approx(results("char-gpt")["perplexity"])
+
+
+def test_the_gan_draws_the_digits_asked_for(mnist_dir, tmp_path):
+    gan, judge = shipped("mnist-gan"), shipped("mnist-cnn")
+    report = tmp_path / "report.json"
+    command = ["-m", "hfnets.cli", "evaluate", gan, "--judge", judge, "--dataset_name", str(mnist_dir)]
+    result = run_script([*command, "--json", str(report)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    measured = json.loads(report.read_text())
+    assert measured["conditional_accuracy"] >= 0.98
