@@ -45,3 +45,12 @@ def publish_folder(source: str | Path, destination: str | Path) -> None:
         shutil.rmtree(retired)
     else:
         os.replace(source, destination)
+
+
+def save_image_atomically(image, path: str | Path) -> None:
+    """Save a PIL image to `path` (format from the suffix) through a temporary file in the same folder."""
+    path = Path(path)
+    image_format = path.suffix.lstrip(".").upper().replace("JPG", "JPEG")
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        image.save(tmp, format=image_format)
+    publish(tmp.name, path)

@@ -20,6 +20,9 @@ import shlex
 import sys
 import time
 
+import PIL.Image
+import PIL.ImageDraw
+import PIL.ImageFont
 import torch
 from accelerate.logging import get_logger
 from huggingface_hub import EvalResult, ModelCardData
@@ -28,7 +31,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForImageClassification
 
 from hfnets import DigitClassificationPipeline, MnistCnnConfig, MnistMlpConfig, MnistMlpImageProcessor
-from hfnets.atomic import write_json_atomically
+from hfnets.atomic import save_image_atomically, write_json_atomically
 from hfnets.hub import (
     card_base_model,
     card_dataset_id,
@@ -71,6 +74,7 @@ from hfnets.training.launch import (
 logger = get_logger(__name__)
 
 PROJECT_NAME = "train_mlp"
+MISTAKES_FILE = "mistakes.png"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -148,6 +152,36 @@ def evaluate(model, dataloader, accelerator, num_labels: int) -> dict[str, float
         count += len(labels)
     model.train()
     return {"eval_accuracy": accuracy.compute().item(), "eval_loss": loss_sum.item() / count, "eval_samples": count}
+
+
+@torch.no_grad()
+def mistakes_image(model, dataset: ImageTensorDataset, id2label: dict, max_images: int = 24, zoom: int = 3):
+    """The first evaluation images the model gets wrong, enlarged and captioned "true > predicted", as one PIL image
+    for the model card; None when it gets every one right."""
+    model.eval()
+    wrong = []
+    for start in range(0, len(dataset), 1024):
+        batch = dataset.__getitems__(list(range(start, min(start + 1024, len(dataset)))))
+        predicted = model(pixel_values=batch["pixel_values"]).logits.argmax(-1)
+        for index in (predicted != batch["labels"]).nonzero().flatten().tolist():
+            wrong.append((start + index, batch["labels"][index].item(), predicted[index].item()))
+        if len(wrong) >= max_images:
+            break
+    if not wrong:
+        return None
+    wrong = wrong[:max_images]
+    columns = min(8, len(wrong))
+    size = dataset.images.shape[-1] * zoom
+    caption = 18
+    font = PIL.ImageFont.load_default(size=14)
+    sheet = PIL.Image.new("L", (columns * size, -(-len(wrong) // columns) * (size + caption)), color=255)
+    pen = PIL.ImageDraw.Draw(sheet)
+    for tile, (index, true, guess) in enumerate(wrong):
+        image = dataset.images[index].cpu().float().mean(0).to(torch.uint8).numpy()  # channels -> gray
+        x, y = (tile % columns) * size, (tile // columns) * (size + caption)
+        sheet.paste(PIL.Image.fromarray(image).resize((size, size), PIL.Image.Resampling.NEAREST), (x, y))
+        pen.text((x + 4, y + size + 1), f"{id2label[true]} > {id2label[guess]}", fill=0, font=font)
+    return sheet
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -331,8 +365,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         pipe = DigitClassificationPipeline(model=unwrapped, image_processor=processor)
         save_pretrained_atomically(args.output_dir, pipe)
         write_json_atomically(f"{args.output_dir}/all_results.json", results)
+        mistakes = mistakes_image(unwrapped, eval_dataset.to(accelerator.device), config.id2label)
+        if mistakes is not None:
+            save_image_atomically(mistakes, f"{args.output_dir}/{MISTAKES_FILE}")
         command = argv if argv is not None else sys.argv[1:]
-        card = build_model_card(args, results, unwrapped, accelerator, command)
+        card = build_model_card(args, results, unwrapped, accelerator, command, mistakes is not None)
         save_model_card(card, args.output_dir)
         if args.push_to_hub:
             logger.info(f"Pushed to {push_training_output(args)}")
@@ -345,7 +382,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     return results
 
 
-def build_model_card(args, results, model, accelerator, command: list[str]):
+def build_model_card(args, results, model, accelerator, command: list[str], has_mistakes: bool):
     """The model card, filled from this run's flags and measured metrics."""
     config = model.config
     dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id)
@@ -383,6 +420,12 @@ def build_model_card(args, results, model, accelerator, command: list[str]):
         architecture=architecture,
         dropout=config.dropout,
         augmentation=describe_augmentation(args.augmentation),
+        mistakes=(
+            f"The first {args.eval_split or 'test'} images it gets wrong (true label > prediction):\n\n"
+            f"![Misclassified {args.eval_split or 'test'} images]({MISTAKES_FILE})"
+            if has_mistakes
+            else f"It classifies every {args.eval_split or 'test'} image right."
+        ),
         num_parameters=f"{model.num_parameters():,}",
         dataset_id=dataset_id,
         eval_split=args.eval_split or "test",

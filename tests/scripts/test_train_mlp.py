@@ -56,6 +56,10 @@ def test_full_mnist_run_learns_and_saves_a_complete_model(trained_mlp_dir, mnist
     assert results["train_samples_per_second"] > 0
     names = {p.name for p in trained_mlp_dir.iterdir()}
     assert {"config.json", "model.safetensors", "preprocessor_config.json", "modeling_mlp.py", "README.md"} <= names
+    assert (
+        "mistakes.png" in names
+        and "![Misclassified test images](mistakes.png)" in (trained_mlp_dir / "README.md").read_text()
+    )
     assert not [n for n in names if n.startswith(".")], "temporary files left behind"
     assert list((trained_mlp_dir / "runs").rglob("events.out.tfevents.*")), "no tensorboard logs"
 
