@@ -246,7 +246,22 @@ def describe_hardware(accelerator: Accelerator) -> str:
     if accelerator.device.type == "cuda":
         return f"{accelerator.num_processes} x {torch.cuda.get_device_name()}"
     threads = torch.get_num_threads()
-    return f"{accelerator.num_processes} CPU process(es), {threads} threads each ({platform.machine()})"
+    bf16 = "native bf16" if cpu_has_native_bf16() else "no native bf16"
+    return (
+        f"{accelerator.num_processes} CPU process(es), {threads} thread(s) each, {cpu_model_name()} "
+        f"({platform.machine()}, {bf16})"
+    )
+
+
+def cpu_model_name() -> str:
+    """The CPU's marketing name where the OS tells it (Linux: /proc/cpuinfo), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def global_batch_rows(accelerator: Accelerator, local_size: int) -> tuple[int, slice]:
