@@ -51,7 +51,7 @@ class GanPipeline(DiffusionPipeline):
     @torch.no_grad()
     def __call__(
         self,
-        batch_size: int = 1,
+        batch_size: int | None = None,
         class_labels: int | list[int] | torch.Tensor | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
@@ -60,7 +60,8 @@ class GanPipeline(DiffusionPipeline):
     ) -> ImagePipelineOutput | tuple:
         r"""
         Args:
-            batch_size (`int`, *optional*, defaults to 1): how many images.
+            batch_size (`int`, *optional*): how many images (default: one per class label when several are given,
+                else one per row of `latents`, else 1).
             class_labels (`int`, `list[int]` or `torch.Tensor`, *optional*): the digit(s) to draw: one for all images
                 or one per image. Required by a class-conditional generator, refused by an unconditional one.
             generator (`torch.Generator`, *optional*): makes the noise, and so the images, reproducible.
@@ -72,6 +73,12 @@ class GanPipeline(DiffusionPipeline):
         Returns:
             [`~diffusers.ImagePipelineOutput`] with `images`.
         """
+        if batch_size is None:
+            several_labels = class_labels is not None and torch.as_tensor(class_labels).numel() > 1
+            if several_labels:
+                batch_size = torch.as_tensor(class_labels).numel()
+            else:
+                batch_size = len(latents) if latents is not None else 1
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
         if output_type not in OUTPUT_TYPES:

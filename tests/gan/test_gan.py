@@ -109,3 +109,14 @@ def test_saved_pipeline_loads_without_hfnets(tmp_path):
     output = json.loads(result.stdout.strip().splitlines()[-1])
     assert output["class"] == "GanPipeline"
     assert np.allclose(np.array(output["images"]), expected, atol=1e-6)
+
+
+def test_the_batch_follows_the_class_labels_or_the_latents_when_no_size_is_given():
+    pipe = pipeline()
+    images = pipe(class_labels=[1, 2, 3], generator=torch.manual_seed(0), output_type="pt").images
+    assert images.shape == (3, 1, 28, 28)
+    same = pipe(batch_size=3, class_labels=[1, 2, 3], generator=torch.manual_seed(0), output_type="pt").images
+    assert torch.equal(images, same)
+    latents = torch.randn(4, pipe.generator.config.latent_dim)
+    assert pipe(class_labels=5, latents=latents, output_type="pt").images.shape[0] == 4
+    assert len(pipe(class_labels=5).images) == 1
