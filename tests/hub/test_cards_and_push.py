@@ -1,7 +1,7 @@
 import pytest
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from hfnets.hub import render_model_card, save_model_card
+from hfnets.hub import default_repo_id, render_model_card, save_model_card
 from hfnets.hub.cards import template_path
 
 
@@ -79,3 +79,22 @@ def test_card_names_the_hub_model_a_run_started_from(tmp_path):
     assert card_base_model("someone/char-gpt") == "someone/char-gpt"
     assert card_base_model(str(tmp_path)) is None  # a local folder means nothing on the Hub
     assert card_base_model(None) is None
+
+
+def test_the_usage_snippets_of_every_trained_card_run(trained_dirs, tmp_path):
+    """A card's "How to use" code runs as written against the folder it describes (its repo id pointed there)."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.helpers.drawing import draw_digit
+
+    draw_digit(5).save(tmp_path / "digit.png")
+    for family, folder in trained_dirs.items():
+        card = (folder / "README.md").read_text()
+        repo_id = default_repo_id(None, folder)
+        for code in re.findall(r"```python\n(.*?)```", card, flags=re.DOTALL):
+            code = code.replace(f'"{repo_id}"', repr(str(folder)))
+            code = code.replace("num_inference_steps=25", "num_inference_steps=2")  # the DDPM's, to keep it short
+            result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+            assert result.returncode == 0, f"{family} card snippet failed:\n{code}\n{result.stderr[-3000:]}"
