@@ -1,0 +1,174 @@
+"""GanPipeline: draw digits with a trained GAN generator, the diffusers way.
+
+This file travels with the weights (`trust_remote_code=True`): it imports only the standard library, torch and
+diffusers, and not the generator's own file, which diffusers loads from the generator's subfolder.
+"""
+
+import inspect
+import json
+import os
+import shutil
+import tempfile
+
+import torch
+from diffusers import DiffusionPipeline, ImagePipelineOutput
+from diffusers.utils.torch_utils import randn_tensor
+
+OUTPUT_TYPES = ("pil", "np", "pt")
+# Component libraries diffusers imports by name; anything else is our own code and travels with the weights.
+_LIBRARIES = ("diffusers", "transformers")
+
+
+class GanPipeline(DiffusionPipeline):
+    r"""
+    Generates images with a GAN generator (`GanGenerator`): noise (+ class) in, images out.
+
+    Args:
+        generator (`GanGenerator`): the trained generator network.
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from diffusers import DiffusionPipeline
+
+    >>> pipe = DiffusionPipeline.from_pretrained("path/to/mnist-gan", trust_remote_code=True)
+    >>> images = pipe(batch_size=10, class_labels=list(range(10)), generator=torch.manual_seed(0)).images
+    ```
+    """
+
+    model_cpu_offload_seq = "generator"
+
+    def __init__(self, generator):
+        super().__init__()
+        self.register_modules(generator=generator)
+
+    @property
+    def num_classes(self) -> int:
+        """Classes the pipeline can draw (0 for an unconditional generator)."""
+        return self.generator.config.num_classes
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        batch_size: int | None = None,
+        class_labels: int | list[int] | torch.Tensor | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ) -> ImagePipelineOutput | tuple:
+        r"""
+        Args:
+            batch_size (`int`, *optional*): how many images (default: one per class label when several are given,
+                else one per row of `latents`, else 1).
+            class_labels (`int`, `list[int]` or `torch.Tensor`, *optional*): the digit(s) to draw: one for all images
+                or one per image. Required by a class-conditional generator, refused by an unconditional one.
+            generator (`torch.Generator`, *optional*): makes the noise, and so the images, reproducible.
+            latents (`torch.Tensor` of shape `(batch_size, latent_dim)`, *optional*): noise to use instead.
+            output_type (`str`, *optional*, defaults to `"pil"`): `"pil"` (list of PIL images), `"np"` (float32
+                array (batch, H, W, C) in [0, 1]) or `"pt"` (tensor (batch, C, H, W) in [0, 1]).
+            return_dict (`bool`, *optional*, defaults to `True`): return an `ImagePipelineOutput`, not a tuple.
+
+        Returns:
+            [`~diffusers.ImagePipelineOutput`] with `images`.
+        """
+        if batch_size is None:
+            several_labels = class_labels is not None and torch.as_tensor(class_labels).numel() > 1
+            if several_labels:
+                batch_size = torch.as_tensor(class_labels).numel()
+            else:
+                batch_size = len(latents) if latents is not None else 1
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+        config = self.generator.config
+        device, dtype = self._execution_device, self.generator.dtype
+        labels = self._class_labels(class_labels, batch_size, config.num_classes, device)
+
+        # 1. noise: z ~ N(0, I), from the caller's generator for reproducibility
+        if latents is None:
+            latents = randn_tensor((batch_size, config.latent_dim), generator=generator, device=device, dtype=dtype)
+        elif tuple(latents.shape) != (batch_size, config.latent_dim):
+            raise ValueError(
+                f"`latents` must have shape {(batch_size, config.latent_dim)}, got {tuple(latents.shape)}."
+            )
+        # 2. one forward pass of the generator: images in [-1, 1] -> [0, 1]
+        images = self.generator(latents.to(device=device, dtype=dtype), labels).sample
+        images = (images.float() / 2 + 0.5).clamp(0, 1)
+
+        if output_type == "np" or output_type == "pil":
+            images = images.permute(0, 2, 3, 1).cpu().numpy()  # (batch, H, W, C)
+            if output_type == "pil":
+                images = self.numpy_to_pil(images)
+        return ImagePipelineOutput(images=images) if return_dict else (images,)
+
+    @torch.no_grad()
+    def interpolate(
+        self,
+        start_seed: int,
+        end_seed: int,
+        num_images: int = 8,
+        class_labels: int | list[int] | None = None,
+        output_type: str = "pil",
+    ) -> ImagePipelineOutput:
+        """Images along the great circle (slerp) between the noise of two seeds: a smooth morph for demos."""
+        if num_images < 2:
+            raise ValueError(f"`num_images` must be >= 2 (the two ends), got {num_images}.")
+        latent_dim, device = self.generator.config.latent_dim, self._execution_device
+        start, end = (
+            torch.randn(latent_dim, generator=torch.Generator().manual_seed(seed)) for seed in (start_seed, end_seed)
+        )
+        angle = torch.acos((start / start.norm()).dot(end / end.norm()).clamp(-1, 1))
+        steps = torch.linspace(0, 1, num_images)[:, None]
+        if angle.abs() < 1e-6:  # the same direction: plain linear interpolation
+            latents = (1 - steps) * start + steps * end
+        else:
+            latents = (torch.sin((1 - steps) * angle) * start + torch.sin(steps * angle) * end) / torch.sin(angle)
+        return self(num_images, class_labels, latents=latents.to(device), output_type=output_type)
+
+    @staticmethod
+    def _class_labels(class_labels, batch_size: int, num_classes: int, device) -> torch.Tensor | None:
+        """Check and expand `class_labels` to a (batch_size,) tensor on `device`."""
+        if num_classes == 0:
+            if class_labels is not None:
+                raise ValueError("This GAN is unconditional (num_classes=0): it takes no `class_labels`.")
+            return None
+        if class_labels is None:
+            raise ValueError(f"This GAN is class-conditional: pass `class_labels` (digits in [0, {num_classes})).")
+        labels = torch.as_tensor(class_labels, dtype=torch.long).flatten()
+        if len(labels) == 1:
+            labels = labels.expand(batch_size)
+        if len(labels) != batch_size:
+            raise ValueError(
+                f"Got {len(labels)} class labels for batch_size={batch_size}: pass one, or one per image."
+            )
+        if labels.min() < 0 or labels.max() >= num_classes:
+            raise ValueError(f"`class_labels` must lie in [0, {num_classes}), got {labels.tolist()}.")
+        return labels.to(device)
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
+        """`DiffusionPipeline.save_pretrained`, plus the code files, so the folder loads where hfnets is absent.
+
+        The pipeline's source goes to `<folder>/pipeline_gan.py` and `model_index.json` names it
+        (`"_class_name": ["pipeline_gan", "GanPipeline"]`); each component of our own gets its source in its
+        subfolder (`generator/modeling_gan.py`) and the entry `["modeling_gan", "GanGenerator"]`. Load it with
+        `DiffusionPipeline.from_pretrained(folder, trust_remote_code=True)`.
+        """
+        super().save_pretrained(save_directory, **kwargs)
+        index_path = os.path.join(save_directory, "model_index.json")
+        with open(index_path, encoding="utf-8") as handle:
+            index = json.load(handle)
+        shutil.copyfile(inspect.getfile(type(self)), os.path.join(save_directory, "pipeline_gan.py"))
+        index["_class_name"] = ["pipeline_gan", type(self).__name__]
+        for name, component in self.components.items():
+            if component is None or type(component).__module__.split(".")[0] in _LIBRARIES:
+                continue
+            source = inspect.getfile(type(component))
+            shutil.copyfile(source, os.path.join(save_directory, name, os.path.basename(source)))
+            index[name] = [os.path.splitext(os.path.basename(source))[0], type(component).__name__]
+        with tempfile.NamedTemporaryFile("w", dir=save_directory, suffix=".json", delete=False) as tmp:
+            json.dump(index, tmp, indent=2, sort_keys=True)
+        os.chmod(tmp.name, 0o644)
+        os.replace(tmp.name, index_path)
