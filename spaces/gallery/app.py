@@ -36,11 +36,13 @@ def demo_module(name: str):
 
 
 def missing_model_tab(title: str, variable: str) -> gr.Blocks:
+    flag = variable.split("_")[0].lower()  # DDPM_MODEL_ID -> hfnets demo --ddpm
     with gr.Blocks() as tab:
         gr.Markdown(
             f"### No {title.lower()} model here yet\n\n"
-            f"Set `{variable}` to a Hub model id or a folder saved by the training script (on a Space: a variable "
-            "in its settings), or run `hfnets demo --train_missing` to train a small one on this machine."
+            f"Give this tab a model with `hfnets demo --{flag} FOLDER_OR_HUB_ID` (a folder saved by the training "
+            "script, or a Hub model id), or let `hfnets demo --train_missing` train a small one on this machine "
+            f"(CPU minutes). On a Space, set the variable `{variable}` in its settings."
         )
     return tab
 
