@@ -6,7 +6,6 @@ small model trained now. A family with none of these gets a tab that says how to
 unless asked.
 """
 
-import logging
 import os
 import subprocess
 import sys
@@ -14,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .resources import find_resource, is_model_folder, pretrained_path
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,6 @@ def pretrained_path(name: str) -> str:
     if name not in shipped:
         raise FileNotFoundError(
             f"The {name} model is not in this installation (it has: {', '.join(shipped) or 'none'}). Train it with "
-            f"the command in docs/results.md, or load a Hub copy with from_pretrained."
+            "its family's script in scripts/ (docs/pretrained.md has the commands), or load a Hub copy."
         )
     return str(find_resource("pretrained") / name)

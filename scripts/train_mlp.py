@@ -19,6 +19,7 @@ import argparse
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import PIL.Image
 import PIL.ImageDraw
@@ -368,6 +369,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         mistakes = mistakes_image(unwrapped, eval_dataset.to(accelerator.device), config.id2label)
         if mistakes is not None:
             save_image_atomically(mistakes, f"{args.output_dir}/{MISTAKES_FILE}")
+        else:  # an earlier run's picture would contradict this card
+            Path(args.output_dir, MISTAKES_FILE).unlink(missing_ok=True)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, mistakes is not None)
         save_model_card(card, args.output_dir)

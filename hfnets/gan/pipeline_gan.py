@@ -74,11 +74,8 @@ class GanPipeline(DiffusionPipeline):
             [`~diffusers.ImagePipelineOutput`] with `images`.
         """
         if batch_size is None:
-            several_labels = class_labels is not None and torch.as_tensor(class_labels).numel() > 1
-            if several_labels:
-                batch_size = torch.as_tensor(class_labels).numel()
-            else:
-                batch_size = len(latents) if latents is not None else 1
+            num_labels = 0 if class_labels is None else torch.as_tensor(class_labels).numel()
+            batch_size = num_labels if num_labels > 1 else (len(latents) if latents is not None else 1)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
         if output_type not in OUTPUT_TYPES:
