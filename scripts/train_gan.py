@@ -13,7 +13,6 @@ It writes a `GanPipeline` (the EMA generator, loadable with `DiffusionPipeline.f
 
 import argparse
 import math
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from hfnets.hub import (
     push_training_output,
     render_model_card,
     save_model_card,
+    training_command,
 )
 from hfnets.training.args import add_training_args, validate_training_args
 from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "per_device_train_batch_size": args.per_device_train_batch_size,
         "train_samples": len(dataset),
     }
-    completed_steps, starting_epoch, resume_batches = resume_position(
+    completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
         accelerator, args, None, batching, num_update_steps_per_epoch
     )
 
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 4. The training loop: one discriminator step and one generator step per batch.
-    train_time = 0.0
+    train_time = resumed_runtime  # seconds trained before a resume count too
     metrics: dict[str, float] = {}
     history: list[dict[str, float]] = []
     for epoch in range(starting_epoch, num_train_epochs):
@@ -261,7 +261,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             completed_steps += 1
             if isinstance(args.checkpointing_steps, int) and completed_steps % args.checkpointing_steps == 0:
                 save_checkpoint(
-                    accelerator, args.output_dir, completed_steps, model_config, args.checkpoints_total_limit, batching
+                    accelerator,
+                    args.output_dir,
+                    completed_steps,
+                    model_config,
+                    args.checkpoints_total_limit,
+                    batching,
+                    train_runtime=train_time + time.perf_counter() - start,
                 )
             if completed_steps >= max_train_steps:
                 break
@@ -289,7 +295,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 writer.add_image("samples", np.asarray(grid), completed_steps, dataformats="HW")
         if args.checkpointing_steps == "epoch":
             save_checkpoint(
-                accelerator, args.output_dir, completed_steps, model_config, args.checkpoints_total_limit, batching
+                accelerator,
+                args.output_dir,
+                completed_steps,
+                model_config,
+                args.checkpoints_total_limit,
+                batching,
+                train_runtime=train_time,
             )
         if completed_steps >= max_train_steps:
             break
@@ -398,7 +410,7 @@ def build_model_card(args, results, generator, accelerator, command: list[str]):
         seed=args.seed,
         hardware=describe_hardware(accelerator),
         train_runtime=f"{results['train_runtime']:.1f}",
-        command=shlex.join(["accelerate", "launch", "scripts/train_gan.py", *command]),
+        command=training_command("scripts/train_gan.py", command),
     )
 
 

@@ -18,7 +18,6 @@ It writes the model and its tokenizer with `save_pretrained` (loadable with or w
 
 import argparse
 import math
-import shlex
 import sys
 import time
 
@@ -39,6 +38,7 @@ from hfnets.hub import (
     push_training_output,
     render_model_card,
     save_model_card,
+    training_command,
 )
 from hfnets.training.args import add_training_args, validate_training_args
 from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "train_tokens": len(train_tokens),
         "windows": len(train_dataset),
     }
-    completed_steps, starting_epoch, resume_batches = resume_position(
+    completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
         accelerator, args, model_config, batching, num_update_steps_per_epoch
     )
 
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 6. The training loop: evaluate and sample every --eval_steps and at the end.
-    train_time = 0.0
+    train_time = resumed_runtime  # seconds trained before a resume count too
     tokens_seen = 0
     metrics: dict[str, float] = {}
     samples: list[str] = []
@@ -334,14 +334,28 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 start = time.perf_counter()
             if isinstance(checkpointing_steps, int) and completed_steps % checkpointing_steps == 0:
                 save_checkpoint(
-                    accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit, batching
+                    accelerator,
+                    args.output_dir,
+                    completed_steps,
+                    model_config,
+                    checkpoint_limit,
+                    batching,
+                    train_runtime=train_time + time.perf_counter() - start,
                 )
             if completed_steps >= max_train_steps:
                 break
         device_synchronize(accelerator)
         train_time += time.perf_counter() - start
         if checkpointing_steps == "epoch":
-            save_checkpoint(accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit, batching)
+            save_checkpoint(
+                accelerator,
+                args.output_dir,
+                completed_steps,
+                model_config,
+                checkpoint_limit,
+                batching,
+                train_runtime=train_time,
+            )
         if completed_steps >= max_train_steps:
             break
     progress_bar.close()
@@ -349,13 +363,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics = evaluate(model, eval_dataloader, accelerator)
 
     # 7. Results, saved model and tokenizer, card and upload.
+    session_time = train_time - resumed_runtime  # the time spent on tokens_seen, this launch
     total_tokens = accelerator.reduce(torch.tensor(tokens_seen, device=accelerator.device), "sum").item()
     results = {
         **metrics,
         "step": completed_steps,
         "train_runtime": round(train_time, 3),
         "train_tokens": total_tokens,
-        "train_tokens_per_second": round(total_tokens / train_time, 1) if train_time > 0 else None,
+        "train_tokens_per_second": round(total_tokens / session_time, 1) if session_time > 0 else None,
         "world_size": accelerator.num_processes,
         "replicas_in_sync": replicas_in_sync(model, accelerator),
         "mixed_precision": accelerator.mixed_precision,
@@ -438,7 +453,7 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
         hardware=describe_hardware(accelerator),
         train_runtime=f"{results['train_runtime']:.1f}",
         sample=samples[-1].split("\n", 1)[-1] if samples else "",
-        command=shlex.join(["accelerate", "launch", "scripts/train_gpt.py", *command]),
+        command=training_command("scripts/train_gpt.py", command),
     )
 
 

@@ -16,7 +16,6 @@ It writes the model and its image processor with `save_pretrained` (loadable wit
 """
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ from hfnets.hub import (
     push_training_output,
     render_model_card,
     save_model_card,
+    training_command,
 )
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
 from hfnets.training.args import add_training_args, validate_training_args
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "gradient_accumulation_steps": args.gradient_accumulation_steps,
         "train_samples": len(train_dataset),
     }
-    completed_steps, starting_epoch, resume_batches = resume_position(
+    completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
         accelerator, args, model_config, batching, num_update_steps_per_epoch
     )
 
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 6. The training loop.
-    train_time = 0.0
+    train_time = resumed_runtime  # seconds trained before a resume count too
     samples_seen = 0
     metrics: dict[str, float] = {}
     for epoch in range(starting_epoch, num_train_epochs):
@@ -321,7 +321,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 completed_steps += 1
                 if isinstance(checkpointing_steps, int) and completed_steps % checkpointing_steps == 0:
                     save_checkpoint(
-                        accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit, batching
+                        accelerator,
+                        args.output_dir,
+                        completed_steps,
+                        model_config,
+                        checkpoint_limit,
+                        batching,
+                        train_runtime=train_time + time.perf_counter() - epoch_start,
                     )
                 if completed_steps >= max_train_steps:
                     break
@@ -337,7 +343,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         accelerator.log({**metrics, "learning_rate": lr_scheduler.get_last_lr()[0]}, step=completed_steps)
         if checkpointing_steps == "epoch":
-            save_checkpoint(accelerator, args.output_dir, completed_steps, model_config, checkpoint_limit, batching)
+            save_checkpoint(
+                accelerator,
+                args.output_dir,
+                completed_steps,
+                model_config,
+                checkpoint_limit,
+                batching,
+                train_runtime=train_time,
+            )
         if completed_steps >= max_train_steps:
             break
     progress_bar.close()
@@ -345,6 +359,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics = {**evaluate(model, eval_dataloader, accelerator, config.num_labels), "epoch": num_train_epochs}
 
     # 7. Results, saved model, card and upload.
+    session_time = train_time - resumed_runtime  # the time spent on samples_seen, this launch
     total_samples = accelerator.reduce(torch.tensor(samples_seen, device=accelerator.device), "sum").item()
     in_sync = replicas_in_sync(model, accelerator)
     if not in_sync:
@@ -354,7 +369,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "step": completed_steps,
         "train_runtime": round(train_time, 3),
         "train_samples": total_samples,
-        "train_samples_per_second": round(total_samples / train_time, 1) if train_time > 0 else None,
+        "train_samples_per_second": round(total_samples / session_time, 1) if session_time > 0 else None,
         "world_size": accelerator.num_processes,
         "replicas_in_sync": in_sync,
         "mixed_precision": accelerator.mixed_precision,
@@ -444,7 +459,7 @@ def build_model_card(args, results, model, accelerator, command: list[str], has_
         mixed_precision=results["mixed_precision"],
         hardware=describe_hardware(accelerator),
         train_runtime=f"{results['train_runtime']:.1f}",
-        command=shlex.join(["accelerate", "launch", "scripts/train_mlp.py", *command]),
+        command=training_command("scripts/train_mlp.py", command),
     )
 
 

@@ -1,6 +1,6 @@
 """Sharing: model cards rendered from `model_cards/` and uploads of models and Spaces to the Hugging Face Hub."""
 
-from .cards import card_base_model, card_dataset_id, render_model_card, save_model_card
+from .cards import card_base_model, card_dataset_id, render_model_card, save_model_card, training_command
 from .push import (
     PushError,
     check_hub_access,
@@ -25,4 +25,5 @@ __all__ = [
     "push_training_output",
     "render_model_card",
     "save_model_card",
+    "training_command",
 ]

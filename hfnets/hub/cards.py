@@ -1,6 +1,7 @@
 """Model cards: the family's Jinja template in `model_cards/`, filled from a training run's measured results."""
 
 import logging
+import shlex
 from pathlib import Path
 
 import jinja2
@@ -63,3 +64,20 @@ def card_base_model(model_name_or_path: str | None) -> str | None:
     if model_name_or_path is None or Path(model_name_or_path).exists():
         return None
     return model_name_or_path
+
+
+def training_command(script: str, argv: list[str]) -> str:
+    """The command a card gives to reproduce a run: `accelerate launch <script> <argv>` without its resume flag.
+
+    A resumed run continues the same run exactly, so the command that trains it from the start is the same one
+    without `--resume_from_checkpoint` (which on a fresh output folder has nothing to resume from).
+    """
+    kept, skip_value = [], False
+    for arg in argv:
+        if skip_value:
+            skip_value = False
+        elif arg == "--resume_from_checkpoint":
+            skip_value = True
+        elif not arg.startswith("--resume_from_checkpoint="):
+            kept.append(arg)
+    return shlex.join(["accelerate", "launch", script, *kept])

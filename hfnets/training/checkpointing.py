@@ -41,11 +41,13 @@ def save_checkpoint(
     model_config=None,
     total_limit: int | None = None,
     batching: dict | None = None,
+    train_runtime: float | None = None,
 ) -> Path:
     """Save model, optimizer, scheduler, RNG and dataloader state to `<output_dir>/checkpoint-<step>` (all ranks).
 
     `batching` (processes, batch size, accumulation, examples) is recorded so that a resume with other values, which
-    would map the step to other batches and silently train a different run, is refused.
+    would map the step to other batches and silently train a different run, is refused. `train_runtime`, the
+    seconds spent training so far, carries on in a resumed run so that its card reports the whole training time.
     """
     output_dir = Path(output_dir)
     final = output_dir / f"{CHECKPOINT_PREFIX}{step}"
@@ -56,7 +58,9 @@ def save_checkpoint(
     accelerator.save_state(str(staging))  # every rank writes its own RNG state into the same folder
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        (staging / TRAINING_STATE_FILE).write_text(json.dumps({"step": step, "batching": batching}))
+        (staging / TRAINING_STATE_FILE).write_text(
+            json.dumps({"step": step, "batching": batching, "train_runtime": train_runtime})
+        )
         if model_config is not None:
             (staging / "config.json").write_text(json.dumps(_config_dict(model_config), indent=2, sort_keys=True))
         if final.exists():
@@ -127,18 +131,20 @@ def load_checkpoint(
 
 def resume_position(
     accelerator: Accelerator, args, model_config, batching: dict, num_update_steps_per_epoch: int
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, float]:
     """Restore --resume_from_checkpoint (if given) and say where training continues.
 
-    Returns `(completed_steps, starting_epoch, batches_to_skip)`: the batches of `starting_epoch` already trained on,
-    for `accelerator.skip_first_batches`.
+    Returns `(completed_steps, starting_epoch, batches_to_skip, train_runtime)`: `batches_to_skip` are the batches of
+    `starting_epoch` already trained on, for `accelerator.skip_first_batches`; `train_runtime` the seconds the run
+    had trained for when the checkpoint was saved (0 for a fresh run).
     """
-    completed_steps = 0
+    completed_steps, train_runtime = 0, 0.0
     if args.resume_from_checkpoint is not None:
         checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
         completed_steps = load_checkpoint(accelerator, checkpoint, model_config, batching)
+        train_runtime = float(json.loads((checkpoint / TRAINING_STATE_FILE).read_text()).get("train_runtime") or 0.0)
     starting_epoch, steps_into_epoch = divmod(completed_steps, num_update_steps_per_epoch)
-    return completed_steps, starting_epoch, steps_into_epoch * args.gradient_accumulation_steps
+    return completed_steps, starting_epoch, steps_into_epoch * args.gradient_accumulation_steps, train_runtime
 
 
 def _make_public(folder: Path) -> None:

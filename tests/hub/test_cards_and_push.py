@@ -1,7 +1,7 @@
 import pytest
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from hfnets.hub import default_repo_id, render_model_card, save_model_card
+from hfnets.hub import default_repo_id, render_model_card, save_model_card, training_command
 from hfnets.hub.cards import template_path
 
 
@@ -99,3 +99,22 @@ def test_the_usage_snippets_of_every_trained_card_run(trained_dirs, tmp_path):
             code = code.replace("num_inference_steps=25", "num_inference_steps=2")  # the DDPM's, to keep it short
             result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
             assert result.returncode == 0, f"{family} card snippet failed:\n{code}\n{result.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--output_dir", "out", "--resume_from_checkpoint", "latest", "--seed", "1"],
+        ["--output_dir", "out", "--resume_from_checkpoint=out/checkpoint-20", "--seed", "1"],
+        ["--output_dir", "out", "--seed", "1"],
+    ],
+)
+def test_a_cards_command_trains_from_scratch(argv):
+    assert training_command("scripts/train_mlp.py", argv) == (
+        "accelerate launch scripts/train_mlp.py --output_dir out --seed 1"
+    )
+
+
+def test_a_cards_command_quotes_what_the_shell_would_split():
+    command = training_command("scripts/train_gpt.py", ["--train_file", "my data/input.txt", "--seed", "1"])
+    assert command == "accelerate launch scripts/train_gpt.py --train_file 'my data/input.txt' --seed 1"

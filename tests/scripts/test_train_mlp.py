@@ -113,7 +113,13 @@ def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
     assert expected.keys() == actual.keys()
     for name in expected:
         assert torch.equal(expected[name], actual[name]), name
-    assert json.loads((interrupted_dir / "all_results.json").read_text())["step"] == 32
+    results = json.loads((interrupted_dir / "all_results.json").read_text())
+    assert results["step"] == 32
+    # The card reports the whole run: the training time before the kill counts, and its command starts from scratch.
+    before_kill = json.loads((interrupted_dir / "checkpoint-20" / "training_state.json").read_text())["train_runtime"]
+    assert 0 < before_kill < results["train_runtime"]
+    card = (interrupted_dir / "README.md").read_text()
+    assert "accelerate launch scripts/train_mlp.py" in card and "--resume_from_checkpoint" not in card
 
 
 def test_bf16_mixed_precision_and_gradient_accumulation(train_mlp, mnist_dir, tmp_path):

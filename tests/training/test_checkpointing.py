@@ -1,4 +1,5 @@
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from hfnets.training.checkpointing import (
     list_checkpoints,
     load_checkpoint,
     resolve_checkpoint,
+    resume_position,
     save_checkpoint,
     save_pretrained_atomically,
 )
@@ -133,3 +135,13 @@ def test_pipeline_folders_are_saved_and_replaced_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generator", "model_index.json", "pipeline_gan.py"]
     assert GanGenerator.from_pretrained(tmp_path / "generator").config.base_channels == 8
     assert oct((tmp_path / "generator").stat().st_mode & 0o777) != oct(0o700)
+
+
+def test_resume_position_continues_the_step_epoch_and_training_time(tmp_path, accelerator):
+    model = accelerator.prepare(tiny_model())
+    save_checkpoint(accelerator, tmp_path, step=7, model_config=model.config, train_runtime=12.5)
+    args = SimpleNamespace(output_dir=tmp_path, resume_from_checkpoint="latest", gradient_accumulation_steps=2)
+    # 7 optimizer steps at 3 per epoch: epoch 2 (0-based), 1 step (2 batches with accumulation 2) into it.
+    assert resume_position(accelerator, args, model.config, None, num_update_steps_per_epoch=3) == (7, 2, 2, 12.5)
+    args.resume_from_checkpoint = None
+    assert resume_position(accelerator, args, model.config, None, num_update_steps_per_epoch=3) == (0, 0, 0, 0.0)
