@@ -47,6 +47,17 @@ def test_each_shipped_folder_is_complete_with_its_card_and_command(name):
     assert not any(part.startswith("checkpoint-") or part == "runs" for part in os.listdir(folder))
 
 
+def test_the_shipped_code_files_are_the_packages_current_ones():
+    # `trust_remote_code=True` runs the folder's own copy of the code: it must behave as the installed package does.
+    package = {path.name: path for path in (REPO_ROOT / "hfnets").glob("*/*.py") if path.name != "__init__.py"}
+    stale = [
+        f"cp {package[path.name].relative_to(REPO_ROOT)} {path.relative_to(REPO_ROOT)}"
+        for path in sorted((REPO_ROOT / "pretrained").rglob("*.py"))
+        if path.read_bytes() != package[path.name].read_bytes()
+    ]
+    assert not stale, "shipped code files differ from the package's; update them:\n" + "\n".join(stale)
+
+
 def test_every_shipped_folder_loads_with_stock_libraries_without_hfnets(tmp_path):
     if not SHIPPED:
         pytest.skip("this checkout ships no pretrained models")

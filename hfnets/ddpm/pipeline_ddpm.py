@@ -7,6 +7,8 @@ can drive it.
 
 import inspect
 import json
+import math
+import numbers
 import os
 import shutil
 import tempfile
@@ -17,12 +19,32 @@ from diffusers import DiffusionPipeline, ImagePipelineOutput, UNet2DModel
 from diffusers.schedulers import KarrasDiffusionSchedulers
 from diffusers.utils.torch_utils import randn_tensor
 
-OUTPUT_TYPES = ("pil", "np", "pt")
+OUTPUT_TYPES = ("pil", "np", "pt", "latent")
 
 
 def null_class(unet: UNet2DModel) -> int | None:
     """The class id that means "no class" (the last class embedding), or None for an unconditional UNet."""
     return None if unet.config.num_class_embeds is None else unet.config.num_class_embeds - 1
+
+
+def class_label_tensor(class_labels) -> torch.Tensor:
+    """`class_labels` (an int, NumPy integer, list or tensor of them) as a flat long tensor; anything else refused."""
+    try:
+        labels = torch.as_tensor(class_labels)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(
+            f"`class_labels` must be integers (one, a list or a tensor), got {class_labels!r}."
+        ) from error
+    if labels.numel() and (labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex()):
+        raise ValueError(f"`class_labels` must be integers, got {labels.tolist()} ({labels.dtype}).")
+    return labels.to(torch.long).flatten().cpu()
+
+
+def check_count(name: str, value, limit: int) -> int:
+    """A positive integer (Python or NumPy) up to `limit`, or a clear error naming the argument and the limit."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= limit:
+        raise ValueError(f"`{name}` must be an integer in [1, {limit}], got {value!r}.")
+    return int(value)
 
 
 def check_resolution(unet: UNet2DModel, size: int) -> None:
@@ -68,6 +90,9 @@ class GuidedDDPMPipeline(DiffusionPipeline):
     model_cpu_offload_seq = "unet"
     _callback_tensor_inputs = ["latents"]
     _compatibles = [e.name for e in KarrasDiffusionSchedulers]
+    # The most images one call draws: a larger batch is refused before any memory is asked for. Raise it on a
+    # machine that can hold more (`pipe.max_batch_size = 4096`), or draw in several calls.
+    max_batch_size = 1024
 
     def __init__(self, unet: UNet2DModel, scheduler, image_size: int | None = None, guidance_scale: float = 1.0):
         super().__init__()
@@ -83,6 +108,29 @@ class GuidedDDPMPipeline(DiffusionPipeline):
         """Classes the pipeline can draw (0 for an unconditional UNet)."""
         null = null_class(self.unet)
         return 0 if null is None else null
+
+    @property
+    def guidance_scale(self) -> float:
+        """The guidance of the running call; a `callback_on_step_end` may change `pipe._guidance_scale`."""
+        return self._guidance_scale
+
+    @property
+    def do_classifier_free_guidance(self) -> bool:
+        return self._guidance_scale > 1
+
+    @property
+    def num_timesteps(self) -> int:
+        return self._num_timesteps
+
+    @classmethod
+    def load_config(cls, *args, **kwargs):
+        """`model_index.json` names this file as the folder's own code, for loading where hfnets is absent (with
+        `trust_remote_code=True`). Loading through this class, the class is already at hand: use it."""
+        loaded = super().load_config(*args, **kwargs)
+        config = loaded[0] if isinstance(loaded, tuple) else loaded
+        if config.get("_class_name") == ["pipeline_ddpm", cls.__name__] and cls.__module__ != "pipeline_ddpm":
+            config["_class_name"] = cls.__name__
+        return loaded
 
     @torch.no_grad()
     def __call__(
@@ -112,11 +160,13 @@ class GuidedDDPMPipeline(DiffusionPipeline):
             latents (`torch.Tensor` of shape `(batch_size, C, sample_size, sample_size)`, *optional*): the starting
                 noise to use instead of drawing it.
             output_type (`str`, *optional*, defaults to `"pil"`): `"pil"` (list of PIL images), `"np"` (float32
-                array (batch, H, W, C) in [0, 1]) or `"pt"` (tensor (batch, C, H, W) in [0, 1]).
+                array (batch, H, W, C) in [0, 1]), `"pt"` (tensor (batch, C, H, W) in [0, 1]) or `"latent"` (the
+                final sample as the UNet made it: (batch, C, sample_size, sample_size) in about [-1, 1], uncropped).
             return_dict (`bool`, *optional*, defaults to `True`): return an `ImagePipelineOutput`, not a tuple.
             callback_on_step_end (`Callable`, *optional*): called after each step as `callback_on_step_end(pipe,
                 step, timestep, callback_kwargs)`; `callback_kwargs` holds the tensors named in
-                `callback_on_step_end_tensor_inputs` (`"latents"`), and the dict it returns may replace them.
+                `callback_on_step_end_tensor_inputs` (`"latents"`), and the dict it returns may replace them. It may
+                also set `pipe._guidance_scale` (for example to 1 for the last steps: half the UNet work).
             callback_on_step_end_tensor_inputs (`list[str]`, *optional*): the tensors passed to the callback.
 
         Returns:
@@ -128,22 +178,21 @@ class GuidedDDPMPipeline(DiffusionPipeline):
         if unknown:
             raise ValueError(f"The callback can receive only {self._callback_tensor_inputs}, not {sorted(unknown)}.")
         train_steps = self.scheduler.config.num_train_timesteps
-        if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int):
-            raise ValueError(f"`num_inference_steps` must be an integer, got {num_inference_steps!r}.")
-        if not 1 <= num_inference_steps <= train_steps:
-            raise ValueError(
-                f"`num_inference_steps` must lie in [1, {train_steps}] (the steps the model was trained with), "
-                f"got {num_inference_steps}."
-            )
-        guidance_scale = self.config.guidance_scale if guidance_scale is None else float(guidance_scale)
+        num_inference_steps = check_count("num_inference_steps", num_inference_steps, train_steps)
+        guidance_scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
+        if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, numbers.Real):
+            raise ValueError(f"`guidance_scale` must be a number >= 1, got {guidance_scale!r}.")
+        guidance_scale = float(guidance_scale)
+        if not math.isfinite(guidance_scale):
+            raise ValueError(f"`guidance_scale` must be a finite number >= 1, got {guidance_scale}.")
+        if batch_size is not None:
+            batch_size = check_count("batch_size", batch_size, self.max_batch_size)
         device, dtype = self._execution_device, self.unet.dtype
         labels = self._class_labels(class_labels, batch_size, generator)
         if labels is not None:
-            batch_size = len(labels)
+            batch_size = check_count("batch_size (the number of class labels)", len(labels), self.max_batch_size)
         elif batch_size is None:
             batch_size = 1
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
         if labels is None and guidance_scale != 1:
             raise ValueError(
                 f"This UNet is unconditional: guidance has no meaning, leave `guidance_scale` at 1 (got "
@@ -154,7 +203,7 @@ class GuidedDDPMPipeline(DiffusionPipeline):
                 f"`guidance_scale` must be >= 1 (1: no guidance; 2-4: clearer classes, less variety), got "
                 f"{guidance_scale}."
             )
-        guided = guidance_scale > 1
+        self._guidance_scale = guidance_scale
 
         # 1. starting noise at the UNet's side
         unet_config = self.unet.config
@@ -165,28 +214,34 @@ class GuidedDDPMPipeline(DiffusionPipeline):
             raise ValueError(f"`latents` must have shape {shape} for this UNet, got {tuple(latents.shape)}.")
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         latents = latents.to(device=device, dtype=dtype) * self.scheduler.init_noise_sigma
+        guided_labels = None
         if labels is not None:
             labels = labels.to(device)
-            if guided:  # one batched pass: the conditional half, then the null-class half
-                labels = torch.cat([labels, torch.full_like(labels, null_class(self.unet))])
+            # With guidance, one batched pass per step: the conditional half, then the null-class half.
+            guided_labels = torch.cat([labels, torch.full_like(labels, null_class(self.unet))])
         step_kwargs = {}
         if "generator" in inspect.signature(self.scheduler.step).parameters:
             step_kwargs["generator"] = generator
 
         # 2. denoise: predict, guide, step
+        self._num_timesteps = len(self.scheduler.timesteps)
         for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
+            guided = self.do_classifier_free_guidance and labels is not None  # a callback may change it
             model_input = torch.cat([latents, latents]) if guided else latents
             model_input = self.scheduler.scale_model_input(model_input, t)
-            prediction = self.unet(model_input, t, class_labels=labels).sample
+            prediction = self.unet(model_input, t, class_labels=guided_labels if guided else labels).sample
             if guided:
                 conditional, unconditional = prediction.chunk(2)
-                prediction = unconditional + guidance_scale * (conditional - unconditional)
+                prediction = unconditional + self._guidance_scale * (conditional - unconditional)
             latents = self.scheduler.step(prediction, t, latents, **step_kwargs).prev_sample
             if callback_on_step_end is not None:
                 tensors = {"latents": latents}
                 callback_kwargs = {name: tensors[name] for name in callback_on_step_end_tensor_inputs}
                 latents = callback_on_step_end(self, i, t, callback_kwargs).get("latents", latents)
 
+        if output_type == "latent":
+            self.maybe_free_model_hooks()
+            return ImagePipelineOutput(images=latents) if return_dict else (latents,)
         # 3. crop the padding away, [-1, 1] -> [0, 1]
         images = self.crop(latents)
         images = (images.float() / 2 + 0.5).clamp(0, 1)
@@ -216,7 +271,7 @@ class GuidedDDPMPipeline(DiffusionPipeline):
                 generator = generator[0]
             device = generator.device if generator is not None else "cpu"
             return torch.randint(0, num_classes, (count,), generator=generator, device=device).cpu()
-        labels = torch.as_tensor(class_labels, dtype=torch.long).flatten().cpu()
+        labels = class_label_tensor(class_labels)
         if len(labels) == 0:
             raise ValueError("`class_labels` is empty: give at least one class.")
         if len(labels) == 1 and batch_size is not None:

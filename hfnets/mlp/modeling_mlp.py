@@ -91,7 +91,8 @@ class MnistMlpForImageClassification(MnistMlpPreTrainedModel):
             labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
                 Class indices in `[0, num_labels)`. When given, the cross-entropy loss is returned as well.
             output_hidden_states (`bool`, *optional*):
-                Also return the input and each hidden layer's activations (after the activation function).
+                Also return each hidden layer's activations (after the activation function): `hidden_states[i]` is
+                layer `i`'s output, of shape `(batch_size, hidden_sizes[i])`.
             return_dict (`bool`, *optional*):
                 Return an [`~transformers.modeling_outputs.ImageClassifierOutput`] rather than a tuple.
 
@@ -112,7 +113,7 @@ class MnistMlpForImageClassification(MnistMlpPreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
 
         hidden = self._flatten(pixel_values).to(self.classifier.weight.dtype)  # (batch, input_size)
-        all_hidden_states = (hidden,) if output_hidden_states else None
+        all_hidden_states = () if output_hidden_states else None
         for layer in self.hidden_layers:
             hidden = self.dropout(self.activation(layer(hidden)))  # (batch, hidden_size)
             if output_hidden_states:

@@ -3,7 +3,9 @@ self-attention and MLP, a final LayerNorm and an output projection tied to the t
 
 References: Radford et al. 2019 (GPT-2); Su et al. 2021 (RoFormer, rotary position embeddings); Karpathy's nanoGPT.
 Attention runs through `torch.nn.functional.scaled_dot_product_attention` (flash or memory-efficient kernels where
-available); the KV cache is transformers' `DynamicCache`, so `generate(...)` works as for any transformers model.
+available), or explicitly (`attn_implementation="eager"`, or when the attention weights are asked for with
+`output_attentions=True`); the KV cache is transformers' `DynamicCache`, so `generate(...)` works as for any
+transformers model, and the `output_*` and `return_dict` options behave as in transformers' own models.
 
 This file travels with the weights (`trust_remote_code=True`): it imports only torch, transformers and its sibling
 `configuration_gpt.py`.
@@ -19,6 +21,9 @@ from transformers import initialization as init
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.utils.deprecation import deprecate_kwarg
+from transformers.utils.generic import can_return_tuple
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_gpt import CharGptConfig
 
@@ -38,10 +43,11 @@ def rotary_cos_sin(position_ids: torch.Tensor, head_dim: int, theta: float) -> t
 
 
 class CharGptAttention(nn.Module):
-    """Multi-head causal self-attention with an optional KV cache."""
+    """Multi-head causal self-attention with an optional KV cache; returns (output, attention weights or None)."""
 
     def __init__(self, config: CharGptConfig, layer_idx: int):
         super().__init__()
+        self.config = config
         self.layer_idx = layer_idx
         self.n_head = config.n_head
         self.head_dim = config.n_embd // config.n_head
@@ -56,7 +62,8 @@ class CharGptAttention(nn.Module):
         rotary: tuple[torch.Tensor, torch.Tensor] | None,
         attention_mask: torch.Tensor | None,
         cache: Cache | None,
-    ) -> torch.Tensor:
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch, seq, width = hidden_states.shape
         # (batch, seq, 3 * width) -> 3 x (batch, n_head, seq, head_dim)
         q, k, v = self.qkv(hidden_states).view(batch, seq, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
@@ -66,17 +73,24 @@ class CharGptAttention(nn.Module):
             k = k * cos + rotate_half(k) * sin
         if cache is not None:
             k, v = cache.update(k, v, self.layer_idx)  # all keys and values so far: (batch, n_head, past + seq, hd)
-        # Without a mask the whole square is causal (no cache, no padding); one new token attends to everything.
-        y = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=attention_mask,
-            dropout_p=self.attn_dropout if self.training else 0.0,
-            is_causal=attention_mask is None and seq > 1,
-        )
+        dropout = self.attn_dropout if self.training else 0.0
+        weights = None
+        if output_attentions or self.config._attn_implementation == "eager":
+            # softmax(q k^T / sqrt(head_dim)) v, keeping the weights: (batch, n_head, seq, past + seq)
+            scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)
+            if attention_mask is None and seq > 1:  # no cache and no padding: plain causal
+                attention_mask = torch.ones(seq, k.shape[-2], dtype=torch.bool, device=q.device).tril()
+            if attention_mask is not None:
+                scores = scores.masked_fill(~attention_mask, float("-inf"))
+            weights = F.dropout(scores.float().softmax(dim=-1).to(q.dtype), p=dropout, training=self.training)
+            y = weights @ v
+        else:
+            # Without a mask the whole square is causal (no cache, no padding); one new token attends to everything.
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=attention_mask, dropout_p=dropout, is_causal=attention_mask is None and seq > 1
+            )
         y = y.transpose(1, 2).reshape(batch, seq, width)  # re-assemble the heads
-        return self.resid_dropout(self.proj(y))
+        return self.resid_dropout(self.proj(y)), weights
 
 
 class CharGptMLP(nn.Module):
@@ -101,8 +115,9 @@ class CharGptBlock(GradientCheckpointingLayer):
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon, bias=config.bias)
         self.mlp = CharGptMLP(config)
 
-    def forward(self, hidden_states, rotary=None, attention_mask=None, cache=None) -> torch.Tensor:
-        hidden_states = hidden_states + self.attn(self.ln_1(hidden_states), rotary, attention_mask, cache)
+    def forward(self, hidden_states, rotary=None, attention_mask=None, cache=None, output_attentions=False):
+        attended, _ = self.attn(self.ln_1(hidden_states), rotary, attention_mask, cache, output_attentions)
+        hidden_states = hidden_states + attended
         return hidden_states + self.mlp(self.ln_2(hidden_states))
 
 
@@ -113,6 +128,12 @@ class CharGptPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["CharGptBlock"]
     _supports_sdpa = True
+    # What `output_hidden_states` / `output_attentions` collect (transformers' `capture_outputs` hooks these modules):
+    # every block's input and the final output; each attention's weights.
+    _can_record_outputs = {
+        "hidden_states": CharGptBlock,
+        "attentions": OutputRecorder(CharGptAttention, index=1),
+    }
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
@@ -152,6 +173,8 @@ class CharGptModel(CharGptPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.wte = value
 
+    @capture_outputs
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -159,7 +182,6 @@ class CharGptModel(CharGptPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        output_hidden_states: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPast:
         r"""
@@ -173,7 +195,11 @@ class CharGptModel(CharGptPreTrainedModel):
             position_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
                 Positions; by default counted from the first non-padding token.
             use_cache (`bool`, *optional*): create and return a cache when none is given.
-            output_hidden_states (`bool`, *optional*): also return every block's input and the final output.
+            output_hidden_states (`bool`, *optional*): also return every block's input and the final output
+                (`n_layer + 1` tensors); defaults to `config.output_hidden_states`.
+            output_attentions (`bool`, *optional*): also return each block's attention weights, (batch, n_head,
+                seq_len, past_len + seq_len); defaults to `config.output_attentions`.
+            return_dict (`bool`, *optional*): `False` returns a plain tuple; defaults to `config.return_dict`.
         """
         config = self.config
         if input_ids is None:
@@ -210,18 +236,12 @@ class CharGptModel(CharGptPreTrainedModel):
             rotary = (rotary[0].to(hidden_states.dtype), rotary[1].to(hidden_states.dtype))
         hidden_states = self.drop(hidden_states)
         mask = self._attention_mask(attention_mask, batch, seq, past, input_ids.device)
+        output_attentions = kwargs.get("output_attentions", config.output_attentions)
 
-        all_hidden_states = () if output_hidden_states else None
         for block in self.h:
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            hidden_states = block(hidden_states, rotary, mask, cache)
+            hidden_states = block(hidden_states, rotary, mask, cache, output_attentions)
         hidden_states = self.ln_f(hidden_states)
-        if output_hidden_states:
-            all_hidden_states += (hidden_states,)
-        return BaseModelOutputWithPast(
-            last_hidden_state=hidden_states, cache=cache if use_cache else None, hidden_states=all_hidden_states
-        )
+        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache if use_cache else None)
 
     @staticmethod
     def _attention_mask(attention_mask, batch: int, seq: int, past: int, device) -> torch.Tensor | None:
@@ -269,6 +289,19 @@ class CharGptForCausalLM(CharGptPreTrainedModel, GenerationMixin):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.post_init()
 
+    def _validate_generated_length(self, generation_config, input_ids_length, has_default_max_length):
+        """`generate`'s length checks, plus the context: refuse before generating rather than fail midway."""
+        super()._validate_generated_length(generation_config, input_ids_length, has_default_max_length)
+        context = self.config.n_positions
+        if generation_config.max_length > context:
+            raise ValueError(
+                f"The prompt ({input_ids_length} tokens) plus the new tokens would be {generation_config.max_length} "
+                f"tokens, past the model's context of n_positions={context}. Lower max_new_tokens to at most "
+                f"{max(context - input_ids_length, 0)}, or keep the prompt's last tokens only."
+            )
+
+    @can_return_tuple
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -277,13 +310,12 @@ class CharGptForCausalLM(CharGptPreTrainedModel, GenerationMixin):
         position_ids: torch.LongTensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        output_hidden_states: bool | None = None,
         logits_to_keep: int = 0,
         **kwargs,
     ) -> CausalLMOutputWithPast:
         r"""
         Args:
-            input_ids, cache, attention_mask, position_ids, use_cache, output_hidden_states:
+            input_ids, cache, attention_mask, position_ids, use_cache, output_hidden_states, output_attentions:
                 As for [`CharGptModel.forward`].
             labels (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
                 Targets for next-token prediction, usually `input_ids` itself: the logits at position `i` are scored
@@ -293,7 +325,8 @@ class CharGptForCausalLM(CharGptPreTrainedModel, GenerationMixin):
 
         Returns:
             [`~transformers.modeling_outputs.CausalLMOutputWithPast`]: `logits` (batch, seq, vocab_size), `loss`
-            with `labels`, the updated `cache` and, on request, `hidden_states`.
+            with `labels`, the updated `cache` and, on request, `hidden_states` and `attentions`; a tuple of the
+            fields that are set with `return_dict=False`.
         """
         vocab_size = self.config.vocab_size
         if input_ids is not None and input_ids.numel() and input_ids.device.type == "cpu":
@@ -310,7 +343,8 @@ class CharGptForCausalLM(CharGptPreTrainedModel, GenerationMixin):
             attention_mask=attention_mask,
             position_ids=position_ids,
             use_cache=use_cache,
-            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            **kwargs,
         )
         hidden_states = outputs.last_hidden_state
         if logits_to_keep:
@@ -324,5 +358,9 @@ class CharGptForCausalLM(CharGptPreTrainedModel, GenerationMixin):
             shift_labels = labels[:, 1:].reshape(-1).to(logits.device)
             loss = F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
         return CausalLMOutputWithPast(
-            loss=loss, logits=logits, cache=outputs.cache, hidden_states=outputs.hidden_states
+            loss=loss,
+            logits=logits,
+            cache=outputs.cache,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
         )

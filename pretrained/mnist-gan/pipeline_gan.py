@@ -4,8 +4,10 @@ This file travels with the weights (`trust_remote_code=True`): it imports only t
 diffusers, and not the generator's own file, which diffusers loads from the generator's subfolder.
 """
 
+import importlib
 import inspect
 import json
+import numbers
 import os
 import shutil
 import tempfile
@@ -17,6 +19,26 @@ from diffusers.utils.torch_utils import randn_tensor
 OUTPUT_TYPES = ("pil", "np", "pt")
 # Component libraries diffusers imports by name; anything else is our own code and travels with the weights.
 _LIBRARIES = ("diffusers", "transformers")
+
+
+def class_label_tensor(class_labels) -> torch.Tensor:
+    """`class_labels` (an int, NumPy integer, list or tensor of them) as a flat long tensor; anything else refused."""
+    try:
+        labels = torch.as_tensor(class_labels)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(
+            f"`class_labels` must be integers (one, a list or a tensor), got {class_labels!r}."
+        ) from error
+    if labels.numel() and (labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex()):
+        raise ValueError(f"`class_labels` must be integers, got {labels.tolist()} ({labels.dtype}).")
+    return labels.to(torch.long).flatten()
+
+
+def check_count(name: str, value, limit: int) -> int:
+    """A positive integer (Python or NumPy) up to `limit`, or a clear error naming the argument and the limit."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= limit:
+        raise ValueError(f"`{name}` must be an integer in [1, {limit}], got {value!r}.")
+    return int(value)
 
 
 class GanPipeline(DiffusionPipeline):
@@ -38,6 +60,9 @@ class GanPipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = "generator"
+    # The most images one call draws: a larger batch is refused before any memory is asked for. Raise it on a
+    # machine that can hold more (`pipe.max_batch_size = 65536`), or draw in several calls.
+    max_batch_size = 4096
 
     def __init__(self, generator):
         super().__init__()
@@ -47,6 +72,23 @@ class GanPipeline(DiffusionPipeline):
     def num_classes(self) -> int:
         """Classes the pipeline can draw (0 for an unconditional generator)."""
         return self.generator.config.num_classes
+
+    @classmethod
+    def load_config(cls, *args, **kwargs):
+        """`model_index.json` names this file and the generator's as the folder's own code, for loading where hfnets
+        is absent (with `trust_remote_code=True`). Loading through this class, the package that defines it is at
+        hand: take the classes from it rather than run the folder's copies."""
+        loaded = super().load_config(*args, **kwargs)
+        config = loaded[0] if isinstance(loaded, tuple) else loaded
+        package = cls.__module__.split(".")[0]
+        if config.get("_class_name") == ["pipeline_gan", cls.__name__] and package != "pipeline_gan":
+            config["_class_name"] = cls.__name__
+            module = importlib.import_module(package)
+            for name, entry in config.items():
+                own_code = isinstance(entry, list) and len(entry) == 2 and entry[0] not in _LIBRARIES
+                if own_code and name != "_class_name" and hasattr(module, entry[1]):
+                    config[name] = [getattr(module, entry[1]).__module__, entry[1]]  # an imported module's class
+        return loaded
 
     @torch.no_grad()
     def __call__(
@@ -73,14 +115,12 @@ class GanPipeline(DiffusionPipeline):
         Returns:
             [`~diffusers.ImagePipelineOutput`] with `images`.
         """
+        if class_labels is not None:
+            class_labels = class_label_tensor(class_labels)
         if batch_size is None:
-            several_labels = class_labels is not None and torch.as_tensor(class_labels).numel() > 1
-            if several_labels:
-                batch_size = torch.as_tensor(class_labels).numel()
-            else:
-                batch_size = len(latents) if latents is not None else 1
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
+            num_labels = 0 if class_labels is None else class_labels.numel()
+            batch_size = num_labels if num_labels > 1 else (len(latents) if latents is not None else 1)
+        batch_size = check_count("batch_size", batch_size, self.max_batch_size)
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
         config = self.generator.config
@@ -114,8 +154,9 @@ class GanPipeline(DiffusionPipeline):
         output_type: str = "pil",
     ) -> ImagePipelineOutput:
         """Images along the great circle (slerp) between the noise of two seeds: a smooth morph for demos."""
-        if num_images < 2:
+        if isinstance(num_images, numbers.Integral) and num_images < 2:
             raise ValueError(f"`num_images` must be >= 2 (the two ends), got {num_images}.")
+        num_images = check_count("num_images", num_images, self.max_batch_size)
         latent_dim, device = self.generator.config.latent_dim, self._execution_device
         start, end = (
             torch.randn(latent_dim, generator=torch.Generator().manual_seed(seed)) for seed in (start_seed, end_seed)
@@ -137,7 +178,9 @@ class GanPipeline(DiffusionPipeline):
             return None
         if class_labels is None:
             raise ValueError(f"This GAN is class-conditional: pass `class_labels` (digits in [0, {num_classes})).")
-        labels = torch.as_tensor(class_labels, dtype=torch.long).flatten()
+        labels = class_label_tensor(class_labels)
+        if len(labels) == 0:
+            raise ValueError("`class_labels` is empty: give at least one class.")
         if len(labels) == 1:
             labels = labels.expand(batch_size)
         if len(labels) != batch_size:

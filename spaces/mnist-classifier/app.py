@@ -88,7 +88,7 @@ def make_classifier(processor, model):
         probabilities = outputs.logits.softmax(-1)[0]
         scores = {labels[i]: float(p) for i, p in enumerate(probabilities)}
         seen = inputs["pixel_values"].reshape(28, 28).numpy()
-        hidden = outputs.hidden_states[-1][0].numpy() if len(outputs.hidden_states) > 1 else np.zeros(1)
+        hidden = outputs.hidden_states[-1][0].numpy() if outputs.hidden_states else np.zeros(1)
         columns = 16 if hidden.size % 16 == 0 else hidden.size
         return scores, png_file(enlarge(seen)), png_file(enlarge(hidden.reshape(-1, columns)))
 

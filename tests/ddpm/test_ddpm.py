@@ -188,12 +188,26 @@ def test_saved_pipeline_loads_without_hfnets(tmp_path):
         ({"class_labels": 10}, r"must lie in \[0, 10\)"),
         ({"class_labels": [-1, 2]}, r"must lie in \[0, 10\)"),
         ({"class_labels": []}, "`class_labels` is empty"),
-        ({"batch_size": 0}, "`batch_size` must be a positive integer"),
+        ({"batch_size": 0}, r"`batch_size` must be an integer in \[1, 1024\], got 0"),
+        ({"batch_size": 0, "class_labels": 3}, r"`batch_size` must be an integer in \[1, 1024\], got 0"),
+        ({"batch_size": 10**6}, r"`batch_size` must be an integer in \[1, 1024\], got 1000000"),
+        (
+            {"class_labels": [1] * 1025},
+            r"`batch_size \(the number of class labels\)` must be an integer in \[1, 1024\]",
+        ),
+        ({"batch_size": 2.0}, "`batch_size` must be an integer"),
         ({"batch_size": 3, "class_labels": [1, 2]}, "Got 2 class labels for batch_size=3"),
-        ({"class_labels": 1, "num_inference_steps": 0}, r"`num_inference_steps` must lie in \[1, 1000\]"),
-        ({"class_labels": 1, "num_inference_steps": 1001}, r"must lie in \[1, 1000\] \(the steps the model"),
+        ({"class_labels": 3.7}, r"`class_labels` must be integers, got 3.7"),
+        ({"class_labels": [True, False]}, "`class_labels` must be integers"),
+        ({"class_labels": "3"}, "`class_labels` must be integers"),
+        ({"class_labels": 1, "num_inference_steps": 0}, r"`num_inference_steps` must be an integer in \[1, 1000\]"),
+        ({"class_labels": 1, "num_inference_steps": 1001}, r"`num_inference_steps` must be an integer in \[1, 1000\]"),
+        ({"class_labels": 1, "num_inference_steps": 2.5}, "`num_inference_steps` must be an integer"),
         ({"class_labels": 1, "guidance_scale": 0.5}, "`guidance_scale` must be >= 1"),
-        ({"class_labels": 1, "output_type": "latent"}, "`output_type` must be one of"),
+        ({"class_labels": 1, "guidance_scale": float("inf")}, "`guidance_scale` must be a finite number"),
+        ({"class_labels": 1, "guidance_scale": float("nan")}, "`guidance_scale` must be a finite number"),
+        ({"class_labels": 1, "guidance_scale": "2"}, "`guidance_scale` must be a number"),
+        ({"class_labels": 1, "output_type": "latents"}, "`output_type` must be one of"),
         ({"class_labels": 1, "latents": torch.zeros(1, 1, 32, 32)}, r"`latents` must have shape \(1, 1, 28, 28\)"),
         ({"class_labels": 1, "callback_on_step_end_tensor_inputs": ["noise"]}, "can receive only"),
     ],
@@ -219,3 +233,51 @@ def test_resolutions_the_unet_cannot_take_are_refused():
         check_resolution(unet, 30)
     with pytest.raises(ValueError, match="`image_size` must lie in"):
         GuidedDDPMPipeline(unet, DDPMScheduler(), image_size=40)
+
+
+def test_numpy_integers_are_class_labels_and_batch_sizes():
+    expected = run(pipeline(), class_labels=[2, 2])
+    torch.testing.assert_close(run(pipeline(), class_labels=np.int64(2), batch_size=np.int64(2)), expected)
+    torch.testing.assert_close(run(pipeline(), class_labels=np.array([2, 2])), expected)
+
+
+def test_the_batch_size_limit_can_be_raised():
+    pipe = pipeline()
+    pipe.max_batch_size = 2
+    with pytest.raises(ValueError, match=r"in \[1, 2\], got 3"):
+        pipe(batch_size=3, num_inference_steps=1)
+    pipe.max_batch_size = 3
+    assert run(pipe, batch_size=3, num_inference_steps=1).shape == (3, 1, 28, 28)
+
+
+def test_latent_output_is_the_uncropped_sample_in_the_models_range():
+    pipe = pipeline(image_size=24)
+    output = pipe(class_labels=[1, 2], num_inference_steps=4, generator=torch.manual_seed(0), output_type="latent")
+    images = run(pipeline(image_size=24), class_labels=[1, 2])
+    assert output.images.shape == (2, 1, 28, 28) and images.shape == (2, 1, 24, 24)
+    torch.testing.assert_close((pipe.crop(output.images) / 2 + 0.5).clamp(0, 1), images)
+
+
+def test_a_callback_can_turn_guidance_off_for_the_last_steps():
+    pipe = pipeline()
+    batches = []
+    pipe.unet.register_forward_pre_hook(lambda module, args: batches.append(len(args[0])))
+
+    def cutoff(pipe, step, timestep, callback_kwargs):
+        assert pipe.guidance_scale == (3.0 if step < 2 else 1.0) and pipe.num_timesteps == 4
+        if step == 1:
+            pipe._guidance_scale = 1.0
+        return callback_kwargs
+
+    pipe(class_labels=[1, 2], guidance_scale=3.0, num_inference_steps=4, callback_on_step_end=cutoff)
+    assert batches == [4, 4, 2, 2]  # guided steps run both halves in one batch; unguided ones only the classes
+
+
+def test_the_pipeline_class_loads_its_own_folder_without_remote_code(tmp_path):
+    pipe = pipeline(guidance_scale=2.0)
+    pipe.save_pretrained(tmp_path)
+    loaded = GuidedDDPMPipeline.from_pretrained(tmp_path)  # hfnets is here: no code from the folder is run
+    assert type(loaded) is GuidedDDPMPipeline and loaded.config.guidance_scale == 2.0
+    torch.testing.assert_close(run(loaded, class_labels=[3]), run(pipe, class_labels=[3]))
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        DiffusionPipeline.from_pretrained(tmp_path)  # the stock loader still asks before running the folder's code

@@ -62,8 +62,13 @@ def test_interpolation_runs_from_one_seed_to_the_other():
         ({"class_labels": 10}, r"must lie in \[0, 10\)"),
         ({"class_labels": -1}, r"must lie in \[0, 10\)"),
         ({"class_labels": None}, "class-conditional: pass `class_labels`"),
-        ({"batch_size": 0, "class_labels": 1}, "`batch_size` must be a positive integer"),
+        ({"batch_size": 0, "class_labels": 1}, r"`batch_size` must be an integer in \[1, 4096\], got 0"),
+        ({"batch_size": 10**6, "class_labels": 1}, r"`batch_size` must be an integer in \[1, 4096\], got 1000000"),
+        ({"batch_size": 2.0, "class_labels": 1}, "`batch_size` must be an integer"),
         ({"batch_size": 3, "class_labels": [1, 2]}, "Got 2 class labels for batch_size=3"),
+        ({"class_labels": 3.7}, r"`class_labels` must be integers, got 3.7"),
+        ({"class_labels": []}, "`class_labels` is empty"),
+        ({"class_labels": "3"}, "`class_labels` must be integers"),
         ({"class_labels": 1, "output_type": "latent"}, "`output_type` must be one of"),
     ],
 )
@@ -120,3 +125,21 @@ def test_the_batch_follows_the_class_labels_or_the_latents_when_no_size_is_given
     latents = torch.randn(4, pipe.generator.config.latent_dim)
     assert pipe(class_labels=5, latents=latents, output_type="pt").images.shape[0] == 4
     assert len(pipe(class_labels=5).images) == 1
+
+
+def test_numpy_integers_are_class_labels_and_batch_sizes():
+    pipe = pipeline()
+    expected = pipe(class_labels=[2, 2], generator=torch.manual_seed(0), output_type="pt").images
+    same = pipe(class_labels=np.int64(2), batch_size=np.int64(2), generator=torch.manual_seed(0), output_type="pt")
+    assert torch.equal(same.images, expected)
+
+
+def test_the_pipeline_class_loads_its_own_folder_without_remote_code(tmp_path):
+    pipe = pipeline()
+    pipe.save_pretrained(tmp_path)
+    loaded = GanPipeline.from_pretrained(tmp_path)  # hfnets is here: no code from the folder is run
+    assert type(loaded) is GanPipeline and type(loaded.generator) is GanGenerator
+    expected = pipe(class_labels=[0, 7], generator=torch.manual_seed(1), output_type="pt").images
+    assert torch.equal(loaded(class_labels=[0, 7], generator=torch.manual_seed(1), output_type="pt").images, expected)
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        DiffusionPipeline.from_pretrained(tmp_path)  # the stock loader still asks before running the folder's code

@@ -127,8 +127,12 @@ def test_bad_inputs_are_clear_errors(tokenizer):
     with pytest.raises(ValueError, match="context is n_positions=32. Shorten the prompt"):
         model(torch.full((1, 40), 3))
     prompt = tokenizer("Speak, speak.", return_tensors="pt")
-    with pytest.raises(ValueError, match="lower max_new_tokens"):
+    calls = []
+    model.register_forward_pre_hook(lambda module, args: calls.append(1))
+    # 13 + 30 tokens do not fit in 32: refused before any token is computed (nothing generated is thrown away).
+    with pytest.raises(ValueError, match="would be 43 tokens.*n_positions=32. Lower max_new_tokens to at most 19"):
         model.generate(**prompt, max_new_tokens=30, do_sample=False)
+    assert calls == []
     with pytest.raises(ValueError, match=r"ids outside \[0, \d+\).*this model's own tokenizer"):
         model(torch.tensor([[3, 500]]))
 

@@ -34,8 +34,13 @@ def test_loss_is_cross_entropy_of_the_logits():
 
 def test_hidden_states_expose_each_layer():
     outputs = tiny_model(hidden_sizes=[32, 16])(torch.randn(2, 1, 28, 28), output_hidden_states=True)
-    assert [tuple(h.shape) for h in outputs.hidden_states] == [(2, 784), (2, 32), (2, 16)]
-    assert (outputs.hidden_states[1] >= 0).all()  # after ReLU
+    assert [tuple(h.shape) for h in outputs.hidden_states] == [(2, 32), (2, 16)]
+    assert (outputs.hidden_states[0] >= 0).all()  # after ReLU
+    # As in transformers' models, the first hidden state is computed by the model, so gradients reach it.
+    first = outputs.hidden_states[0]
+    first.retain_grad()
+    outputs.logits.sum().backward()
+    assert first.grad is not None and first.grad.shape == (2, 32)
 
 
 def test_tuple_output_when_return_dict_is_false():
