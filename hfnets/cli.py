@@ -15,36 +15,78 @@ SCHEDULERS = {
 
 
 def _predict(args: argparse.Namespace) -> int:
-    """Classify image files with a saved classifier (folder or Hub id) and print the top classes of each."""
-    import PIL.Image
+    """Classify image files with a saved classifier (folder or Hub id) and print the top classes of each.
+
+    A user error (a folder that is not a classifier, an unreadable, oversized or blank image) is one line on stderr
+    and exit code 2; the other images of a batch are still classified.
+    """
     from transformers import pipeline
+    from transformers.utils import logging as transformers_logging
 
-    import hfnets  # noqa: F401  (registers the hfnets model classes)
+    import hfnets
+    from hfnets.mlp.pipeline_mlp import open_image
 
-    missing = [path for path in args.images if not Path(path).is_file()]
-    if missing:
-        print(f"hfnets predict: no such image file: {', '.join(missing)}", file=sys.stderr)
+    transformers_logging.disable_progress_bar()  # stderr holds one line per problem, nothing else
+
+    def fail(message: str) -> None:
+        print(f"hfnets predict: {message}", file=sys.stderr)
+
+    if args.top_k < 1:
+        fail(f"--top_k must be at least 1, got {args.top_k}.")
+        return 2
+    problem = _not_a_classifier(args.model)
+    if problem:
+        fail(problem)
         return 2
     # The hfnets pipeline class keeps transparent drawings intact; with --trust_remote_code the folder's own copy
     # of it (named in config.json) is used instead.
     own_class = {} if args.trust_remote_code else {"pipeline_class": hfnets.DigitClassificationPipeline}
-    classifier = pipeline(
-        "image-classification", model=args.model, trust_remote_code=args.trust_remote_code, **own_class
-    )
+    try:
+        classifier = pipeline(
+            "image-classification", model=args.model, trust_remote_code=args.trust_remote_code, **own_class
+        )
+    except (OSError, ValueError, KeyError) as error:
+        fail(f"cannot load an image classifier from {args.model}: {str(error).strip().splitlines()[0]}")
+        return 2
+    failures = 0
     for path in args.images:
         try:
-            image = PIL.Image.open(path)
-            image.load()
-        except (OSError, PIL.UnidentifiedImageError) as error:
-            print(f"hfnets predict: cannot read {path} as an image: {error}", file=sys.stderr)
-            return 2
-        predictions = classifier(image, top_k=args.top_k)
+            if not Path(path).is_file():
+                raise ValueError("no such image file")
+            predictions = classifier(open_image(path), top_k=args.top_k)
+        except ValueError as error:  # unreadable, too large, no digit in it
+            fail(f"{path}: {error}")
+            failures += 1
+            continue
         if args.json:
             print(json.dumps({"image": path, "predictions": predictions}))
         else:
             ranked = ", ".join(f"{p['label']} ({p['score']:.3f})" for p in predictions)
             print(f"{path}: {ranked}")
-    return 0
+    return 2 if failures else 0
+
+
+def _not_a_classifier(model: str) -> str | None:
+    """Why a local `model` folder cannot classify images (None when it may: a classifier folder, or a Hub id)."""
+    folder = Path(model)
+    if not folder.exists():
+        if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model:
+            return f"no such model folder: {model}"
+        return None  # a Hub id
+    if not folder.is_dir():
+        return f"{model} is a file; pass the model folder it belongs to."
+    if (folder / "model_index.json").is_file():
+        return f"{model} is an image generator (a diffusers pipeline), not a classifier: pass an MLP or CNN folder."
+    config = folder / "config.json"
+    if not config.is_file():
+        return f"{model} holds no config.json: pass a folder a classifier was saved to, or a Hub id."
+    try:
+        architectures = json.loads(config.read_text()).get("architectures") or []
+    except (OSError, ValueError) as error:
+        return f"{config} cannot be read: {error}"
+    if architectures and not any(name.endswith("ForImageClassification") for name in architectures):
+        return f"{model} holds a {architectures[0]}, not an image classifier: pass an MLP or CNN folder."
+    return None
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -103,7 +103,7 @@ def run_demo(args) -> int:
     spec.loader.exec_module(gallery)
     demo = gallery.build_gallery({FAMILIES[family].demo: model for family, model in models.items()})
     demo.queue(default_concurrency_limit=2, max_size=64).launch(
-        server_name=args.server_name, server_port=args.server_port
+        server_name=args.server_name, server_port=args.server_port, max_file_size=gallery.MAX_FILE_SIZE
     )
     return 0
 

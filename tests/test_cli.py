@@ -1,5 +1,7 @@
 import json
 
+import PIL.Image
+
 from tests.conftest import REPO_ROOT, run_script
 
 EXAMPLES = REPO_ROOT / "spaces" / "mnist-classifier" / "examples"
@@ -16,12 +18,35 @@ def test_predict_classifies_the_example_drawings(trained_mlp_dir):
     assert all(len(row["predictions"]) == 3 for row in rows)
 
 
-def test_predict_reports_missing_and_unreadable_files(trained_mlp_dir, tmp_path):
-    result = run_script(["-m", "hfnets.cli", "predict", str(trained_mlp_dir), str(tmp_path / "nope.png")])
-    assert result.returncode == 2 and "no such image file" in result.stderr
+def test_predict_reports_each_bad_image_in_one_line_and_classifies_the_rest(trained_mlp_dir, tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
-    result = run_script(["-m", "hfnets.cli", "predict", str(trained_mlp_dir), str(tmp_path / "notes.png")])
-    assert result.returncode == 2 and "cannot read" in result.stderr
+    PIL.Image.new("L", (300, 300), "white").save(tmp_path / "blank.png")
+    PIL.Image.new("L", (9000, 9000), "white").save(tmp_path / "huge.png")  # more pixels than will be decoded
+    good = str(EXAMPLES / "two_on_paper.png")
+    bad = {name: str(tmp_path / name) for name in ("nope.png", "notes.png", "blank.png", "huge.png")}
+    result = run_script(["-m", "hfnets.cli", "predict", str(trained_mlp_dir), *bad.values(), good])
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == [f"{good}: " + result.stdout.split(": ", 1)[1].strip()]
+    assert result.stdout.split(": ")[1].startswith("2 (")
+    errors = result.stderr.strip().splitlines()
+    assert [line.split(": ")[1] for line in errors] == list(bad.values())
+    assert "no such image file" in errors[0] and "Could not read an image" in errors[1]
+    assert "No digit found" in errors[2] and "9000x9000 pixels, more than the 64,000,000 accepted" in errors[3]
+    assert "Traceback" not in result.stderr
+
+
+def test_predict_refuses_what_is_not_a_classifier_in_one_line(trained_dirs, tmp_path):
+    image = str(EXAMPLES / "two_on_paper.png")
+    cases = {
+        str(tmp_path / "missing"): "no such model folder",
+        str(trained_dirs["gan"]): "is an image generator (a diffusers pipeline), not a classifier",
+        str(trained_dirs["gpt"]): "holds a CharGptForCausalLM, not an image classifier",
+        str(tmp_path): "holds no config.json",
+    }
+    for model, message in cases.items():
+        result = run_script(["-m", "hfnets.cli", "predict", model, image])
+        assert result.returncode == 2, model
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()] and message in result.stderr, model
 
 
 def test_export_copies_what_a_push_would_upload_and_replaces_an_earlier_copy(trained_dirs, tmp_path):

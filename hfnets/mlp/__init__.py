@@ -1,7 +1,7 @@
 """The MNIST multilayer perceptron: configuration, model, image processor and image-classification pipeline."""
 
 from .configuration_mlp import MnistMlpConfig
-from .image_processing_mlp import MnistMlpImageProcessor
+from .image_processing_mlp import MnistMlpImageProcessor, NoDigitError
 from .modeling_mlp import MnistMlpForImageClassification, MnistMlpPreTrainedModel
 from .pipeline_mlp import DigitClassificationPipeline
 
@@ -11,4 +11,5 @@ __all__ = [
     "MnistMlpForImageClassification",
     "MnistMlpImageProcessor",
     "MnistMlpPreTrainedModel",
+    "NoDigitError",
 ]

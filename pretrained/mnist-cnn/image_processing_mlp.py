@@ -26,6 +26,13 @@ MNIST_STROKE_WIDTH = 2.8
 MIN_STROKE_WIDTH = 2.0
 # An image whose strongest ink is weaker than this (on a 0-1 scale) has no digit: it gives a blank field.
 MIN_CONTRAST = 0.05
+# Larger images are first shrunk (fast block averaging) until their longer side is at most this: a digit needs no
+# more, and a huge upload then costs milliseconds rather than gigabytes.
+MAX_WORKING_SIDE = 1024
+
+
+class NoDigitError(ValueError):
+    """An image with nothing that stands out from its background: blank, one color, fully transparent, ..."""
 
 
 class MnistMlpImageProcessor(BaseImageProcessor):
@@ -57,6 +64,10 @@ class MnistMlpImageProcessor(BaseImageProcessor):
             Mean of MNIST's training pixels.
         image_std (`float`, *optional*, defaults to 0.3081):
             Standard deviation of MNIST's training pixels.
+        allow_blank (`bool`, *optional*, defaults to `False`):
+            What to do with an image that holds no digit (blank, one color, fully transparent): `False` raises a
+            `NoDigitError` (a `ValueError`) saying so, rather than have the model answer confidently about nothing;
+            `True` passes it on as an empty field.
 
     Example:
 
@@ -83,6 +94,7 @@ class MnistMlpImageProcessor(BaseImageProcessor):
         do_normalize: bool = True,
         image_mean: float = MNIST_MEAN,
         image_std: float = MNIST_STD,
+        allow_blank: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -104,6 +116,7 @@ class MnistMlpImageProcessor(BaseImageProcessor):
         self.do_normalize = do_normalize
         self.image_mean = float(image_mean)
         self.image_std = float(image_std)
+        self.allow_blank = allow_blank
 
     def preprocess(
         self,
@@ -111,27 +124,42 @@ class MnistMlpImageProcessor(BaseImageProcessor):
         return_tensors: str | None = None,
         do_center: bool | None = None,
         do_normalize: bool | None = None,
+        allow_blank: bool | None = None,
         **kwargs,
     ) -> BatchFeature:
         r"""
         Args:
             images (`PIL.Image.Image`, `np.ndarray`, `torch.Tensor`, or a list of them):
-                Any mode (L, RGB, RGBA, LA, P, 1, I, F) and any size. Arrays and tensors may be `(H, W)`,
-                `(H, W, C)` or `(C, H, W)` with C in 1, 3, 4, as uint8 in [0, 255] or floats in [0, 1]; a 4-D array
-                is a batch. A 3-D array whose first and last axes are not channels is a batch of grayscale images.
+                Any mode (L, RGB, RGBA, LA, P, 1, I, F) and any size (images larger than 1024 pixels a side are
+                shrunk first). Arrays and tensors may be `(H, W)`, `(H, W, C)` or `(C, H, W)` with C in 1 (gray),
+                2 (gray + alpha, channels last), 3 or 4 (RGBA), as uint8 in [0, 255] or floats in [0, 1]; a 4-D
+                array is a batch. A 3-D array whose first and last axes are not channels is a batch of grayscale
+                images.
             return_tensors (`str`, *optional*):
                 `"pt"` for torch tensors, `"np"` for numpy arrays; lists of arrays otherwise.
             do_center (`bool`, *optional*): overrides `self.do_center` for this call.
             do_normalize (`bool`, *optional*): overrides `self.do_normalize` for this call.
+            allow_blank (`bool`, *optional*): overrides `self.allow_blank` for this call.
 
         Returns:
             [`~transformers.BatchFeature`] with `pixel_values` of shape `(batch_size, 1, image_size, image_size)`.
+
+        Raises:
+            `NoDigitError` (a `ValueError`): an image holds no digit, unless `allow_blank`.
         """
         do_center = self.do_center if do_center is None else do_center
         do_normalize = self.do_normalize if do_normalize is None else do_normalize
+        allow_blank = self.allow_blank if allow_blank is None else allow_blank
         fields = []
-        for image in _as_image_list(images):
-            ink = _to_ink(image, self.ink_threshold)
+        images = _as_image_list(images)
+        for index, image in enumerate(images):
+            ink = _to_ink(_shrink(image, MAX_WORKING_SIDE), self.ink_threshold)
+            if not allow_blank and not ink.any():
+                which = f"image {index}" if len(images) > 1 else "the image"
+                raise NoDigitError(
+                    f"No digit found in {which}: nothing stands out from its background (it is blank, one color, "
+                    "fully transparent or too faint). Draw or photograph a digit with clear contrast."
+                )
             if do_center:
                 field = self._center_digit(ink)
             else:
@@ -196,15 +224,17 @@ def _as_image_list(images) -> list:
             raise TypeError(f"Image arrays must hold integers or floats, got dtype {images.dtype}.")
         if 0 in images.shape:
             raise ValueError(f"Got an empty image array of shape {images.shape}.")
-        if images.ndim == 2 or (images.ndim == 3 and (images.shape[-1] in (1, 3, 4) or images.shape[0] in (1, 3, 4))):
+        if images.ndim == 2 or (
+            images.ndim == 3 and (images.shape[-1] in (1, 2, 3, 4) or images.shape[0] in (1, 3, 4))
+        ):
             return [images]
         if images.ndim == 3:  # (batch, H, W) of grayscale images
             return list(images)
-        if images.ndim == 4 and (images.shape[-1] in (1, 3, 4) or images.shape[1] in (1, 3, 4)):
+        if images.ndim == 4 and (images.shape[-1] in (1, 2, 3, 4) or images.shape[1] in (1, 3, 4)):
             return list(images)
         raise ValueError(
-            f"Cannot read an image array of shape {images.shape}: expected (H, W), (H, W, C), (C, H, W) with C in "
-            "1, 3, 4, or a batch of those (4-D)."
+            f"Cannot read an image array of shape {images.shape}: expected (H, W), (H, W, C) with C in 1-4, "
+            "(C, H, W) with C in 1, 3, 4, or a batch of those (4-D)."
         )
     hint = " Open files with PIL.Image.open(path) first." if isinstance(images, (str, bytes)) else ""
     raise TypeError(
@@ -231,16 +261,40 @@ def _to_array(image) -> np.ndarray:
     array = image
     if array.ndim == 2:
         array = array[..., None]
-    elif array.shape[-1] not in (1, 3, 4):  # channels first
+    elif array.shape[-1] not in (1, 2, 3, 4):  # channels first
         array = np.moveaxis(array, 0, -1)
-    if array.shape[-1] not in (1, 3, 4) or array.ndim != 3:
-        raise ValueError(f"Cannot read an image of shape {image.shape}: expected 1, 3 or 4 channels.")
+    if array.shape[-1] not in (1, 2, 3, 4) or array.ndim != 3:
+        raise ValueError(f"Cannot read an image of shape {image.shape}: expected 1 to 4 channels.")
     if np.issubdtype(array.dtype, np.integer):
         return array.astype(np.float32) / 255.0
     array = array.astype(np.float32)
     if not np.isfinite(array).all():
         raise ValueError("The image contains NaN or infinite values.")
     return array / 255.0 if array.max() > 1.0 else array
+
+
+def _shrink(image, max_side: int):
+    """An image whose longer side exceeds `max_side`, reduced by block averaging (cheap, in C for PIL images)."""
+    if isinstance(image, PIL.Image.Image):
+        factor = math.ceil(max(image.size) / max_side)
+        if factor <= 1:
+            return image
+        if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+            image = image.convert("RGBA" if image.mode == "P" and "transparency" in image.info else "RGB")
+        return image.reduce(factor)
+    channels_first = image.ndim == 3 and image.shape[-1] not in (1, 2, 3, 4)
+    height, width = image.shape[1:] if channels_first else image.shape[:2]
+    factor = math.ceil(max(height, width) / max_side)
+    if factor <= 1:
+        return image
+    array = np.moveaxis(image, 0, -1) if channels_first else image
+    height, width = height // factor * factor, width // factor * factor
+    if height == 0 or width == 0:  # a very long, thin strip: keep every `factor`-th pixel along its length
+        return array[::factor, ::factor]
+    array = array[:height, :width].astype(np.float32)
+    blocks = array.reshape(height // factor, factor, width // factor, factor, *array.shape[2:])
+    reduced = blocks.mean(axis=(1, 3))
+    return reduced.astype(np.float32) / 255.0 if np.issubdtype(image.dtype, np.integer) else reduced
 
 
 def _to_ink(image, ink_threshold: float) -> np.ndarray:

@@ -22,6 +22,13 @@ import PIL.Image
 import PIL.ImageOps
 from transformers import AutoModelForImageClassification, ImageClassificationPipeline
 
+# The most pixels an image file may have to be opened (about 8000 x 8000): checked from its header, before decoding.
+MAX_IMAGE_PIXELS = 64_000_000
+
+
+class ImageTooLargeError(ValueError):
+    """An image file with more pixels than will be decoded."""
+
 
 class DigitClassificationPipeline(ImageClassificationPipeline):
     """`ImageClassificationPipeline` that opens images without dropping their alpha channel.
@@ -39,9 +46,9 @@ class DigitClassificationPipeline(ImageClassificationPipeline):
         return model_inputs.to(self.dtype)
 
 
-def open_image(source: str, timeout: float | None = None) -> PIL.Image.Image:
+def open_image(source: str, timeout: float | None = None, max_pixels: int = MAX_IMAGE_PIXELS) -> PIL.Image.Image:
     """A path, an http(s) URL or a base64 string (optionally a `data:image/...` URL) as a PIL image, in its own
-    mode, upright."""
+    mode, upright. An image of more than `max_pixels` pixels is refused from its header, before it is decoded."""
     if source.startswith(("http://", "https://")):
         with urllib.request.urlopen(source, timeout=timeout) as response:
             data = response.read()
@@ -54,8 +61,15 @@ def open_image(source: str, timeout: float | None = None) -> PIL.Image.Image:
         except ValueError:
             data = b""
     try:
-        image = PIL.Image.open(io.BytesIO(data))
+        image = PIL.Image.open(io.BytesIO(data))  # reads the header only
+        if image.width * image.height > max_pixels:
+            raise ImageTooLargeError(
+                f"The image {source[:80]!r} is {image.width}x{image.height} pixels, more than the {max_pixels:,} "
+                "accepted: a digit needs far fewer. Send a smaller image."
+            )
         image.load()
+    except PIL.Image.DecompressionBombError as error:
+        raise ImageTooLargeError(f"The image {source[:80]!r} is too large to open: {error}") from error
     except (PIL.UnidentifiedImageError, OSError) as error:
         raise ValueError(
             f"Could not read an image from {source[:80]!r}: pass a PIL image, an image file's path, an http(s) URL "

@@ -47,6 +47,9 @@ def missing_model_tab(title: str, variable: str) -> gr.Blocks:
     return tab
 
 
+MAX_FILE_SIZE = "20mb"  # larger uploads are refused by Gradio before they are stored
+
+
 def build_gallery(model_ids: dict[str, str | None] | None = None) -> gr.Blocks:
     """`model_ids` maps a demo folder name to its model; the rest come from the environment or the shipped models."""
     model_ids = model_ids or {}
@@ -60,4 +63,4 @@ def build_gallery(model_ids: dict[str, str | None] | None = None) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    build_gallery().queue(default_concurrency_limit=2, max_size=64).launch()
+    build_gallery().queue(default_concurrency_limit=2, max_size=64).launch(max_file_size=MAX_FILE_SIZE)

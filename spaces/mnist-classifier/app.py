@@ -15,13 +15,16 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from transformers import AutoImageProcessor, AutoModelForImageClassification
 
 # The model that ships with hfnets, where this app runs from the repository or an installed hfnets.
 SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "pretrained" / "mnist-mlp"
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 ZOOM = 8  # the 28x28 input and the activations are shown enlarged, pixel for pixel
+# Uploads with more pixels than this are refused from the file's header, before any decoding (a 25 MP photo is ample).
+MAX_UPLOAD_PIXELS = 25_000_000
+MAX_FILE_SIZE = "20mb"  # larger uploads are refused by Gradio before they are stored
 
 
 def shipped_model() -> str | None:
@@ -77,13 +80,17 @@ def make_classifier(processor, model):
     labels = model.config.id2label
 
     @torch.no_grad()
-    def classify(image: np.ndarray | None):
+    def classify_image(image: np.ndarray | Image.Image | None):
         """Top classes, the 28x28 image the network sees, and its hidden layer's activations."""
-        if image is None or image.size == 0 or is_blank(image):
+        array = None if image is None else np.asarray(image)
+        if array is None or array.size == 0 or is_blank(array):
             raise gr.Error("Draw a digit first (or upload a photo of one).")
-        if image.ndim == 3 and image.shape[-1] == 4 and image[..., 3].max() == 0:
+        if array.ndim == 3 and array.shape[-1] == 4 and array[..., 3].max() == 0:
             raise gr.Error("The image is fully transparent: draw a digit first.")
-        inputs = processor(image, return_tensors="pt")
+        try:
+            inputs = processor(image, return_tensors="pt")
+        except ValueError as error:  # no digit in it, an unreadable array: say so rather than guess
+            raise gr.Error(str(error)) from None
         outputs = model(**inputs, output_hidden_states=True)
         probabilities = outputs.logits.softmax(-1)[0]
         scores = {labels[i]: float(p) for i, p in enumerate(probabilities)}
@@ -92,9 +99,28 @@ def make_classifier(processor, model):
         columns = 16 if hidden.size % 16 == 0 else hidden.size
         return scores, png_file(enlarge(seen)), png_file(enlarge(hidden.reshape(-1, columns)))
 
+    def classify(upload: dict | str | None):
+        """An uploaded file, as Gradio received it (not decoded: the listener skips Gradio's preprocessing), so that
+        its size is checked from the header before any pixel is decoded."""
+        path = upload.get("path") if isinstance(upload, dict) else upload
+        if path is None:
+            raise gr.Error("Upload a photo of a digit first.")
+        try:
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_UPLOAD_PIXELS:
+                    raise gr.Error(
+                        f"The image is {image.width}x{image.height} pixels: upload one of at most "
+                        f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels (a digit needs far fewer)."
+                    )
+                image = ImageOps.exif_transpose(image)
+                image.load()
+        except (OSError, Image.DecompressionBombError) as error:
+            raise gr.Error(f"This file cannot be read as an image ({error}).") from None
+        return classify_image(image)
+
     def classify_drawing(sketch: dict | None):
         composite = None if sketch is None else sketch.get("composite")
-        return classify(None if composite is None else np.asarray(composite))
+        return classify_image(None if composite is None else np.asarray(composite))
 
     return classify, classify_drawing
 
@@ -116,7 +142,7 @@ def build_demo(model_id: str | None = None) -> gr.Blocks:
                     )
                     draw_button = gr.Button("Classify the drawing", variant="primary", elem_id="classify-drawing")
                 with gr.Tab("Upload"):
-                    upload = gr.Image(label="Photo of a digit", type="numpy", image_mode="RGBA", sources=["upload"])
+                    upload = gr.Image(label="Photo of a digit", type="filepath", sources=["upload"])
                     upload_button = gr.Button("Classify the photo", variant="primary", elem_id="classify-photo")
                     gr.Examples(examples, inputs=upload)
             with gr.Column():
@@ -125,9 +151,9 @@ def build_demo(model_id: str | None = None) -> gr.Blocks:
                 hidden = gr.Image(label="Hidden layer activations", type="filepath", height=180, elem_id="hidden")
         outputs = [label, seen, hidden]
         draw_button.click(classify_drawing, sketchpad, outputs, api_name="classify_drawing")
-        upload_button.click(classify, upload, outputs, api_name="classify")
+        upload_button.click(classify, upload, outputs, api_name="classify", preprocess=False)
     return demo
 
 
 if __name__ == "__main__":
-    build_demo().queue(default_concurrency_limit=4, max_size=64).launch()
+    build_demo().queue(default_concurrency_limit=4, max_size=64).launch(max_file_size=MAX_FILE_SIZE)

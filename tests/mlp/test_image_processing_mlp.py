@@ -5,6 +5,7 @@ from PIL import Image
 from transformers import AutoImageProcessor
 
 from hfnets import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
+from hfnets.mlp import NoDigitError
 from tests.helpers.drawing import draw_digit
 
 PROCESSOR = MnistMlpImageProcessor()
@@ -94,11 +95,52 @@ def test_mnist_images_keep_their_form(mnist_test_arrays):
     assert np.median(correlation) > 0.9
 
 
-def test_blank_image_gives_an_empty_field():
-    pixel_values = PROCESSOR(Image.new("L", (400, 400), "white"), return_tensors="pt")["pixel_values"]
-    assert np.allclose(ink_of(pixel_values), 0.0, atol=1e-6)
-    transparent = PROCESSOR(Image.new("RGBA", (50, 50), (0, 0, 0, 0)), return_tensors="pt")["pixel_values"]
-    assert np.allclose(ink_of(transparent), 0.0, atol=1e-6)
+BLANK_IMAGES = {
+    "white": Image.new("L", (400, 400), "white"),
+    "black": Image.new("RGB", (400, 400), "black"),
+    "gray": np.full((64, 64, 3), 128, dtype=np.uint8),
+    "1x1": Image.new("L", (1, 1), 0),
+    "transparent": Image.new("RGBA", (50, 50), (0, 0, 0, 0)),
+    "5000x1": Image.new("L", (5000, 1), 255),
+    "faint": np.full((28, 28), 0.5, dtype=np.float32) + np.eye(28, dtype=np.float32) * 0.02,
+}
+
+
+@pytest.mark.parametrize("name", BLANK_IMAGES)
+def test_an_image_without_a_digit_is_refused_rather_than_classified(name):
+    with pytest.raises(NoDigitError, match="No digit found in the image: nothing stands out from its background"):
+        PROCESSOR(BLANK_IMAGES[name], return_tensors="pt")
+    # Asked for, a blank image is an empty field (for batch jobs that want every image through).
+    pixel_values = PROCESSOR(BLANK_IMAGES[name], return_tensors="pt", allow_blank=True)["pixel_values"]
+    assert pixel_values.shape == (1, 1, 28, 28) and np.allclose(ink_of(pixel_values), 0.0, atol=1e-6)
+
+
+def test_the_blank_image_in_a_batch_is_named():
+    with pytest.raises(NoDigitError, match="No digit found in image 1"):
+        PROCESSOR([draw_digit(3), BLANK_IMAGES["white"]])
+    assert (
+        MnistMlpImageProcessor(allow_blank=True)([draw_digit(3), BLANK_IMAGES["white"]])["pixel_values"][1].max() < 0
+    )
+
+
+def test_gray_and_alpha_arrays_are_one_image():
+    drawing = np.asarray(draw_digit(4).convert("LA"))  # (400, 400, 2): ink on a transparent background
+    assert drawing.shape == (400, 400, 2)
+    expected = PROCESSOR(draw_digit(4).convert("LA"), return_tensors="pt")["pixel_values"]
+    actual = PROCESSOR(drawing, return_tensors="pt")["pixel_values"]
+    assert actual.shape == (1, 1, 28, 28)
+    torch.testing.assert_close(actual, expected)
+
+
+@pytest.mark.parametrize("kind", ["pil", "array"])
+def test_a_huge_image_is_shrunk_first_and_reads_as_the_same_digit(kind):
+    drawing = draw_digit(2, width=30)
+    small = Image.alpha_composite(Image.new("RGBA", drawing.size, "white"), drawing).convert("L")
+    small = small.resize((1000, 1000), Image.Resampling.NEAREST)
+    huge = small.resize((8000, 8000), Image.Resampling.NEAREST)
+    expected = ink_of(PROCESSOR(small, return_tensors="pt")["pixel_values"])
+    actual = ink_of(PROCESSOR(huge if kind == "pil" else np.asarray(huge), return_tensors="pt")["pixel_values"])
+    assert np.abs(actual - expected).mean() < 0.02
 
 
 def test_do_center_false_only_resizes():

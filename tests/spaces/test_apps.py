@@ -75,6 +75,29 @@ def test_classifier_reads_the_sketchpad_and_asks_for_a_drawing_when_empty(classi
         classifier.predict(blank, api_name="/classify_drawing")
 
 
+def test_classifier_refuses_hostile_uploads_in_plain_words_and_keeps_answering(classifier, tmp_path):
+    Image.new("L", (9000, 9000), "white").save(tmp_path / "huge.png")  # 81 MP, a few hundred kB on disk
+    (tmp_path / "notes.png").write_text("not an image")
+    faint = np.full((64, 64, 3), 128, dtype=np.uint8)
+    faint[20:40, 30:34] = 131  # a stroke too faint to be a digit
+    Image.fromarray(faint).save(tmp_path / "faint.png")
+    refusals = {
+        "huge.png": "9000x9000 pixels: upload one of at most 25 megapixels",
+        "notes.png": "cannot be read as an image",
+        "faint.png": "No digit found",
+    }
+    example = handle_file(SPACES / "mnist-classifier" / "examples" / "two_on_paper.png")
+    hostile = [
+        classifier.submit(handle_file(tmp_path / name), api_name="/classify") for name in refusals for _ in (0, 1)
+    ]
+    good = [classifier.submit(example, api_name="/classify") for _ in range(4)]
+    labels = [job.result(timeout=120)[0]["label"] for job in good]  # a 2-step model: any digit, but all alike
+    assert len(set(labels)) == 1 and labels[0] in [str(d) for d in range(10)]
+    for job, name in zip(hostile, [name for name in refusals for _ in (0, 1)]):
+        with pytest.raises(AppError, match=refusals[name]):
+            job.result(timeout=120)
+
+
 def test_classifier_answers_twenty_clients_at_once(classifier):
     example = SPACES / "mnist-classifier" / "examples" / "two_on_paper.png"
     jobs = [classifier.submit(handle_file(example), api_name="/classify") for _ in range(20)]
