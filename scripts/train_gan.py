@@ -324,8 +324,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             ema.copy_to(final_generator.parameters())  # the averaged weights are the ones to sample from
         final_generator.eval()
         pipe = GanPipeline(generator=final_generator)
-        save_pretrained_atomically(args.output_dir, pipe)
-        save_pretrained_atomically(Path(args.output_dir, "discriminator"), unwrap(accelerator, discriminator))
+        # The discriminator too (to fine-tune from), in a subfolder the pipeline does not load.
+        save_pretrained_atomically(
+            args.output_dir, pipe, subfolders={"discriminator": unwrap(accelerator, discriminator)}
+        )
         sample_grid(final_generator, fixed_latents, fixed_labels).save(Path(args.output_dir, "samples.png"))
         if args.judge_model is not None:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)

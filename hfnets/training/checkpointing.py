@@ -4,6 +4,7 @@ Every save is written to a hidden temporary sibling first and moved into place w
 mid-save leaves the previous files intact and never a half-written checkpoint or weights file.
 """
 
+import errno
 import json
 import os
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 
-from ..atomic import publish
+from ..atomic import publish_folder, recover_folder
 
 logger = get_logger(__name__)
 
@@ -55,7 +56,16 @@ def save_checkpoint(
     if accelerator.is_main_process and staging.exists():
         shutil.rmtree(staging)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(staging))  # every rank writes its own RNG state into the same folder
+    try:
+        accelerator.save_state(str(staging))  # every rank writes its own RNG state into the same folder
+    except (OSError, RuntimeError) as error:  # a full disk surfaces from torch.save as "iostream error"
+        shutil.rmtree(staging, ignore_errors=True)
+        free = shutil.disk_usage(output_dir).free
+        raise OSError(
+            f"Could not save checkpoint {final} ({type(error).__name__}: {error}); {free / 2**20:.0f} MiB are free "
+            f"on its disk. The partial checkpoint was removed and earlier ones are intact: free some space (or "
+            "lower --checkpoints_total_limit) and resume with --resume_from_checkpoint latest."
+        ) from error
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (staging / TRAINING_STATE_FILE).write_text(
@@ -172,29 +182,82 @@ def _check_same_architecture(saved: dict, current: dict, checkpoint: Path) -> No
         )
 
 
-def save_pretrained_atomically(output_dir: str | Path, *components, state_dict: dict | None = None) -> None:
-    """`save_pretrained` each component (model, processor, pipeline, ...) into `output_dir`, replacing atomically.
+# What a saved model is made of: everything else in an output folder (checkpoints, logs, sample images, results, the
+# card) is the run's own and stays when the model is replaced.
+MODEL_FILE_SUFFIXES = (".safetensors", ".bin", ".pt", ".py", ".msgpack", ".h5")
+MODEL_FILE_NAMES = frozenset(
+    {
+        "config.json",
+        "model_index.json",
+        "generation_config.json",
+        "preprocessor_config.json",
+        "processor_config.json",
+        "scheduler_config.json",
+        "tokenizer_config.json",
+        "tokenizer.json",
+        "special_tokens_map.json",
+        "added_tokens.json",
+        "vocab.json",
+        "model.safetensors.index.json",
+    }
+)
+
+
+def is_model_entry(path: Path) -> bool:
+    """Whether a file or folder in an output folder belongs to a saved model (weights, configs, code, components)."""
+    if path.is_dir():
+        if _CHECKPOINT_PATTERN.match(path.name):
+            return False
+        return any((path / name).is_file() for name in ("config.json", "scheduler_config.json", "model_index.json"))
+    return path.name in MODEL_FILE_NAMES or path.suffix in MODEL_FILE_SUFFIXES
+
+
+def save_pretrained_atomically(
+    output_dir: str | Path, *components, state_dict: dict | None = None, subfolders: dict | None = None
+) -> None:
+    """`save_pretrained` each component (model, processor, pipeline, ...) into `output_dir`, replacing the model there.
 
     `state_dict`, when given, is what the first component (a model) saves: the full weights gathered from a
-    sharded (FSDP) model by `accelerator.get_state_dict`.
+    sharded (FSDP) model by `accelerate.get_state_dict`. `subfolders` maps a subfolder name to a component saved
+    there (a GAN's discriminator).
 
-    Everything is written to a temporary folder first and then moved in with `os.replace`, entry by entry and
-    `config.json` last, so an interrupted save leaves each file either old or new and never half-written. Subfolders
-    (a pipeline's components) are swapped whole.
+    The new folder is built beside `output_dir` (the run's checkpoints, logs and results hard-linked in, the earlier
+    model's files left out) and swapped in whole (`hfnets.atomic.publish_folder`): whenever the process is killed,
+    `output_dir` holds the complete earlier model or the complete new one, never a mix of the two, and never files
+    of another kind of model. Leftovers of a killed save are removed by the next save (`recover_folder`). A full disk
+    is an `OSError` naming the folder, with the staging copy removed.
     """
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=output_dir, prefix=".save-") as staging:
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    recover_folder(output_dir)
+    staging = Path(tempfile.mkdtemp(dir=output_dir.parent, prefix=f".{output_dir.name}.save-"))
+    try:
         for index, component in enumerate(components):
             extra = {"state_dict": state_dict} if index == 0 and state_dict is not None else {}
             component.save_pretrained(staging, **extra)
-        entries = sorted(Path(staging).iterdir(), key=lambda p: (p.name == "config.json", p.name))
-        for entry in entries:
-            target = output_dir / entry.name
-            if entry.is_dir():
-                _make_public(entry)
-                if target.exists():
-                    os.replace(target, Path(staging) / f".replaced-{entry.name}")  # removed with the staging folder
-                os.replace(entry, target)
-            else:
-                publish(entry, target)
+        for name, component in (subfolders or {}).items():
+            component.save_pretrained(staging / name)
+        written = {entry.name for entry in staging.iterdir()}
+        if output_dir.is_dir():
+            for entry in output_dir.iterdir():
+                if entry.name in written or entry.name.startswith(".") or is_model_entry(entry):
+                    continue
+                if entry.is_dir():
+                    shutil.copytree(entry, staging / entry.name, copy_function=os.link, symlinks=True)
+                else:
+                    os.link(entry, staging / entry.name, follow_symlinks=False)
+        _make_public(staging)
+        publish_folder(staging, output_dir)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(
+                error.errno,
+                f"No space left to save the model into {output_dir}: it still holds what it held before. Free some "
+                f"disk space (or choose another --output_dir) and save again",
+                str(output_dir),
+            ) from error
+        raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

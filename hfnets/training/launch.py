@@ -19,7 +19,8 @@ from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin, set_seed
 from transformers import get_scheduler
 
-from .checkpointing import CHECKPOINT_PREFIX, list_checkpoints
+from ..atomic import recover_folder
+from .checkpointing import CHECKPOINT_PREFIX, is_model_entry, list_checkpoints
 
 logger = get_logger(__name__)
 
@@ -212,11 +213,17 @@ def prepare_output_dir(accelerator: Accelerator, args: argparse.Namespace, model
         )
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        if args.overwrite_output_dir:
-            for checkpoint in checkpoints:
-                shutil.rmtree(checkpoint)
-            for stale in output_dir.glob(f".{CHECKPOINT_PREFIX}*"):
-                shutil.rmtree(stale, ignore_errors=True)
+        recover_folder(output_dir)  # what a killed save of the final model left beside the folder
+        for stale in output_dir.glob(f".{CHECKPOINT_PREFIX}*"):  # checkpoints a kill left half-written
+            shutil.rmtree(stale, ignore_errors=True)
+        if args.overwrite_output_dir and output_dir.is_dir():
+            # The earlier run's checkpoints, logs and images go now; its model stays until the new one replaces it
+            # whole at the end (a model of another kind included), so a failed run leaves it in place.
+            for entry in output_dir.iterdir():
+                if entry.is_dir() and not is_model_entry(entry):
+                    shutil.rmtree(entry)
+                elif not is_model_entry(entry):
+                    entry.unlink()
         output_dir.mkdir(parents=True, exist_ok=True)
     accelerator.wait_for_everyone()
 

@@ -1,4 +1,11 @@
+import errno
 import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -7,7 +14,7 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 
 from hfnets import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
-from hfnets.atomic import write_json_atomically
+from hfnets.atomic import recover_folder, write_json_atomically
 from hfnets.training.checkpointing import (
     list_checkpoints,
     load_checkpoint,
@@ -16,6 +23,7 @@ from hfnets.training.checkpointing import (
     save_checkpoint,
     save_pretrained_atomically,
 )
+from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture
@@ -145,3 +153,97 @@ def test_resume_position_continues_the_step_epoch_and_training_time(tmp_path, ac
     assert resume_position(accelerator, args, model.config, None, num_update_steps_per_epoch=3) == (7, 2, 2, 12.5)
     args.resume_from_checkpoint = None
     assert resume_position(accelerator, args, model.config, None, num_update_steps_per_epoch=3) == (0, 0, 0, 0.0)
+
+
+def test_a_save_killed_at_any_moment_leaves_the_old_model_or_the_new_one(tmp_path):
+    """kill -9 a process that keeps replacing the model in a folder: after each kill, the folder loads as one of the
+    two models, whole, and the next save removes what the killed one left behind."""
+    output_dir = tmp_path / "model"
+    expected = {}
+    for hidden in (32, 64):
+        torch.manual_seed(hidden)
+        expected[hidden] = MnistMlpForImageClassification(MnistMlpConfig(hidden_sizes=[hidden])).classifier.weight
+    (output_dir / "checkpoint-5").mkdir(parents=True)  # the run's own files stay through every save
+    (output_dir / "checkpoint-5" / "optimizer.bin").write_bytes(b"state")
+    delays = random.Random(0)
+    seen = set()
+    for _ in range(6):
+        process = subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "tests" / "helpers" / "save_forever.py"), str(output_dir)],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout.readline().strip() == "ready"
+        for _ in range(delays.randint(1, 4)):  # let 1 to 4 saves complete, then kill during one of the next
+            assert process.stdout.readline().startswith("saved")
+        time.sleep(delays.uniform(0, 0.05))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        recover_folder(output_dir)
+        model = MnistMlpForImageClassification.from_pretrained(output_dir)
+        hidden = model.config.hidden_sizes[0]
+        assert torch.equal(model.classifier.weight, expected[hidden])
+        assert MnistMlpImageProcessor.from_pretrained(output_dir).image_size == 28
+        assert (output_dir / "checkpoint-5" / "optimizer.bin").read_bytes() == b"state"
+        assert not list(tmp_path.glob(".model.*"))
+        seen.add(hidden)
+    assert seen == {32, 64}  # kills came while each of the two was being replaced by the other
+
+
+def test_replacing_a_model_of_another_kind_keeps_nothing_of_it_but_the_runs_files(tmp_path):
+    from hfnets import GanGenerator, GanPipeline
+
+    save_pretrained_atomically(tmp_path, GanPipeline(GanGenerator(latent_dim=8, base_channels=4)))
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "step-10.png").write_bytes(b"png")
+    (tmp_path / "all_results.json").write_text("{}")
+    save_pretrained_atomically(tmp_path, tiny_model(), MnistMlpImageProcessor())
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert "model_index.json" not in names and "generator" not in names and "pipeline_gan.py" not in names
+    assert {"config.json", "model.safetensors", "samples", "all_results.json"} <= set(names)
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_the_folder_as_it_was(tmp_path):
+    output_dir = tmp_path / "model"
+    save_pretrained_atomically(output_dir, tiny_model())
+    before = {p.name: p.read_bytes() for p in output_dir.iterdir()}
+
+    class DiskFull:
+        def save_pretrained(self, folder):
+            (Path(folder) / "half-written.bin").write_bytes(b"x")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match=f"No space left to save the model into {output_dir}: it still holds"):
+        save_pretrained_atomically(output_dir, tiny_model(hidden=16), DiskFull())
+    assert {p.name: p.read_bytes() for p in output_dir.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_a_folder_moved_aside_by_a_killed_replacement_is_put_back(tmp_path):
+    # Where the two folders cannot be swapped in one step, the old one is moved aside first; a kill right then
+    # leaves no folder at all, until recover_folder (called by every save and run start) restores it.
+    output_dir = tmp_path / "model"
+    save_pretrained_atomically(output_dir, tiny_model())
+    aside = tmp_path / ".model.old-abc"
+    aside.mkdir()
+    output_dir.rename(aside / "folder")
+    (tmp_path / ".model.save-def").mkdir()
+    recover_folder(output_dir)
+    assert MnistMlpForImageClassification.from_pretrained(output_dir).config.hidden_sizes == [8]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_a_checkpoint_that_cannot_be_written_is_removed_and_named(tmp_path, accelerator, monkeypatch):
+    model = accelerator.prepare(tiny_model())
+    save_checkpoint(accelerator, tmp_path, step=1)
+
+    def disk_full(folder):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / "model.safetensors").write_bytes(b"partial")
+        raise RuntimeError("basic_ios::clear: iostream error")
+
+    monkeypatch.setattr(accelerator, "save_state", disk_full)
+    with pytest.raises(OSError, match="Could not save checkpoint .*checkpoint-2 .*iostream error.*MiB are free"):
+        save_checkpoint(accelerator, tmp_path, step=2, model_config=model.config)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-1"]
