@@ -61,6 +61,7 @@ from hfnets.training.launch import (
     prepare_output_dir,
     replicas_in_sync,
     require_replicated_weights,
+    run_main,
     start_tracking,
     unwrap,
 )
@@ -572,4 +573,4 @@ def build_model_card(args, results, unet, accelerator, command: list[str]):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -61,6 +61,7 @@ from hfnets.training.launch import (
     prepare_output_dir,
     replicas_in_sync,
     require_replicated_weights,
+    run_main,
     start_tracking,
     unwrap,
 )
@@ -417,4 +418,4 @@ def build_model_card(args, results, generator, accelerator, command: list[str]):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -51,6 +51,7 @@ from hfnets.training.launch import (
     device_synchronize,
     prepare_output_dir,
     replicas_in_sync,
+    run_main,
     start_tracking,
     unwrap,
 )
@@ -223,6 +224,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # 2. Tokenize once into one long tensor per split; windows are cut from it batch by batch.
     train_tokens, eval_tokens = tokenize_text(tokenizer, train_text), tokenize_text(tokenizer, eval_text)
+    for name, tokens in (("training", train_tokens), ("validation", eval_tokens)):
+        if len(tokens) < block_size:
+            raise ValueError(
+                f"The {name} text has {len(tokens)} tokens (characters), fewer than one window of --block_size "
+                f"{block_size}: use more text, or a smaller --block_size."
+            )
     windows_per_step = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     if args.sampling == "random":
         starts = random_windows(len(train_tokens), block_size, args.max_train_steps * windows_per_step, args.seed)
@@ -458,4 +465,4 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -68,6 +68,7 @@ from hfnets.training.launch import (
     prepare_output_dir,
     replicas_in_sync,
     require_replicated_weights,
+    run_main,
     start_tracking,
     unwrap,
 )
@@ -208,6 +209,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 2. Model configuration: a new network named after the dataset's classes, or a saved one.
     if args.model_name_or_path is not None:
         config = AutoConfig.from_pretrained(args.model_name_or_path)
+        if not isinstance(config, (MnistMlpConfig, MnistCnnConfig)):
+            raise ValueError(
+                f"--model_name_or_path {args.model_name_or_path} holds a {config.model_type!r} model; this script "
+                "trains the MNIST classifiers (hfnets-mnist-mlp or hfnets-mnist-cnn)."
+            )
         try:
             processor = MnistMlpImageProcessor.from_pretrained(args.model_name_or_path)
         except OSError:  # a model saved without its processor: use the standard one
@@ -473,4 +479,4 @@ def describe_augmentation(augmentation: RandomAffine) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

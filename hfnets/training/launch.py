@@ -8,6 +8,7 @@ import math
 import os
 import platform
 import shutil
+import sys
 from pathlib import Path
 
 import accelerate.optimizer
@@ -281,3 +282,15 @@ def global_batch_rows(accelerator: Accelerator, local_size: int) -> tuple[int, s
     """
     start = accelerator.process_index * local_size
     return accelerator.num_processes * local_size, slice(start, start + local_size)
+
+
+def run_main(main) -> None:
+    """Run a training script's `main()` as a command: a user error (bad flags, data, folders or disk: `ValueError`,
+    `OSError`) is one line on stderr and exit code 2, not a traceback. `HFNETS_DEBUG=1` shows the traceback."""
+    try:
+        main()
+    except (ValueError, OSError) as error:
+        if os.environ.get("HFNETS_DEBUG"):
+            raise
+        print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
+        sys.exit(2)

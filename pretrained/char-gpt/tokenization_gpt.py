@@ -46,6 +46,8 @@ class CharGptTokenizer(PreTrainedTokenizer):
                 raise ValueError(f"The vocabulary {vocab_file} has no {token!r} token.")
         self.decoder = {i: token for token, i in self.encoder.items()}
         kwargs.setdefault("padding_side", "left")  # batched generation continues each prompt from its last token
+        # Text is characters: a prompt that contains "<pad>" means those five characters, not the padding token.
+        kwargs.setdefault("split_special_tokens", True)
         super().__init__(pad_token=pad_token, unk_token=unk_token, **kwargs)
 
     @classmethod

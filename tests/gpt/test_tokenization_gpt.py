@@ -36,3 +36,13 @@ def test_save_and_load_with_the_auto_class(tmp_path):
     assert loaded.get_vocab() == tokenizer.get_vocab()
     assert loaded(TEXT)["input_ids"] == tokenizer(TEXT)["input_ids"]
     assert loaded.padding_side == "left"
+
+
+def test_special_token_text_in_a_prompt_is_just_characters():
+    tokenizer = CharGptTokenizer.from_text("abc<pad>d<unk>")
+    ids = tokenizer("a<pad>b")["input_ids"]
+    assert len(ids) == 7 and tokenizer.pad_token_id not in ids and tokenizer.unk_token_id not in ids
+    assert tokenizer.decode(ids) == "a<pad>b"
+    batch = tokenizer(["a", "abc"], padding=True)["input_ids"]  # padding itself still uses the pad token
+    assert batch[0][:2] == [tokenizer.pad_token_id] * 2
+    assert tokenizer.decode(batch[0], skip_special_tokens=True) == "a"

@@ -39,3 +39,9 @@ def test_save_and_load_round_trip(tmp_path):
 def test_invalid_values_are_rejected_with_the_allowed_ones(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MnistMlpConfig(**kwargs)
+
+
+def test_num_labels_that_disagrees_with_id2label_is_refused():
+    with pytest.raises(ValueError, match="`num_labels=3` but `id2label` names 10 classes"):
+        MnistMlpConfig(num_labels=3, id2label={i: str(i) for i in range(10)})
+    assert MnistMlpConfig(num_labels=3).num_labels == 3

@@ -148,6 +148,18 @@ def test_tokenizer_that_does_not_match_the_model_is_refused(train_gpt, text_file
         )
 
 
+@pytest.mark.parametrize("text", ["", "Too short."])
+def test_a_text_shorter_than_one_window_is_one_line_and_exit_code_2(text_files, tmp_path, text):
+    train, validation = text_files
+    (tmp_path / "short.txt").write_text(text)
+    result = run_script(["scripts/train_gpt.py", *tiny_args(tmp_path / "short.txt", validation, tmp_path / "out")])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"train_gpt.py: error: The training text has {len(text)} tokens (characters), fewer than one window of "
+        "--block_size 32: use more text, or a smaller --block_size."
+    )
+
+
 def test_block_size_beyond_the_context_is_refused(train_gpt, text_files, tmp_path):
     train, validation = text_files
     with pytest.raises(ValueError, match="--block_size 64 exceeds the model's context n_positions=32"):

@@ -172,6 +172,25 @@ def test_model_with_other_labels_is_a_clear_error(train_mlp, mnist_dir, tmp_path
         )
 
 
+def test_a_model_that_is_not_a_digit_classifier_is_refused(train_mlp, mnist_dir, tmp_path):
+    from hfnets import CharGptConfig, CharGptForCausalLM
+
+    CharGptForCausalLM(CharGptConfig(vocab_size=10, n_layer=1, n_head=2, n_embd=16)).save_pretrained(tmp_path / "gpt")
+    with pytest.raises(ValueError, match="holds a 'hfnets-char-gpt' model; this script trains the MNIST classifiers"):
+        train_mlp.main(quick_args(mnist_dir, tmp_path / "out", "--model_name_or_path", str(tmp_path / "gpt")))
+
+
+def test_an_mlp_trained_over_a_gan_folder_with_overwrite_replaces_it_whole(train_mlp, mnist_dir, tmp_path):
+    from hfnets import GanGenerator, GanPipeline
+
+    GanPipeline(GanGenerator(latent_dim=8, base_channels=4)).save_pretrained(tmp_path / "out")
+    (tmp_path / "out" / "samples").mkdir()
+    train_mlp.main(quick_args(mnist_dir, tmp_path / "out", "--max_train_steps", "1", "--overwrite_output_dir"))
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert not names & {"model_index.json", "generator", "pipeline_gan.py", "samples"}
+    assert {"config.json", "model.safetensors", "README.md"} <= names
+
+
 def test_missing_dataset_is_a_clear_error(train_mlp, tmp_path):
     with pytest.raises(ValueError, match="Could not load the dataset"):
         train_mlp.main(["--dataset_name", str(tmp_path / "nowhere"), "--output_dir", str(tmp_path / "out")])
