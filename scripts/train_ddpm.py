@@ -11,6 +11,7 @@ It writes a `GuidedDDPMPipeline` (the EMA UNet and a `DDPMScheduler`, loadable w
 """
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -146,8 +147,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--guidance_scale",
         type=float,
         default=1.15,
-        help="Classifier-free guidance of the samples and the pipeline's default (1.15: 98.5%% of digits legible as "
-        "the class asked for, with real handwriting's variety; 2 draws clearer but more uniform digits).",
+        help="Classifier-free guidance of the samples and the pipeline's default: 1 is none; higher draws clearer "
+        "but more uniform digits (measurements in docs/results.md).",
     )
     evaluation.add_argument(
         "--num_inference_steps", type=int, default=25, help="DPM-Solver steps of the sample grids and the judge."
@@ -308,6 +309,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
         accelerator, args, None, batching, num_update_steps_per_epoch
     )
+    checkpoint = functools.partial(  # checkpoint(step, train_runtime=seconds trained so far)
+        save_checkpoint,
+        accelerator,
+        args.output_dir,
+        model_config=model_config,
+        total_limit=args.checkpoints_total_limit,
+        batching=batching,
+    )
 
     # Fixed noise and labels for the sample grids: the same digits at every evaluation show progress.
     fixed = torch.Generator().manual_seed(args.seed)
@@ -379,15 +388,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             progress_bar.update(1)
             completed_steps += 1
             if isinstance(args.checkpointing_steps, int) and completed_steps % args.checkpointing_steps == 0:
-                save_checkpoint(
-                    accelerator,
-                    args.output_dir,
-                    completed_steps,
-                    model_config,
-                    args.checkpoints_total_limit,
-                    batching,
-                    train_runtime=train_time + time.perf_counter() - start,
-                )
+                checkpoint(completed_steps, train_runtime=train_time + time.perf_counter() - start)
             if completed_steps >= max_train_steps:
                 break
         device_synchronize(accelerator)
@@ -418,15 +419,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     "samples", np.asarray(grid), completed_steps, dataformats="HWC" if grid.mode == "RGB" else "HW"
                 )
         if args.checkpointing_steps == "epoch":
-            save_checkpoint(
-                accelerator,
-                args.output_dir,
-                completed_steps,
-                model_config,
-                args.checkpoints_total_limit,
-                batching,
-                train_runtime=train_time,
-            )
+            checkpoint(completed_steps, train_runtime=train_time)
         if completed_steps >= max_train_steps:
             break
     progress_bar.close()

@@ -12,6 +12,7 @@ It writes a `GanPipeline` (the EMA generator, loadable with `DiffusionPipeline.f
 """
 
 import argparse
+import functools
 import math
 import sys
 import time
@@ -197,6 +198,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
         accelerator, args, None, batching, num_update_steps_per_epoch
     )
+    checkpoint = functools.partial(  # checkpoint(step, train_runtime=seconds trained so far)
+        save_checkpoint,
+        accelerator,
+        args.output_dir,
+        model_config=model_config,
+        total_limit=args.checkpoints_total_limit,
+        batching=batching,
+    )
 
     # Fixed noise for the sample grids: the same digits at every evaluation show progress.
     fixed = torch.Generator().manual_seed(args.seed)
@@ -261,15 +270,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             progress_bar.update(1)
             completed_steps += 1
             if isinstance(args.checkpointing_steps, int) and completed_steps % args.checkpointing_steps == 0:
-                save_checkpoint(
-                    accelerator,
-                    args.output_dir,
-                    completed_steps,
-                    model_config,
-                    args.checkpoints_total_limit,
-                    batching,
-                    train_runtime=train_time + time.perf_counter() - start,
-                )
+                checkpoint(completed_steps, train_runtime=train_time + time.perf_counter() - start)
             if completed_steps >= max_train_steps:
                 break
         device_synchronize(accelerator)
@@ -295,15 +296,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 writer = accelerator.get_tracker("tensorboard", unwrap=True)
                 writer.add_image("samples", np.asarray(grid), completed_steps, dataformats="HW")
         if args.checkpointing_steps == "epoch":
-            save_checkpoint(
-                accelerator,
-                args.output_dir,
-                completed_steps,
-                model_config,
-                args.checkpoints_total_limit,
-                batching,
-                train_runtime=train_time,
-            )
+            checkpoint(completed_steps, train_runtime=train_time)
         if completed_steps >= max_train_steps:
             break
     progress_bar.close()

@@ -17,6 +17,7 @@ It writes the model and its tokenizer with `save_pretrained` (loadable with or w
 """
 
 import argparse
+import functools
 import math
 import sys
 import time
@@ -284,6 +285,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
         accelerator, args, model_config, batching, num_update_steps_per_epoch
     )
+    checkpoint = functools.partial(  # checkpoint(step, train_runtime=seconds trained so far)
+        save_checkpoint,
+        accelerator,
+        args.output_dir,
+        model_config=model_config,
+        total_limit=checkpoint_limit,
+        batching=batching,
+    )
 
     logger.info("***** Running training *****")
     logger.info(f"  Training tokens = {len(train_tokens):,}, evaluation tokens = {len(eval_tokens):,}")
@@ -340,29 +349,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 accelerator.log({**metrics, "learning_rate": lr_scheduler.get_last_lr()[0]}, step=completed_steps)
                 start = time.perf_counter()
             if isinstance(checkpointing_steps, int) and completed_steps % checkpointing_steps == 0:
-                save_checkpoint(
-                    accelerator,
-                    args.output_dir,
-                    completed_steps,
-                    model_config,
-                    checkpoint_limit,
-                    batching,
-                    train_runtime=train_time + time.perf_counter() - start,
-                )
+                checkpoint(completed_steps, train_runtime=train_time + time.perf_counter() - start)
             if completed_steps >= max_train_steps:
                 break
         device_synchronize(accelerator)
         train_time += time.perf_counter() - start
         if checkpointing_steps == "epoch":
-            save_checkpoint(
-                accelerator,
-                args.output_dir,
-                completed_steps,
-                model_config,
-                checkpoint_limit,
-                batching,
-                train_runtime=train_time,
-            )
+            checkpoint(completed_steps, train_runtime=train_time)
         if completed_steps >= max_train_steps:
             break
     progress_bar.close()
@@ -454,7 +447,7 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
         weight_decay=args.weight_decay,
         betas=f"({args.adam_beta1}, {args.adam_beta2})",
         max_grad_norm=args.max_grad_norm,
-        lr_scheduler_type=str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
+        lr_scheduler_type=args.lr_scheduler_type,
         seed=args.seed,
         mixed_precision=results["mixed_precision"],
         hardware=describe_hardware(accelerator),

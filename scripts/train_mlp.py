@@ -16,6 +16,7 @@ It writes the model and its image processor with `save_pretrained` (loadable wit
 """
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -287,6 +288,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
         accelerator, args, model_config, batching, num_update_steps_per_epoch
     )
+    checkpoint = functools.partial(  # checkpoint(step, train_runtime=seconds trained so far)
+        save_checkpoint,
+        accelerator,
+        args.output_dir,
+        model_config=model_config,
+        total_limit=checkpoint_limit,
+        batching=batching,
+    )
 
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info("***** Running training *****")
@@ -326,15 +335,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 progress_bar.update(1)
                 completed_steps += 1
                 if isinstance(checkpointing_steps, int) and completed_steps % checkpointing_steps == 0:
-                    save_checkpoint(
-                        accelerator,
-                        args.output_dir,
-                        completed_steps,
-                        model_config,
-                        checkpoint_limit,
-                        batching,
-                        train_runtime=train_time + time.perf_counter() - epoch_start,
-                    )
+                    checkpoint(completed_steps, train_runtime=train_time + time.perf_counter() - epoch_start)
                 if completed_steps >= max_train_steps:
                     break
         device_synchronize(accelerator)
@@ -349,15 +350,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         accelerator.log({**metrics, "learning_rate": lr_scheduler.get_last_lr()[0]}, step=completed_steps)
         if checkpointing_steps == "epoch":
-            save_checkpoint(
-                accelerator,
-                args.output_dir,
-                completed_steps,
-                model_config,
-                checkpoint_limit,
-                batching,
-                train_runtime=train_time,
-            )
+            checkpoint(completed_steps, train_runtime=train_time)
         if completed_steps >= max_train_steps:
             break
     progress_bar.close()
@@ -460,7 +453,7 @@ def build_model_card(args, results, model, accelerator, command: list[str], has_
         batch_size=args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps,
         learning_rate=args.learning_rate,
         weight_decay=args.weight_decay,
-        lr_scheduler_type=str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
+        lr_scheduler_type=args.lr_scheduler_type,
         seed=args.seed,
         mixed_precision=results["mixed_precision"],
         hardware=describe_hardware(accelerator),

@@ -70,9 +70,8 @@ def add_training_args(
     training.add_argument("--weight_decay", type=float, default=weight_decay, help="AdamW weight decay.")
     training.add_argument(
         "--lr_scheduler_type",
-        type=SchedulerType,
         default=lr_scheduler_type,
-        choices=list(SchedulerType),
+        choices=[schedule.value for schedule in SchedulerType],
         help="Learning-rate schedule (transformers.get_scheduler).",
     )
     training.add_argument("--num_warmup_steps", type=int, default=0, help="Warm-up steps of the schedule.")
