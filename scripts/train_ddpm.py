@@ -146,7 +146,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     evaluation.add_argument(
         "--guidance_scale",
         type=float,
-        default=1.15,
+        default=1.2,
         help="Classifier-free guidance of the samples and the pipeline's default: 1 is none; higher draws clearer "
         "but more uniform digits (measurements in docs/results.md).",
     )

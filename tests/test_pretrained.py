@@ -148,3 +148,17 @@ def test_the_gan_draws_the_digits_asked_for(mnist_dir, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     measured = json.loads(report.read_text())
     assert measured["conditional_accuracy"] >= 0.98
+
+
+def test_the_ddpm_draws_the_digits_asked_for_and_its_card_beats_the_gan(mnist_dir, tmp_path):
+    ddpm, judge = shipped("mnist-ddpm"), shipped("mnist-cnn")
+    report = tmp_path / "report.json"
+    command = ["-m", "hfnets.cli", "evaluate", ddpm, "--judge", judge, "--dataset_name", str(mnist_dir)]
+    fast = ["--num_samples", "50", "--scheduler", "dpm", "--num_inference_steps", "25", "--json", str(report)]
+    result = run_script([*command, *fast])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(report.read_text())["conditional_accuracy"] >= 0.94  # 50 samples: a coarse check
+    # The card's own 1,000-sample report: the bars, against the GAN's report under the same judge.
+    card, gan = results("mnist-ddpm")["evaluation"], results("mnist-gan")["evaluation"]
+    assert card["conditional_accuracy"] >= 0.985
+    assert card["frechet_distance"] < gan["frechet_distance"]

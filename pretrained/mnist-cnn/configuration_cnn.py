@@ -46,6 +46,15 @@ class MnistCnnConfig(PretrainedConfig):
         self.conv_channels = conv_channels
         self.hidden_size = hidden_size
         self.dropout = float(dropout)
+        if (
+            kwargs.get("id2label") is not None
+            and "num_labels" in kwargs
+            and len(kwargs["id2label"]) != kwargs["num_labels"]
+        ):
+            raise ValueError(
+                f"`num_labels={kwargs['num_labels']}` but `id2label` names {len(kwargs['id2label'])} classes: "
+                "give one of the two, or both in agreement."
+            )
         if "id2label" not in kwargs and "num_labels" not in kwargs:
             kwargs["id2label"] = {i: str(i) for i in range(10)}
             kwargs["label2id"] = {str(i): i for i in range(10)}
