@@ -227,7 +227,11 @@ def save_pretrained_atomically(
     of another kind of model. Leftovers of a killed save are removed by the next save (`recover_folder`). A full disk
     is an `OSError` naming the folder, with the staging copy removed.
     """
-    output_dir = Path(output_dir)
+    output_dir = Path(os.path.abspath(output_dir))  # "." or "runs/.." has no name to stage a sibling under
+    if Path.cwd().is_relative_to(output_dir):
+        raise ValueError(
+            f"Cannot replace {output_dir} as a whole: it is (or holds) the current folder. Save into a subfolder."
+        )
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     recover_folder(output_dir)
     staging = Path(tempfile.mkdtemp(dir=output_dir.parent, prefix=f".{output_dir.name}.save-"))

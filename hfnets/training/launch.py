@@ -199,6 +199,11 @@ def prepare_output_dir(accelerator: Accelerator, args: argparse.Namespace, model
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"--output_dir {output_dir} exists and is not a folder.")
+    if Path.cwd().is_relative_to(os.path.abspath(output_dir)):
+        raise ValueError(
+            f"--output_dir {output_dir} is the current folder (or holds it); the trained model replaces the folder "
+            "as a whole, so give a subfolder, e.g. --output_dir runs/my-model."
+        )
     existing = _saved_model_kind(output_dir)
     if existing is not None and existing != model_type and not args.overwrite_output_dir:
         raise ValueError(

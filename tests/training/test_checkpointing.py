@@ -247,3 +247,11 @@ def test_a_checkpoint_that_cannot_be_written_is_removed_and_named(tmp_path, acce
     with pytest.raises(OSError, match="Could not save checkpoint .*checkpoint-2 .*iostream error.*MiB are free"):
         save_checkpoint(accelerator, tmp_path, step=2, model_config=model.config)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-1"]
+
+
+def test_the_current_folder_cannot_be_replaced_as_a_whole(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="it is \\(or holds\\) the current folder. Save into a subfolder"):
+        save_pretrained_atomically(".", tiny_model())
+    save_pretrained_atomically("model", tiny_model())  # a subfolder is fine
+    assert (tmp_path / "model" / "config.json").is_file()
