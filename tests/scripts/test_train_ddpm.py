@@ -59,7 +59,7 @@ def test_short_run_lowers_the_loss_and_saves_a_loadable_pipeline(train_ddpm, mni
     card = (output_dir / "README.md").read_text()
     assert "{{" not in card and "GuidedDDPMPipeline" not in card and "label dropout" in card
     pipe = DiffusionPipeline.from_pretrained(output_dir, trust_remote_code=True)
-    assert type(pipe).__name__ == "GuidedDDPMPipeline" and pipe.config.guidance_scale == 1.15
+    assert type(pipe).__name__ == "GuidedDDPMPipeline" and pipe.config.guidance_scale == 1.2
     images = pipe(class_labels=[0, 1], num_inference_steps=2, generator=torch.manual_seed(0), output_type="pt")
     assert images.images.shape == (2, 1, 28, 28)
 
@@ -80,7 +80,7 @@ def test_saved_unet_holds_the_ema_weights(train_ddpm, mnist_dir, tmp_path):
 def test_interrupted_run_resumes_to_the_same_weights_and_ema(mnist_dir, tmp_path):
     from safetensors.torch import load_file
 
-    from tests.helpers.interrupt import run_killed_after_checkpoint
+    from tests.helpers.interrupt import run_killed_after_checkpoint, run_with_random_kills
 
     extra = ["--num_train_epochs", "3", "--checkpointing_steps", "4"]  # 12 steps; killed after step 8
     reference = run_script(["scripts/train_ddpm.py", *quick_args(mnist_dir, tmp_path / "reference", *extra)])
@@ -94,10 +94,15 @@ def test_interrupted_run_resumes_to_the_same_weights_and_ema(mnist_dir, tmp_path
         ]
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    killed_dir = tmp_path / "killed"  # kill -9 at random moments instead, resuming each time
+    final = run_with_random_kills("train_ddpm.py", quick_args(mnist_dir, killed_dir, *extra), killed_dir, kills=2)
+    assert final.returncode == 0, final.stderr[-3000:]
     part = "unet/diffusion_pytorch_model.safetensors"  # the EMA weights: equal only if the EMA was resumed too
-    expected, actual = load_file(tmp_path / "reference" / part), load_file(tmp_path / "resumed" / part)
-    for name in expected:
-        assert torch.equal(expected[name], actual[name]), name
+    expected = load_file(tmp_path / "reference" / part)
+    for folder in ("resumed", "killed"):
+        actual = load_file(tmp_path / folder / part)
+        for name in expected:
+            assert torch.equal(expected[name], actual[name]), (folder, name)
 
 
 def test_rgb_images_of_another_size_are_padded_for_the_unet_and_cropped_back(train_ddpm, tmp_path):
@@ -209,5 +214,5 @@ def test_evaluate_samples_with_the_scheduler_and_steps_asked_for(train_ddpm, mni
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((output_dir / "eval_results.json").read_text())
-    assert report["sampler"] == {"scheduler": "DPMSolverMultistepScheduler", "steps": 3, "guidance_scale": 1.15}
+    assert report["sampler"] == {"scheduler": "DPMSolverMultistepScheduler", "steps": 3, "guidance_scale": 1.2}
     assert report["num_samples"] == 20 and 0.0 <= report["conditional_accuracy"] <= 1.0

@@ -113,7 +113,7 @@ def test_evaluate_reports_judge_metrics(train_gan, mnist_dir, trained_mlp_dir, t
 def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
     from safetensors.torch import load_file
 
-    from tests.helpers.interrupt import run_killed_after_checkpoint
+    from tests.helpers.interrupt import run_killed_after_checkpoint, run_with_random_kills
 
     extra = ["--num_train_epochs", "2", "--checkpointing_steps", "5"]  # 16 steps; killed after step 10
     reference = run_script(["scripts/train_gan.py", *quick_args(mnist_dir, tmp_path / "reference", *extra)])
@@ -127,10 +127,15 @@ def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
         ]
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    killed_dir = tmp_path / "killed"  # kill -9 at random moments instead, resuming each time
+    final = run_with_random_kills("train_gan.py", quick_args(mnist_dir, killed_dir, *extra), killed_dir, kills=2)
+    assert final.returncode == 0, final.stderr[-3000:]
     for part in ("generator/diffusion_pytorch_model.safetensors", "discriminator/diffusion_pytorch_model.safetensors"):
-        expected, actual = load_file(tmp_path / "reference" / part), load_file(tmp_path / "resumed" / part)
-        for name in expected:
-            assert torch.equal(expected[name], actual[name]), (part, name)
+        expected = load_file(tmp_path / "reference" / part)
+        for folder in ("resumed", "killed"):
+            actual = load_file(tmp_path / folder / part)
+            for name in expected:
+                assert torch.equal(expected[name], actual[name]), (folder, part, name)
 
 
 def test_unconditional_gan_trains_samples_and_is_evaluated(train_gan, mnist_dir, trained_mlp_dir, tmp_path):

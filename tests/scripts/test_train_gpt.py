@@ -14,7 +14,7 @@ from transformers import pipeline
 import hfnets  # noqa: F401  (registers the Auto classes)
 from hfnets import CharGptConfig, CharGptForCausalLM
 from tests.conftest import REPO_ROOT, SHARED_DIR, run_script
-from tests.helpers.interrupt import run_killed_after_checkpoint
+from tests.helpers.interrupt import run_killed_after_checkpoint, run_with_random_kills
 
 SCRIPT = REPO_ROOT / "scripts" / "train_gpt.py"
 TINY = "n_layer=2,n_head=2,n_embd=32,n_positions=32,dropout=0.0"
@@ -122,10 +122,14 @@ def test_interrupted_run_resumes_to_the_same_weights(text_files, tmp_path):
         ]
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    killed_dir = tmp_path / "killed"  # kill -9 at random moments instead, resuming each time
+    final = run_with_random_kills("train_gpt.py", tiny_args(train, validation, killed_dir, *extra), killed_dir, 2)
+    assert final.returncode == 0, final.stderr[-3000:]
     expected = load_file(tmp_path / "reference" / "model.safetensors")
-    actual = load_file(tmp_path / "resumed" / "model.safetensors")
-    for name in expected:
-        assert torch.equal(expected[name], actual[name]), name
+    for folder in ("resumed", "killed"):
+        actual = load_file(tmp_path / folder / "model.safetensors")
+        for name in expected:
+            assert torch.equal(expected[name], actual[name]), (folder, name)
 
 
 def test_tokenizer_that_does_not_match_the_model_is_refused(train_gpt, text_files, tmp_path):

@@ -14,7 +14,7 @@ from transformers import pipeline
 from hfnets import DigitClassificationPipeline, MnistMlpConfig, MnistMlpForImageClassification
 from tests.conftest import REPO_ROOT, run_script
 from tests.helpers.drawing import draw_digit
-from tests.helpers.interrupt import run_killed_after_checkpoint
+from tests.helpers.interrupt import run_killed_after_checkpoint, run_with_random_kills
 
 SCRIPT = REPO_ROOT / "scripts" / "train_mlp.py"
 
@@ -120,6 +120,13 @@ def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
     assert 0 < before_kill < results["train_runtime"]
     card = (interrupted_dir / "README.md").read_text()
     assert "accelerate launch scripts/train_mlp.py" in card and "--resume_from_checkpoint" not in card
+
+    killed_dir = tmp_path / "killed"  # kill -9 at random moments instead, resuming each time
+    final = run_with_random_kills("train_mlp.py", quick_args(mnist_dir, killed_dir, *extra), killed_dir, kills=3)
+    assert final.returncode == 0, final.stderr[-3000:]
+    actual = load_file(killed_dir / "model.safetensors")
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), name
 
 
 def test_bf16_mixed_precision_and_gradient_accumulation(train_mlp, mnist_dir, tmp_path):
