@@ -29,10 +29,11 @@ def run_killed_after_checkpoint(script: str, argv: list[str], step: int) -> subp
     return run_script(["-c", driver])
 
 
-def run_with_random_kills(script: str, argv: list[str], output_dir, kills: int, seed: int = 0):
+def run_with_random_kills(script: str, argv: list[str], output_dir, kills: int, seed: int = 0, launcher=None):
     """Run `scripts/<script>` and kill -9 it `kills` times at random moments (0-0.3 s after its 1st or 2nd saved
     checkpoint of that launch: mid-step, mid-save or mid-evaluation), resuming each time from its latest checkpoint;
-    then let it finish. Returns the last, complete run."""
+    then let it finish. Returns the last, complete run. `launcher` (e.g. `accelerate launch --num_processes 2`)
+    runs the script under it; a kill then goes to the launcher and every process it started."""
     import random
     import signal
 
@@ -43,12 +44,13 @@ def run_with_random_kills(script: str, argv: list[str], output_dir, kills: int, 
     for _ in range(kills):
         resume = ["--resume_from_checkpoint", "latest"] if list_checkpoints(output_dir) else []
         process = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "scripts" / script), *argv, *resume],
+            [*(launcher or [sys.executable]), str(REPO_ROOT / "scripts" / script), *argv, *resume],
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its own process group: the kill reaches every process of the run
         )
         wanted, saved = chance.randint(1, 2), 0
         for line in process.stderr:
@@ -56,7 +58,10 @@ def run_with_random_kills(script: str, argv: list[str], output_dir, kills: int, 
             if saved == wanted:
                 break
         time.sleep(chance.uniform(0, 0.3))
-        process.send_signal(signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
     resume = ["--resume_from_checkpoint", "latest"] if list_checkpoints(output_dir) else []
-    return run_script([f"scripts/{script}", *argv, *resume])
+    if launcher is None:
+        return run_script([f"scripts/{script}", *argv, *resume])
+    command = [*launcher, str(REPO_ROOT / "scripts" / script), *argv, *resume]
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
