@@ -68,6 +68,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _not_a_classifier(model: str) -> str | None:
     """Why a local `model` folder cannot classify images (None when it may: a classifier folder, or a Hub id)."""
+    from hfnets.resources import is_model_folder
+
     folder = Path(model)
     if not folder.exists():
         if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model:
@@ -77,9 +79,9 @@ def _not_a_classifier(model: str) -> str | None:
         return f"{model} is a file; pass the model folder it belongs to."
     if (folder / "model_index.json").is_file():
         return f"{model} is an image generator (a diffusers pipeline), not a classifier: pass an MLP or CNN folder."
-    config = folder / "config.json"
-    if not config.is_file():
+    if not is_model_folder(folder):
         return f"{model} holds no config.json: pass a folder a classifier was saved to, or a Hub id."
+    config = folder / "config.json"
     try:
         architectures = json.loads(config.read_text()).get("architectures") or []
     except (OSError, ValueError) as error:

@@ -228,10 +228,7 @@ def save_pretrained_atomically(
     is an `OSError` naming the folder, with the staging copy removed.
     """
     output_dir = Path(os.path.abspath(output_dir))  # "." or "runs/.." has no name to stage a sibling under
-    if Path.cwd().is_relative_to(output_dir):
-        raise ValueError(
-            f"Cannot replace {output_dir} as a whole: it is (or holds) the current folder. Save into a subfolder."
-        )
+    check_replaceable(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     recover_folder(output_dir)
     staging = Path(tempfile.mkdtemp(dir=output_dir.parent, prefix=f".{output_dir.name}.save-"))
@@ -252,9 +249,9 @@ def save_pretrained_atomically(
                     os.link(entry, staging / entry.name, follow_symlinks=False)
         _make_public(staging)
         publish_folder(staging, output_dir)
-    except OSError as error:
+    except BaseException as error:  # a kill (KeyboardInterrupt) included: leave nothing half-written behind
         shutil.rmtree(staging, ignore_errors=True)
-        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
             raise OSError(
                 error.errno,
                 f"No space left to save the model into {output_dir}: it still holds what it held before. Free some "
@@ -262,6 +259,12 @@ def save_pretrained_atomically(
                 str(output_dir),
             ) from error
         raise
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+
+def check_replaceable(output_dir: str | Path) -> None:
+    """Refuse an output folder that is (or holds) the current folder: saves replace the folder as a whole."""
+    if Path.cwd().is_relative_to(os.path.abspath(output_dir)):
+        raise ValueError(
+            f"Cannot use {output_dir} as the output folder: it is (or holds) the current folder, and the saved model "
+            "replaces the output folder as a whole. Give a subfolder, e.g. --output_dir runs/my-model."
+        )

@@ -21,7 +21,7 @@ from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin, set_seed
 from transformers import get_scheduler
 
 from ..atomic import recover_folder
-from .checkpointing import CHECKPOINT_PREFIX, is_model_entry, list_checkpoints
+from .checkpointing import CHECKPOINT_PREFIX, check_replaceable, is_model_entry, list_checkpoints
 
 logger = get_logger(__name__)
 
@@ -199,11 +199,7 @@ def prepare_output_dir(accelerator: Accelerator, args: argparse.Namespace, model
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"--output_dir {output_dir} exists and is not a folder.")
-    if Path.cwd().is_relative_to(os.path.abspath(output_dir)):
-        raise ValueError(
-            f"--output_dir {output_dir} is the current folder (or holds it); the trained model replaces the folder "
-            "as a whole, so give a subfolder, e.g. --output_dir runs/my-model."
-        )
+    check_replaceable(output_dir)
     existing = _saved_model_kind(output_dir)
     if existing is not None and existing != model_type and not args.overwrite_output_dir:
         raise ValueError(
@@ -226,9 +222,11 @@ def prepare_output_dir(accelerator: Accelerator, args: argparse.Namespace, model
             # The earlier run's checkpoints, logs and images go now; its model stays until the new one replaces it
             # whole at the end (a model of another kind included), so a failed run leaves it in place.
             for entry in output_dir.iterdir():
-                if entry.is_dir() and not is_model_entry(entry):
+                if is_model_entry(entry):
+                    continue
+                if entry.is_dir():
                     shutil.rmtree(entry)
-                elif not is_model_entry(entry):
+                else:
                     entry.unlink()
         output_dir.mkdir(parents=True, exist_ok=True)
     accelerator.wait_for_everyone()

@@ -251,7 +251,9 @@ def test_a_checkpoint_that_cannot_be_written_is_removed_and_named(tmp_path, acce
 
 def test_the_current_folder_cannot_be_replaced_as_a_whole(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValueError, match="it is \\(or holds\\) the current folder. Save into a subfolder"):
+    with pytest.raises(
+        ValueError, match="it is \\(or holds\\) the current folder, and the saved model replaces the output folder"
+    ):
         save_pretrained_atomically(".", tiny_model())
     save_pretrained_atomically("model", tiny_model())  # a subfolder is fine
     assert (tmp_path / "model" / "config.json").is_file()
