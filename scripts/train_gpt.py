@@ -211,11 +211,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         config = build_model_config(args, vocab_size=len(tokenizer))
     if tokenizer.pad_token is None:  # batched generation pads on the left
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    if len(tokenizer) > config.vocab_size:
-        raise ValueError(
-            f"The tokenizer has {len(tokenizer)} tokens but the model's vocabulary has {config.vocab_size}: they do "
-            "not belong together. Train a new model with this tokenizer, or use the model's own tokenizer."
-        )
+    config.check_tokenizer(tokenizer)  # a --tokenizer_name of another vocabulary than the model's is refused
+    config.vocab_fingerprint = CharGptConfig.fingerprint(tokenizer.get_vocab())
     block_size = args.block_size or config.n_positions
     if block_size > config.n_positions:
         raise ValueError(f"--block_size {block_size} exceeds the model's context n_positions={config.n_positions}.")

@@ -120,9 +120,9 @@ class MnistMlpForImageClassification(MnistMlpPreTrainedModel):
                 all_hidden_states += (hidden,)
         logits = self.classifier(hidden)  # (batch, num_labels)
 
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(logits, labels.to(logits.device).view(-1))
+        # transformers' classification loss: cross-entropy for class indices, and the `config.problem_type`s
+        # "regression" and "multi_label_classification" for float targets.
+        loss = self.loss_function(labels, logits, self.config, **kwargs) if labels is not None else None
 
         if not return_dict:
             output = (logits,) + ((all_hidden_states,) if output_hidden_states else ())

@@ -353,10 +353,9 @@ class CharGptForCausalLM(CharGptPreTrainedModel, GenerationMixin):
 
         loss = None
         if labels is not None:
-            # Position i predicts token i + 1.
-            shift_logits = logits[:, :-1].reshape(-1, vocab_size).float()
-            shift_labels = labels[:, 1:].reshape(-1).to(logits.device)
-            loss = F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+            # transformers' causal LM loss: position i predicts token i + 1 (or the pre-shifted `shift_labels` of
+            # sequence parallelism), averaged over `num_items_in_batch` under gradient accumulation when given.
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=vocab_size, **kwargs)
         return CausalLMOutputWithPast(
             loss=loss,
             logits=logits,

@@ -37,13 +37,17 @@ class CharGptTokenizer(PreTrainedTokenizer):
 
     vocab_files_names = VOCAB_FILES_NAMES
     model_input_names = ["input_ids", "attention_mask"]
+    # Words given with `is_split_into_words=True` are joined as they are, with no space put before each.
+    add_prefix_space = False
 
     def __init__(self, vocab_file: str, pad_token: str = PAD_TOKEN, unk_token: str = UNK_TOKEN, **kwargs):
         with open(vocab_file, encoding="utf-8") as handle:
             self.encoder: dict[str, int] = json.load(handle)
-        for token in (str(pad_token), str(unk_token)):  # saved configs pass them back as AddedToken objects
-            if token not in self.encoder:
-                raise ValueError(f"The vocabulary {vocab_file} has no {token!r} token.")
+        if str(unk_token) not in self.encoder:  # saved configs pass it back as an AddedToken
+            raise ValueError(
+                f"The vocabulary {vocab_file} has no unknown token {str(unk_token)!r}: characters missing from the "
+                "vocabulary are encoded as it. Name one of the vocabulary's tokens with `unk_token=`."
+            )
         self.decoder = {i: token for token, i in self.encoder.items()}
         kwargs.setdefault("padding_side", "left")  # batched generation continues each prompt from its last token
         # Text is characters: a prompt that contains "<pad>" means those five characters, not the padding token.

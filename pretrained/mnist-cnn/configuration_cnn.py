@@ -59,3 +59,12 @@ class MnistCnnConfig(PretrainedConfig):
             kwargs["id2label"] = {i: str(i) for i in range(10)}
             kwargs["label2id"] = {str(i): i for i in range(10)}
         super().__init__(**kwargs)
+
+    @classmethod
+    def from_dict(cls, config_dict, **kwargs):
+        # `from_pretrained(folder, num_labels=N, ignore_mismatched_sizes=True)` gives the model a new head of N
+        # classes: the saved class names belong to the old head and are dropped (the new classes are "LABEL_i").
+        num_labels = kwargs.get("num_labels")
+        if num_labels is not None and len(config_dict.get("id2label") or ()) not in (0, num_labels):
+            config_dict = {k: v for k, v in config_dict.items() if k not in ("id2label", "label2id")}
+        return super().from_dict(config_dict, **kwargs)

@@ -91,10 +91,13 @@ class MnistCnnForImageClassification(MnistCnnPreTrainedModel):
                 f"`pixel_values` must be a tensor of shape (batch_size, {', '.join(map(str, expected))}), got {shape}."
             )
         return_dict = return_dict if return_dict is not None else config.return_dict
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+        )
         convolved = self.features(pixel_values.to(self.hidden.weight.dtype))  # (batch, c2 * (s/4)^2)
         hidden = torch.relu(self.hidden(self.dropout(convolved)))  # (batch, hidden_size)
         logits = self.classifier(self.dropout(hidden))  # (batch, num_labels)
-        loss = nn.functional.cross_entropy(logits, labels.to(logits.device)) if labels is not None else None
+        loss = self.loss_function(labels, logits, config, **kwargs) if labels is not None else None
         hidden_states = (convolved, hidden) if output_hidden_states else None
         if not return_dict:
             output = (logits,) + ((hidden_states,) if output_hidden_states else ())

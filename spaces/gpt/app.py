@@ -37,6 +37,7 @@ def load(model_id: str | None = None):
         )
     tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True)
     model = AutoModelForCausalLM.from_pretrained(model_id, trust_remote_code=True).eval()
+    model.config.check_tokenizer(tokenizer)
     return tokenizer, model
 
 

@@ -63,3 +63,11 @@ def test_save_load_auto_classes_and_loading_without_hfnets(tmp_path):
     )
     remote = torch.tensor(json.loads(result.stdout.strip().splitlines()[-1]))
     assert torch.allclose(remote, model(pixel_values).logits, atol=1e-6)
+
+
+def test_config_output_hidden_states_is_the_default():
+    model = tiny_model()
+    model.config.output_hidden_states = True
+    outputs = model(torch.randn(2, 1, 28, 28))
+    assert [tuple(h.shape) for h in outputs.hidden_states] == [(2, 8 * 7 * 7), (2, 16)]
+    assert model(torch.randn(2, 1, 28, 28), output_hidden_states=False).hidden_states is None

@@ -195,3 +195,29 @@ def test_generate_returns_scores_logits_attentions_and_hidden_states_on_request(
     assert output.attentions[1][0].shape == (2, model.config.n_head, 1, prompt_length + 1)
     assert len(output.hidden_states[0]) == model.config.n_layer + 1
     assert output.hidden_states[1][0].shape == (2, 1, model.config.n_embd)
+
+
+# The loss, as transformers' Trainer and sequence parallelism use it
+
+
+def test_loss_is_transformers_causal_lm_loss_with_shift_labels_and_num_items_in_batch(model, ids):
+    labels = ids.clone()
+    labels[0, :3] = -100  # ignored positions
+    with torch.no_grad():
+        outputs = model(ids, labels=labels)
+        logits = outputs.logits
+        by_hand = torch.nn.functional.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100
+        )
+        torch.testing.assert_close(outputs.loss, by_hand)
+
+        # Pre-shifted targets (sequence parallelism shards after shifting) are used as they are.
+        shift_labels = torch.nn.functional.pad(labels[:, 1:], (0, 1), value=-100)
+        torch.testing.assert_close(model(ids, labels=labels, shift_labels=shift_labels).loss, by_hand)
+        other = torch.randint(2, model.config.vocab_size, shift_labels.shape)
+        assert not torch.allclose(model(ids, labels=labels, shift_labels=other).loss, by_hand)
+
+        # Under gradient accumulation the Trainer sums over the step's tokens and divides by their count.
+        counted = int((labels[:, 1:] != -100).sum())
+        summed = model(ids, labels=labels, num_items_in_batch=torch.tensor(2 * counted)).loss
+        torch.testing.assert_close(summed, by_hand / 2)

@@ -1,7 +1,8 @@
+import pytest
 from transformers import AutoTokenizer
 
 import hfnets  # noqa: F401  (registers the Auto classes)
-from hfnets import CharGptTokenizer
+from hfnets import CharGptConfig, CharGptTokenizer
 
 TEXT = "To be, or not to be:\nthat is the question.\n"
 
@@ -46,3 +47,40 @@ def test_special_token_text_in_a_prompt_is_just_characters():
     batch = tokenizer(["a", "abc"], padding=True)["input_ids"]  # padding itself still uses the pad token
     assert batch[0][:2] == [tokenizer.pad_token_id] * 2
     assert tokenizer.decode(batch[0], skip_special_tokens=True) == "a"
+
+
+def test_a_pad_token_missing_from_the_vocabulary_is_added_as_a_new_token(tmp_path):
+    CharGptTokenizer.from_text(TEXT).save_pretrained(tmp_path)
+    tokenizer = CharGptTokenizer.from_pretrained(tmp_path, pad_token="[PAD]")
+    assert tokenizer.pad_token == "[PAD]" and tokenizer.pad_token_id == len(tokenizer) - 1
+    batch = tokenizer(["to", "that"], padding=True)
+    assert batch["input_ids"][0][:2] == [tokenizer.pad_token_id] * 2 and batch["attention_mask"][0][:2] == [0, 0]
+
+
+def test_a_vocabulary_without_the_unknown_token_is_refused(tmp_path):
+    (tmp_path / "vocab.json").write_text('{"<pad>": 0, "a": 1}')
+    with pytest.raises(ValueError, match="has no unknown token '<unk>'"):
+        CharGptTokenizer(str(tmp_path / "vocab.json"))
+
+
+def test_words_given_split_are_joined_as_they_are():
+    tokenizer = CharGptTokenizer.from_text(TEXT)
+    split = tokenizer(["to", " be"], is_split_into_words=True)["input_ids"]
+    assert tokenizer.decode(split) == "to be"
+
+
+def test_the_model_config_tells_its_own_tokenizer_from_another_of_the_same_size():
+    tokenizer = CharGptTokenizer.from_text(TEXT)
+    config = CharGptConfig(
+        vocab_size=len(tokenizer), vocab_fingerprint=CharGptConfig.fingerprint(tokenizer.get_vocab())
+    )
+    config.check_tokenizer(tokenizer)
+    config.check_tokenizer(CharGptTokenizer.from_text(TEXT[::-1]))  # the same characters: the same vocabulary
+
+    shifted = CharGptTokenizer.from_text(TEXT.replace("T", "W"))  # as many characters, other ids
+    assert len(shifted) == len(tokenizer)
+    with pytest.raises(ValueError, match="not the one this model was trained with"):
+        config.check_tokenizer(shifted)
+    with pytest.raises(ValueError, match=r"The tokenizer has \d+ tokens but the model's vocabulary has 5"):
+        CharGptConfig(vocab_size=5).check_tokenizer(tokenizer)
+    CharGptConfig(vocab_size=len(tokenizer)).check_tokenizer(shifted)  # no fingerprint saved: only the size counts

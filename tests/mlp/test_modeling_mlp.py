@@ -104,3 +104,33 @@ def test_truncated_weights_file_is_a_clear_error(tmp_path):
     for loader in (MnistMlpForImageClassification, AutoModelForImageClassification):
         with pytest.raises(OSError, match=f"The weights file of {tmp_path} is corrupt or truncated"):
             loader.from_pretrained(tmp_path)
+
+
+def test_float_targets_follow_the_config_problem_type():
+    # transformers' classification loss: mean squared error for "regression", binary cross-entropy per class for
+    # "multi_label_classification".
+    pixel_values = torch.randn(4, 784)
+    targets = torch.rand(4, 10)
+    for problem_type, expected in (
+        ("regression", torch.nn.functional.mse_loss),
+        ("multi_label_classification", torch.nn.functional.binary_cross_entropy_with_logits),
+    ):
+        model = tiny_model(problem_type=problem_type)
+        outputs = model(pixel_values, labels=targets)
+        torch.testing.assert_close(outputs.loss, expected(outputs.logits, targets))
+
+
+@pytest.mark.parametrize("model_class", ["mlp", "cnn"])
+def test_from_pretrained_with_another_num_labels_gives_a_new_head(tmp_path, model_class):
+    # The fine-tuning idiom of transformers: keep the body, start a new classifier of N classes.
+    from hfnets import MnistCnnConfig, MnistCnnForImageClassification
+
+    model = tiny_model() if model_class == "mlp" else MnistCnnForImageClassification(MnistCnnConfig())
+    model.save_pretrained(tmp_path)
+    with pytest.raises(RuntimeError, match="ignore_mismatched_sizes"):
+        type(model).from_pretrained(tmp_path, num_labels=3)
+    new = type(model).from_pretrained(tmp_path, num_labels=3, ignore_mismatched_sizes=True)
+    assert new.config.num_labels == 3 and new.config.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
+    assert new(torch.randn(2, 1, 28, 28)).logits.shape == (2, 3)
+    body = next(iter(model.state_dict()))  # the first layer's weights are kept
+    torch.testing.assert_close(new.state_dict()[body], model.state_dict()[body])

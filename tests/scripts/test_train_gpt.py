@@ -152,6 +152,36 @@ def test_tokenizer_that_does_not_match_the_model_is_refused(train_gpt, text_file
         )
 
 
+def test_tokenizer_of_another_vocabulary_of_the_same_size_is_refused(train_gpt, text_files, tmp_path):
+    train, validation = text_files
+    from hfnets import CharGptTokenizer
+
+    own = CharGptTokenizer.from_text(VERSE)
+    config = CharGptConfig(
+        vocab_size=len(own),
+        n_layer=1,
+        n_head=2,
+        n_embd=16,
+        vocab_fingerprint=CharGptConfig.fingerprint(own.get_vocab()),
+    )
+    CharGptForCausalLM(config).save_pretrained(tmp_path / "m")
+    other = CharGptTokenizer.from_text(VERSE.swapcase())
+    assert len(other) == len(own)
+    other.save_pretrained(tmp_path / "tok")
+    with pytest.raises(ValueError, match="The tokenizer's vocabulary is not the one this model was trained with"):
+        train_gpt.main(
+            tiny_args(
+                train,
+                validation,
+                tmp_path / "out",
+                "--model_name_or_path",
+                str(tmp_path / "m"),
+                "--tokenizer_name",
+                str(tmp_path / "tok"),
+            )
+        )
+
+
 @pytest.mark.parametrize("text", ["", "Too short."])
 def test_a_text_shorter_than_one_window_is_one_line_and_exit_code_2(text_files, tmp_path, text):
     train, validation = text_files
