@@ -25,6 +25,7 @@ BENCHMARKS = {
     "ddpm": "bench_ddpm.py",  # GuidedDDPMPipeline against diffusers' DDPMPipeline
     "ddpm_training": "bench_ddpm_training.py",  # UNet training-step variants against the fp32 step
     "canvas": "bench_canvas.py",  # canvas-style drawings through the stock pipeline against original digits
+    "demo_load": "bench_demo_load.py",  # the classifier demo, 20 good users with 20 hostile ones against alone
 }
 
 

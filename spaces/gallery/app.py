@@ -47,7 +47,7 @@ def missing_model_tab(title: str, variable: str) -> gr.Blocks:
     return tab
 
 
-MAX_FILE_SIZE = "20mb"  # larger uploads are refused by Gradio before they are stored
+MAX_FILE_SIZE = "10mb"  # larger uploads are refused by Gradio before they are stored
 
 
 def build_gallery(model_ids: dict[str, str | None] | None = None) -> gr.Blocks:

@@ -24,7 +24,7 @@ EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "example
 ZOOM = 8  # the 28x28 input and the activations are shown enlarged, pixel for pixel
 # Uploads with more pixels than this are refused from the file's header, before any decoding (a 25 MP photo is ample).
 MAX_UPLOAD_PIXELS = 25_000_000
-MAX_FILE_SIZE = "20mb"  # larger uploads are refused by Gradio before they are stored
+MAX_FILE_SIZE = "10mb"  # larger uploads are refused by Gradio before they are stored
 
 
 def shipped_model() -> str | None:
@@ -112,6 +112,7 @@ def make_classifier(processor, model):
                         f"The image is {image.width}x{image.height} pixels: upload one of at most "
                         f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels (a digit needs far fewer)."
                     )
+                image.draft(image.mode, (1024, 1024))  # a large JPEG is decoded at a reduced scale, cheaply
                 image = ImageOps.exif_transpose(image)
                 image.load()
         except (OSError, Image.DecompressionBombError) as error:

@@ -188,3 +188,14 @@ def test_processor_output_feeds_the_model():
     model = MnistMlpForImageClassification(MnistMlpConfig()).eval()
     inputs = PROCESSOR([draw_digit(d) for d in range(10)], return_tensors="pt")
     assert model(**inputs).logits.shape == (10, 10)
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_and_still_classified(tmp_path):
+    from hfnets.mlp.pipeline_mlp import open_image
+
+    photo = Image.new("L", (4000, 3000), 235)
+    photo.paste(0, (1900, 1000, 2100, 2000))  # a thick "1"
+    photo.save(tmp_path / "photo.jpg", quality=90)
+    image = open_image(str(tmp_path / "photo.jpg"))
+    assert image.size == (2000, 1500)  # JPEG draft mode: a quarter of the pixels decoded, never below 1024 a side
+    assert MnistMlpImageProcessor()(image, return_tensors="pt")["pixel_values"].shape == (1, 1, 28, 28)
