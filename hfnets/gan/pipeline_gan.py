@@ -105,7 +105,8 @@ class GanPipeline(DiffusionPipeline):
             batch_size (`int`, *optional*): how many images (default: one per class label when several are given,
                 else one per row of `latents`, else 1).
             class_labels (`int`, `list[int]` or `torch.Tensor`, *optional*): the digit(s) to draw: one for all images
-                or one per image. Required by a class-conditional generator, refused by an unconditional one.
+                or one per image. Left out on a class-conditional generator, each image gets a random class (drawn
+                with `generator`). Refused by an unconditional one.
             generator (`torch.Generator`, *optional*): makes the noise, and so the images, reproducible.
             latents (`torch.Tensor` of shape `(batch_size, latent_dim)`, *optional*): noise to use instead.
             output_type (`str`, *optional*, defaults to `"pil"`): `"pil"` (list of PIL images), `"np"` (float32
@@ -125,7 +126,7 @@ class GanPipeline(DiffusionPipeline):
             raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
         config = self.generator.config
         device, dtype = self._execution_device, self.generator.dtype
-        labels = self._class_labels(class_labels, batch_size, config.num_classes, device)
+        labels = self._class_labels(class_labels, batch_size, config.num_classes, device, generator)
 
         # 1. noise: z ~ N(0, I), from the caller's generator for reproducibility
         if latents is None:
@@ -167,17 +168,26 @@ class GanPipeline(DiffusionPipeline):
             latents = (1 - steps) * start + steps * end
         else:
             latents = (torch.sin((1 - steps) * angle) * start + torch.sin(steps * angle) * end) / torch.sin(angle)
+        num_classes = self.generator.config.num_classes
+        if class_labels is None and num_classes:  # one class for the whole strip, chosen by the start seed
+            class_labels = int(
+                torch.randint(0, num_classes, (1,), generator=torch.Generator().manual_seed(start_seed))
+            )
         return self(num_images, class_labels, latents=latents.to(device), output_type=output_type)
 
     @staticmethod
-    def _class_labels(class_labels, batch_size: int, num_classes: int, device) -> torch.Tensor | None:
-        """Check and expand `class_labels` to a (batch_size,) tensor on `device`."""
+    def _class_labels(class_labels, batch_size: int, num_classes: int, device, generator=None) -> torch.Tensor | None:
+        """Check and expand `class_labels` to a (batch_size,) tensor on `device`; none given on a class-conditional
+        generator: a random class per image, drawn with `generator`."""
         if num_classes == 0:
             if class_labels is not None:
                 raise ValueError("This GAN is unconditional (num_classes=0): it takes no `class_labels`.")
             return None
         if class_labels is None:
-            raise ValueError(f"This GAN is class-conditional: pass `class_labels` (digits in [0, {num_classes})).")
+            if isinstance(generator, list):
+                generator = generator[0]
+            where = generator.device if generator is not None else "cpu"
+            return torch.randint(0, num_classes, (batch_size,), generator=generator, device=where).to(device)
         labels = class_label_tensor(class_labels)
         if len(labels) == 0:
             raise ValueError("`class_labels` is empty: give at least one class.")

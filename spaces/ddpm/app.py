@@ -82,6 +82,18 @@ def png_file(image: Image.Image) -> str:
     return str(path)
 
 
+def bounded(value, low: float, high: float, message: str, whole: bool = True):
+    """`value` as a number in [low, high] (a whole number where `whole`); anything else is a gr.Error with `message`
+    (API callers can send strings, NaN, infinities or lists where the sliders send numbers)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(message) from None
+    if isinstance(value, bool) or not low <= number <= high or (whole and not number.is_integer()):
+        raise gr.Error(message)
+    return int(number) if whole else number
+
+
 def make_sampler(pipe):
     schedulers = {
         name: getattr(diffusers, cls).from_config(pipe.scheduler.config) for name, (cls, _, _) in SAMPLERS.items()
@@ -91,25 +103,23 @@ def make_sampler(pipe):
     lock = threading.Lock()  # one scheduler object per sampler: runs take turns
 
     def check(digit, guidance_scale, sampler, steps, num_images, seed):
-        if sampler not in SAMPLERS:
+        if not isinstance(sampler, str) or sampler not in SAMPLERS:
             raise gr.Error(f"Pick a sampler among {', '.join(SAMPLERS)}.")
         most = SAMPLERS[sampler][2]
-        if steps is None or not 1 <= int(steps) <= most:
-            raise gr.Error(f"{sampler} takes 1 to {most} steps.")
-        if num_images is None or not 1 <= int(num_images) <= MAX_IMAGES:
-            raise gr.Error(f"Ask for 1 to {MAX_IMAGES} images.")
-        if seed is None or not 0 <= int(seed) <= MAX_SEED:
-            raise gr.Error(f"The seed must be a whole number from 0 to {MAX_SEED}.")
-        if guidance_scale is None or not 1 <= float(guidance_scale) <= 10:
-            raise gr.Error("Guidance runs from 1 (none) to 10.")
-        if digit not in (None, "", "random") and not (digit.isdigit() and int(digit) < max(num_classes, 1)):
+        bounded(steps, 1, most, f"{sampler} takes 1 to {most} steps.")
+        bounded(num_images, 1, MAX_IMAGES, f"Ask for 1 to {MAX_IMAGES} images.")
+        bounded(seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}.")
+        bounded(guidance_scale, 1, 10, "Guidance runs from 1 (none) to 10.", whole=False)
+        if digit in (None, "", "random"):
+            return None
+        if not isinstance(digit, str) or not digit.isdigit() or int(digit) >= max(num_classes, 1):
             raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
-        return None if digit in (None, "", "random") or not num_classes else int(digit)
+        return int(digit) if num_classes else None
 
     def sample(digit, guidance_scale, sampler, steps, num_images, seed, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
         """Stream (preview grid, status) while denoising; the last one is the result."""
         label = check(digit, guidance_scale, sampler, steps, num_images, seed)
-        steps, count = int(steps), int(num_images)
+        steps, count = int(float(steps)), int(float(num_images))
         updates: queue.Queue = queue.Queue()
         every = max(1, steps // PREVIEWS)
 
@@ -128,7 +138,7 @@ def make_sampler(pipe):
                         class_labels=label,
                         guidance_scale=float(guidance_scale) if num_classes else 1.0,
                         num_inference_steps=steps,
-                        generator=torch.Generator().manual_seed(int(seed)),
+                        generator=torch.Generator().manual_seed(int(float(seed))),
                         output_type="pt",
                         callback_on_step_end=on_step,
                     )

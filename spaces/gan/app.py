@@ -68,6 +68,18 @@ def png_file(image: Image.Image) -> str:
     return str(path)
 
 
+def bounded(value, low: float, high: float, message: str, whole: bool = True):
+    """`value` as a number in [low, high] (a whole number where `whole`); anything else is a gr.Error with `message`
+    (API callers can send strings, NaN, infinities or lists where the sliders send numbers)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(message) from None
+    if isinstance(value, bool) or not low <= number <= high or (whole and not number.is_integer()):
+        raise gr.Error(message)
+    return int(number) if whole else number
+
+
 def digit_choices(num_classes: int) -> list[str]:
     return ["random"] + [str(d) for d in range(num_classes)]
 
@@ -75,15 +87,13 @@ def digit_choices(num_classes: int) -> list[str]:
 def parse_digit(digit: str | None, num_classes: int) -> int | None:
     if digit in (None, "", "random"):
         return None
-    if digit not in digit_choices(num_classes):
+    if not isinstance(digit, str) or digit not in digit_choices(num_classes):
         raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
     return int(digit)
 
 
 def parse_seed(seed) -> int:
-    if seed is None or not 0 <= int(seed) <= MAX_SEED:
-        raise gr.Error(f"The seed must be a whole number from 0 to {MAX_SEED}.")
-    return int(seed)
+    return bounded(seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}.")
 
 
 def make_functions(pipe):
@@ -93,9 +103,7 @@ def make_functions(pipe):
     def generate(digit: str, seed: float, num_images: float) -> Image.Image:
         """A grid of `num_images` digits (one digit or random ones) from one seed."""
         label, seed = parse_digit(digit, num_classes), parse_seed(seed)
-        if num_images is None or not 1 <= int(num_images) <= MAX_IMAGES:
-            raise gr.Error(f"Ask for 1 to {MAX_IMAGES} images.")
-        count = int(num_images)
+        count = bounded(num_images, 1, MAX_IMAGES, f"Ask for 1 to {MAX_IMAGES} images.")
         images = pipe(
             batch_size=count,
             class_labels=label if num_classes else None,
@@ -109,8 +117,7 @@ def make_functions(pipe):
         """A strip of digits morphing from one seed's noise to another's."""
         label = parse_digit(digit, num_classes)
         start, end = parse_seed(start_seed), parse_seed(end_seed)
-        if num_images is None or not 2 <= int(num_images) <= 16:
-            raise gr.Error("The strip holds 2 to 16 images.")
+        num_images = bounded(num_images, 2, 16, "The strip holds 2 to 16 images.")
         if label is None and num_classes:
             label = start % num_classes
         images = pipe.interpolate(

@@ -41,21 +41,31 @@ def load(model_id: str | None = None):
     return tokenizer, model
 
 
+def bounded(value, low: float, high: float, message: str, whole: bool = True):
+    """`value` as a number in [low, high] (a whole number where `whole`); anything else is a gr.Error with `message`
+    (API callers can send strings, NaN, infinities or lists where the sliders send numbers)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(message) from None
+    if isinstance(value, bool) or not low <= number <= high or (whole and not number.is_integer()):
+        raise gr.Error(message)
+    return int(number) if whole else number
+
+
 def make_writer(tokenizer, model):
     context = model.config.n_positions
 
     def write(prompt: str, temperature: float, top_k: float, top_p: float, max_new_tokens: float):
         """Stream the prompt's continuation, growing text each time."""
-        if not prompt or not prompt.strip():
+        if not isinstance(prompt, str) or not prompt.strip():
             raise gr.Error("Type a prompt first, for example ROMEO:")
         if len(prompt) > MAX_PROMPT_CHARS:
             raise gr.Error(f"Keep the prompt under {MAX_PROMPT_CHARS} characters.")
-        if temperature is None or not 0.05 <= float(temperature) <= 2:
-            raise gr.Error("Temperature runs from 0.05 to 2.")
-        if top_k is None or not 0 <= int(top_k) <= 200 or top_p is None or not 0.05 <= float(top_p) <= 1:
-            raise gr.Error("top-k runs from 0 (off) to 200 and top-p from 0.05 to 1.")
-        if max_new_tokens is None or not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
-            raise gr.Error(f"Ask for 1 to {MAX_NEW_TOKENS} new characters.")
+        temperature = bounded(temperature, 0.05, 2, "Temperature runs from 0.05 to 2.", whole=False)
+        top_k = bounded(top_k, 0, 200, "top-k is a whole number from 0 (off) to 200.")
+        top_p = bounded(top_p, 0.05, 1, "top-p runs from 0.05 to 1.", whole=False)
+        max_new_tokens = bounded(max_new_tokens, 1, MAX_NEW_TOKENS, f"Ask for 1 to {MAX_NEW_TOKENS} new characters.")
         ids = tokenizer(prompt, return_tensors="pt").input_ids
         if ids.shape[1] == 0:
             raise gr.Error("The prompt holds no character the model knows.")

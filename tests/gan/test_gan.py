@@ -61,7 +61,6 @@ def test_interpolation_runs_from_one_seed_to_the_other():
     [
         ({"class_labels": 10}, r"must lie in \[0, 10\)"),
         ({"class_labels": -1}, r"must lie in \[0, 10\)"),
-        ({"class_labels": None}, "class-conditional: pass `class_labels`"),
         ({"batch_size": 0, "class_labels": 1}, r"`batch_size` must be an integer in \[1, 4096\], got 0"),
         ({"batch_size": 10**6, "class_labels": 1}, r"`batch_size` must be an integer in \[1, 4096\], got 1000000"),
         ({"batch_size": 2.0, "class_labels": 1}, "`batch_size` must be an integer"),
@@ -75,6 +74,18 @@ def test_interpolation_runs_from_one_seed_to_the_other():
 def test_bad_arguments_are_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         pipeline()(**kwargs)
+
+
+def test_without_class_labels_each_image_gets_a_random_class_from_the_generator():
+    pipe = pipeline()
+    images = pipe(batch_size=16, generator=torch.manual_seed(3), output_type="pt").images
+    seeded = torch.manual_seed(3)  # the classes are drawn first, then the noise
+    labels = torch.randint(0, 10, (16,), generator=seeded)
+    expected = pipe(class_labels=labels, latents=torch.randn(16, 16, generator=seeded), output_type="pt").images
+    torch.testing.assert_close(images, expected)
+    assert len(set(labels.tolist())) > 1
+    strip = pipe.interpolate(0, 1, num_images=4, output_type="pt").images
+    assert strip.shape == (4, 1, 28, 28)  # one class for the whole strip, chosen by the start seed
 
 
 def test_unconditional_generator_refuses_class_labels():

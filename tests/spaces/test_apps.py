@@ -190,3 +190,53 @@ def test_an_app_with_no_model_anywhere_names_the_variable_to_set(monkeypatch):
     monkeypatch.setattr(app, "shipped_model", lambda: None)
     with pytest.raises(RuntimeError, match="set MODEL_ID"):
         app.load()
+
+
+GARBAGE = [None, "abc", float("nan"), float("inf"), -1, 1e20, 12.5, True, [1], {"a": 1}]
+
+
+def refused_in_plain_words(function, good: list, position: int, value) -> bool:
+    import gradio as gr
+
+    arguments = list(good)
+    arguments[position] = value
+    try:
+        result = function(*arguments)
+        if hasattr(result, "__next__"):
+            list(result)
+    except gr.Error:
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def generative_functions(trained_dirs):
+    """Each generative demo's functions, with good arguments and the positions of the numbers they take."""
+    gan = load_app("gan")
+    generate, interpolate = gan.make_functions(gan.load(str(trained_dirs["gan"])))
+    gpt = load_app("gpt")
+    write = gpt.make_writer(*gpt.load(str(trained_dirs["gpt"])))
+    ddpm = load_app("ddpm")
+    sample = ddpm.make_sampler(ddpm.load(str(trained_dirs["ddpm"])))
+    return [
+        (generate, ["3", 0, 4], [1, 2]),
+        (interpolate, ["3", 0, 1, 4], [1, 2, 3]),
+        (write, ["Shall", 0.8, 10, 0.9, 4], [1, 2, 3, 4]),
+        (lambda *a: sample(*a, progress=lambda *_, **__: None), ["3", 1.2, "DPM-Solver", 2, 1, 0], [0, 1, 3, 4, 5]),
+    ]
+
+
+@pytest.mark.parametrize("value", GARBAGE)
+def test_every_number_the_generative_demos_take_is_checked_whatever_an_api_caller_sends(generative_functions, value):
+    # What an API caller (not the sliders) can send: strings, NaN, infinities, fractions, booleans, lists.
+    cases = generative_functions
+    for function, good, positions in cases:
+        for position in positions:
+            if value is None and position == 0:
+                continue  # no digit chosen: random digits
+            assert refused_in_plain_words(function, good, position, value), (function, position, value)
+
+
+def test_the_gan_demo_draws_random_digits(serve, trained_dirs):
+    client = serve(load_app("gan").build_demo(str(trained_dirs["gan"])))
+    assert image_size(client.predict("random", 42, 8, api_name="/generate")) == (8 * 28 * 3, 28 * 3)
