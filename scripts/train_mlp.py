@@ -230,6 +230,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         processor = MnistMlpImageProcessor(image_size=config.image_size)
     check_labels(train_labels, config.num_labels, "training")
     check_labels(eval_labels, config.num_labels, "evaluation")
+    # The labels are class indices. Said up front: transformers' loss would otherwise record it in the config at the
+    # first step, and a resumed run's config would then differ from its checkpoints'.
+    config.problem_type = "single_label_classification"
     prepare_output_dir(accelerator, args, config.model_type)
     start_tracking(accelerator, args, PROJECT_NAME)
 

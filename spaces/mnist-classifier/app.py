@@ -76,6 +76,35 @@ def png_file(image: Image.Image) -> str:
     return str(path)
 
 
+def upload_path(upload: dict | str | None) -> str | None:
+    return upload.get("path") if isinstance(upload, dict) else upload
+
+
+def upload_problem(upload: dict | str | None) -> str | None:
+    """What is wrong with an upload, from its header alone (milliseconds), or None."""
+    path = upload_path(upload)
+    if path is None:
+        return "Upload a photo of a digit first."
+    try:
+        with Image.open(path) as image:  # reads the header only
+            width, height = image.size
+    except (OSError, Image.DecompressionBombError) as error:
+        return f"This file cannot be read as an image ({error})."
+    if width * height > MAX_UPLOAD_PIXELS:
+        return (
+            f"The image is {width}x{height} pixels: upload one of at most {MAX_UPLOAD_PIXELS // 1_000_000} megapixels "
+            "(a digit needs far fewer)."
+        )
+    return None
+
+
+def check_upload(upload: dict | str | None):
+    """Gradio's validator: runs before the request joins the queue, so a file refused from its header never waits
+    for (or holds up) a turn."""
+    problem = upload_problem(upload)
+    return gr.validate(problem is None, problem or "")
+
+
 def make_classifier(processor, model):
     labels = model.config.id2label
 
@@ -102,16 +131,11 @@ def make_classifier(processor, model):
     def classify(upload: dict | str | None):
         """An uploaded file, as Gradio received it (not decoded: the listener skips Gradio's preprocessing), so that
         its size is checked from the header before any pixel is decoded."""
-        path = upload.get("path") if isinstance(upload, dict) else upload
-        if path is None:
-            raise gr.Error("Upload a photo of a digit first.")
+        problem = upload_problem(upload)
+        if problem:
+            raise gr.Error(problem)
         try:
-            with Image.open(path) as image:
-                if image.width * image.height > MAX_UPLOAD_PIXELS:
-                    raise gr.Error(
-                        f"The image is {image.width}x{image.height} pixels: upload one of at most "
-                        f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels (a digit needs far fewer)."
-                    )
+            with Image.open(upload_path(upload)) as image:
                 image.draft(image.mode, (1024, 1024))  # a large JPEG is decoded at a reduced scale, cheaply
                 image = ImageOps.exif_transpose(image)
                 image.load()
@@ -152,7 +176,7 @@ def build_demo(model_id: str | None = None) -> gr.Blocks:
                 hidden = gr.Image(label="Hidden layer activations", type="filepath", height=180, elem_id="hidden")
         outputs = [label, seen, hidden]
         draw_button.click(classify_drawing, sketchpad, outputs, api_name="classify_drawing")
-        upload_button.click(classify, upload, outputs, api_name="classify", preprocess=False)
+        upload_button.click(classify, upload, outputs, api_name="classify", preprocess=False, validator=check_upload)
     return demo
 
 

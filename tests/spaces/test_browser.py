@@ -115,6 +115,19 @@ def test_a_digit_drawn_with_the_mouse_is_recognized(open_demo, trained_mlp_dir, 
     assert label == digit
 
 
+def test_an_oversized_photo_is_refused_on_the_upload_itself(open_demo, trained_mlp_dir, tmp_path):
+    from PIL import Image
+
+    Image.new("L", (6000, 5000), 200).save(tmp_path / "big.png")  # 30 megapixels
+    page = open_demo(load_app("mnist-classifier").build_demo(str(trained_mlp_dir)))
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("input[type=file]").last.set_input_files(tmp_path / "big.png")
+    page.get_by_role("button", name="Classify the photo").click()
+    message = page.get_by_text("The image is 6000x5000 pixels: upload one of at most 25 megapixels")
+    message.wait_for(timeout=60_000)
+    screenshot(page, "classifier-oversized-upload")
+
+
 def test_gan_and_ddpm_demos_show_generated_images(open_demo, trained_dirs):
     for name in ("gan", "ddpm"):
         page = open_demo(load_app(name).build_demo(str(trained_dirs[name])))
