@@ -86,6 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         per_device_train_batch_size=128,
         num_train_epochs=9,
         lr_scheduler_type="cosine",
+        evaluation_batches=False,  # judged on generated samples, not on batches of the evaluation split
     )
     parser.set_defaults(num_warmup_steps=250)
     data = parser.add_argument_group("images")
@@ -307,7 +308,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "train_samples": len(dataset),
     }
     completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
-        accelerator, args, None, batching, num_update_steps_per_epoch
+        accelerator, args, model_config, batching, num_update_steps_per_epoch
     )
     checkpoint = functools.partial(  # checkpoint(step, train_runtime=seconds trained so far)
         save_checkpoint,

@@ -85,7 +85,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         learning_rate=2e-4,
         per_device_train_batch_size=64,
         num_train_epochs=20,
-        lr_scheduler_type="constant",
+        lr_scheduler_type=None,  # the GAN recipe: Adam at a constant rate, no decay
+        weight_decay=None,
+        evaluation_batches=False,  # judged on generated samples, not on batches of the evaluation split
     )
     data = parser.add_argument_group("images")
     data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "train_samples": len(dataset),
     }
     completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
-        accelerator, args, None, batching, num_update_steps_per_epoch
+        accelerator, args, model_config, batching, num_update_steps_per_epoch
     )
     checkpoint = functools.partial(  # checkpoint(step, train_runtime=seconds trained so far)
         save_checkpoint,

@@ -81,6 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         num_train_epochs=1,
         lr_scheduler_type="cosine_with_min_lr",
         weight_decay=0.1,
+        sample_limits=False,  # one long text, cut into windows: --max_train_steps bounds a quick run
     )
     data = parser.add_argument_group("text")
     data.add_argument("--train_file", type=str, default=None, help="A text file to train on instead of a dataset.")

@@ -112,10 +112,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Start from a saved hfnets MLP (folder or Hub id) instead of a new network.",
     )
     model.add_argument(
-        "--hidden_sizes", type=int, nargs="*", default=[128], help="Hidden layer widths (default: one layer of 128)."
+        "--hidden_sizes", type=int, nargs="*", default=None, help="Hidden layer widths (default: one layer of 128)."
     )
     model.add_argument(
-        "--hidden_act", type=str, default="relu", choices=SUPPORTED_ACTIVATIONS, help="Hidden activation."
+        "--hidden_act",
+        type=str,
+        default=None,
+        choices=SUPPORTED_ACTIVATIONS,
+        help="Hidden activation (default: relu).",
     )
     model.add_argument(
         "--dropout", type=float, default=None, help="Dropout (default: 0 for the MLP, 0.25 for the CNN)."
@@ -129,6 +133,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     validate_training_args(parser, args)
+    # The shape flags describe a new network: refused where they would be ignored.
+    shape_flags = [f"--{name}" for name in ("hidden_sizes", "hidden_act") if getattr(args, name) is not None]
+    if args.architecture == "cnn" and shape_flags:
+        parser.error(f"{' and '.join(shape_flags)} shape the MLP; the CNN (--architecture cnn) has a fixed shape.")
+    if args.model_name_or_path is not None and (shape_flags or args.dropout is not None):
+        given = shape_flags + (["--dropout"] if args.dropout is not None else [])
+        parser.error(
+            f"{' and '.join(given)} describe a new network; --model_name_or_path continues a saved one with its own."
+        )
+    args.hidden_sizes = [128] if args.hidden_sizes is None else args.hidden_sizes
+    args.hidden_act = args.hidden_act or "relu"
     if any(size < 1 for size in args.hidden_sizes):
         parser.error(f"--hidden_sizes must be positive integers, got {args.hidden_sizes}.")
     if args.dropout is not None and not 0.0 <= args.dropout < 1.0:

@@ -16,10 +16,20 @@ def add_training_args(
     learning_rate: float,
     per_device_train_batch_size: int,
     num_train_epochs: int,
-    lr_scheduler_type: str = "linear",
-    weight_decay: float = 0.0,
+    lr_scheduler_type: str | None = "linear",
+    weight_decay: float | None = 0.0,
+    sample_limits: bool = True,
+    evaluation_batches: bool = True,
 ) -> None:
-    """Add the flags every training script takes; each family passes its own defaults."""
+    """Add the training flags; each family passes its own defaults, and leaves out the flags it has no use for (so
+    that they are refused by argparse rather than accepted and ignored):
+
+    - `lr_scheduler_type=None`: no learning-rate schedule (no --lr_scheduler_type, --num_warmup_steps);
+    - `weight_decay=None`: no --weight_decay;
+    - `sample_limits=False`: no --max_train_samples / --max_eval_samples (data that is not a list of examples);
+    - `evaluation_batches=False`: no --per_device_eval_batch_size / --max_eval_samples (evaluation that does not
+      go through the evaluation split in batches).
+    """
     data = parser.add_argument_group("data")
     data.add_argument(
         "--dataset_name",
@@ -34,12 +44,14 @@ def add_training_args(
         default=None,
         help="Split to evaluate on (default: test, else validation, else 10%% of train held out).",
     )
-    data.add_argument(
-        "--max_train_samples", type=int, default=None, help="Use only the first N training examples (quick runs)."
-    )
-    data.add_argument(
-        "--max_eval_samples", type=int, default=None, help="Use only the first N evaluation examples (quick runs)."
-    )
+    if sample_limits:
+        data.add_argument(
+            "--max_train_samples", type=int, default=None, help="Use only the first N training examples (quick runs)."
+        )
+    if sample_limits and evaluation_batches:
+        data.add_argument(
+            "--max_eval_samples", type=int, default=None, help="Use only the first N evaluation examples (quick runs)."
+        )
 
     training = parser.add_argument_group("training")
     training.add_argument(
@@ -63,18 +75,21 @@ def add_training_args(
         default=per_device_train_batch_size,
         help="Batch size per process (the global batch is this x processes x accumulation steps).",
     )
-    training.add_argument(
-        "--per_device_eval_batch_size", type=int, default=1024, help="Evaluation batch size per process."
-    )
+    if evaluation_batches:
+        training.add_argument(
+            "--per_device_eval_batch_size", type=int, default=1024, help="Evaluation batch size per process."
+        )
     training.add_argument("--learning_rate", type=float, default=learning_rate, help="Peak learning rate (AdamW).")
-    training.add_argument("--weight_decay", type=float, default=weight_decay, help="AdamW weight decay.")
-    training.add_argument(
-        "--lr_scheduler_type",
-        default=lr_scheduler_type,
-        choices=[schedule.value for schedule in SchedulerType],
-        help="Learning-rate schedule (transformers.get_scheduler).",
-    )
-    training.add_argument("--num_warmup_steps", type=int, default=0, help="Warm-up steps of the schedule.")
+    if weight_decay is not None:
+        training.add_argument("--weight_decay", type=float, default=weight_decay, help="AdamW weight decay.")
+    if lr_scheduler_type is not None:
+        training.add_argument(
+            "--lr_scheduler_type",
+            default=lr_scheduler_type,
+            choices=[schedule.value for schedule in SchedulerType],
+            help="Learning-rate schedule (transformers.get_scheduler).",
+        )
+        training.add_argument("--num_warmup_steps", type=int, default=0, help="Warm-up steps of the schedule.")
     training.add_argument(
         "--gradient_accumulation_steps", type=int, default=1, help="Batches accumulated per optimizer step."
     )
@@ -148,15 +163,15 @@ def validate_training_args(parser: argparse.ArgumentParser, args: argparse.Names
         "per_device_eval_batch_size",
         "gradient_accumulation_steps",
     ):
-        if getattr(args, name) < 1:
+        if getattr(args, name, 1) < 1:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}.")
     for name in ("max_train_steps", "max_train_samples", "max_eval_samples", "checkpoints_total_limit"):
-        value = getattr(args, name)
+        value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name} must be >= 1, got {value}.")
     if args.learning_rate <= 0:
         parser.error(f"--learning_rate must be > 0, got {args.learning_rate}.")
-    if args.num_warmup_steps < 0:
+    if getattr(args, "num_warmup_steps", 0) < 0:
         parser.error(f"--num_warmup_steps must be >= 0, got {args.num_warmup_steps}.")
     if args.checkpointing_steps not in (None, "epoch"):
         if not (args.checkpointing_steps.isdigit() and int(args.checkpointing_steps) > 0):

@@ -53,10 +53,15 @@ def data(tmp_path_factory) -> dict[str, Path]:
 def family_args(family: str, data: dict[str, Path], output_dir: Path, batch: int) -> tuple[str, list[str], str]:
     """(script, flags, weights file) for a short fp32 run of `family` at `batch` per process."""
     common = ["--output_dir", str(output_dir), "--report_to", "none", "--mixed_precision", "no", "--seed", "7"]
-    batch_flag = ["--per_device_train_batch_size", str(batch), "--per_device_eval_batch_size", "16"]
+    batch_flag = ["--per_device_train_batch_size", str(batch)]
+    eval_batch = ["--per_device_eval_batch_size", "16"]  # the GAN and DDPM judge generated samples instead
     images = ["--dataset_name", str(data["digits"]), "--card_dataset_id", "ylecun/mnist"]
     if family == "mlp":
-        return "train_mlp.py", [*images, *common, *batch_flag, "--num_train_epochs", "2"], "model.safetensors"
+        return (
+            "train_mlp.py",
+            [*images, *common, *batch_flag, *eval_batch, "--num_train_epochs", "2"],
+            "model.safetensors",
+        )
     if family == "gan":
         small = ["--base_channels", "8", "--latent_dim", "8", "--num_train_epochs", "2"]
         return "train_gan.py", [*images, *common, *batch_flag, *small], "generator/diffusion_pytorch_model.safetensors"
@@ -70,6 +75,7 @@ def family_args(family: str, data: dict[str, Path], output_dir: Path, batch: int
         *text,
         *common,
         *batch_flag,
+        *eval_batch,
         *tiny,
         "--max_train_steps",
         "6",

@@ -216,3 +216,14 @@ def test_evaluate_samples_with_the_scheduler_and_steps_asked_for(train_ddpm, mni
     report = json.loads((output_dir / "eval_results.json").read_text())
     assert report["sampler"] == {"scheduler": "DPMSolverMultistepScheduler", "steps": 3, "guidance_scale": 1.2}
     assert report["num_samples"] == 20 and 0.0 <= report["conditional_accuracy"] <= 1.0
+
+
+def test_resuming_with_another_unet_shape_is_refused_before_loading(train_ddpm, mnist_dir, tmp_path):
+    output_dir = tmp_path / "ddpm"
+    steps = ["--max_train_steps", "2", "--checkpointing_steps", "1", "--max_train_samples", "128"]
+    train_ddpm.main(quick_args(mnist_dir, output_dir, *steps))
+    AcceleratorState._reset_state(True)
+    resumed = quick_args(mnist_dir, output_dir, *steps, "--resume_from_checkpoint", "latest")
+    resumed[resumed.index("--layers_per_block") + 1] = "2"
+    with pytest.raises(ValueError, match=r"different model configuration \(layers_per_block: checkpoint 1 vs now 2\)"):
+        train_ddpm.main(resumed)

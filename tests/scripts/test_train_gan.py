@@ -148,3 +148,14 @@ def test_unconditional_gan_trains_samples_and_is_evaluated(train_gan, mnist_dir,
         pipe(batch_size=1, class_labels=3)
     _, report = run_evaluate(output_dir, trained_mlp_dir, mnist_dir, num_samples=100)
     assert "conditional_accuracy" not in report and sum(report["class_coverage"]["histogram"]) == 100
+
+
+def test_resuming_with_another_generator_shape_is_refused_before_loading(train_gan, mnist_dir, tmp_path):
+    output_dir = tmp_path / "gan"
+    steps = ["--max_train_steps", "2", "--checkpointing_steps", "1", "--max_train_samples", "128"]
+    train_gan.main(quick_args(mnist_dir, output_dir, *steps))
+    AcceleratorState._reset_state(True)
+    resumed = quick_args(mnist_dir, output_dir, *steps, "--resume_from_checkpoint", "latest")
+    resumed[resumed.index("--latent_dim") + 1] = "8"
+    with pytest.raises(ValueError, match=r"different model configuration \(latent_dim: checkpoint 16 vs now 8\)"):
+        train_gan.main(resumed)

@@ -1,0 +1,77 @@
+"""Every flag a training script offers is one it reads: what a family has no use for is refused by argparse."""
+
+import contextlib
+import importlib.util
+import io
+import re
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+SCRIPTS = ("train_mlp", "train_gpt", "train_gan", "train_ddpm")
+HELPERS = [*(REPO_ROOT / "hfnets" / "training").glob("*.py"), *(REPO_ROOT / "hfnets" / "hub").glob("*.py")]
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def offered_flags(module) -> set[str]:
+    """The flags in the script's --help."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), pytest.raises(SystemExit):
+        module.parse_args(["--help"])
+    return set(re.findall(r"^\s+(--\w+)", output.getvalue(), flags=re.MULTILINE)) - {"--help"}
+
+
+def names_read(path) -> set[str]:
+    source = path.read_text()
+    return {a or b for a, b in re.findall(r"\bargs\.(\w+)|getattr\(args, \"(\w+)\"", source)}
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_every_offered_flag_is_read(name):
+    module = load_script(name)
+    read = names_read(REPO_ROOT / "scripts" / f"{name}.py").union(*(names_read(path) for path in HELPERS))
+    unread = {flag for flag in offered_flags(module) if flag[2:] not in read}
+    assert not unread, f"{name}.py offers flags it never reads: {sorted(unread)}"
+
+
+@pytest.mark.parametrize(
+    ("name", "flags"),
+    [
+        ("train_gan", ["--lr_scheduler_type", "cosine"]),
+        ("train_gan", ["--num_warmup_steps", "10"]),
+        ("train_gan", ["--weight_decay", "0.1"]),
+        ("train_gan", ["--per_device_eval_batch_size", "8"]),
+        ("train_gan", ["--max_eval_samples", "8"]),
+        ("train_ddpm", ["--per_device_eval_batch_size", "8"]),
+        ("train_ddpm", ["--max_eval_samples", "8"]),
+        ("train_gpt", ["--max_train_samples", "8"]),
+        ("train_gpt", ["--max_eval_samples", "8"]),
+    ],
+)
+def test_flags_a_family_has_no_use_for_are_refused(name, flags, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_script(name).parse_args(["--output_dir", "out", *flags])
+    assert exit_info.value.code == 2
+    assert f"unrecognized arguments: {' '.join(flags)}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--architecture", "cnn", "--hidden_sizes", "64"], "--hidden_sizes shape the MLP; the CNN"),
+        (["--architecture", "cnn", "--hidden_act", "tanh"], "--hidden_act shape the MLP; the CNN"),
+        (["--model_name_or_path", "m", "--hidden_sizes", "64"], "continues a saved one with its own"),
+        (["--model_name_or_path", "m", "--dropout", "0.1"], "--dropout describe a new network"),
+    ],
+)
+def test_mlp_shape_flags_are_refused_where_they_would_be_ignored(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("train_mlp").parse_args(["--output_dir", "out", *flags])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
