@@ -202,9 +202,12 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from hfnets import __version__
+
     parser = argparse.ArgumentParser(
         prog="hfnets", description="hfnets: classic neural networks the Hugging Face way."
     )
+    parser.add_argument("--version", action="version", version=f"hfnets {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     predict = commands.add_parser("predict", help="Classify digit images with a trained classifier.")

@@ -73,3 +73,20 @@ def test_export_refuses_a_folder_that_would_not_load(tmp_path):
     result = run_script(["-m", "hfnets.cli", "export", str(tmp_path / "half"), str(tmp_path / "out")])
     assert result.returncode == 1 and "no weights" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_version_is_the_package_version():
+    import hfnets
+
+    result = run_script(["-m", "hfnets.cli", "--version"])
+    assert result.returncode == 0 and result.stdout.strip() == f"hfnets {hfnets.__version__}"
+
+
+def test_import_loads_diffusers_only_when_a_diffusers_family_is_used():
+    code = (
+        "import sys, hfnets, transformers; "
+        "auto = transformers.AutoModelForImageClassification; "
+        "print('diffusers' in sys.modules); hfnets.GanPipeline; print('diffusers' in sys.modules)"
+    )
+    result = run_script(["-c", code])
+    assert result.returncode == 0 and result.stdout.split() == ["False", "True"], result.stderr[-2000:]

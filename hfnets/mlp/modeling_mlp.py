@@ -68,7 +68,6 @@ class MnistMlpForImageClassification(MnistMlpPreTrainedModel):
     def __init__(self, config: MnistMlpConfig):
         super().__init__(config)
         sizes = [config.input_size, *config.hidden_sizes]
-        self._input_size = config.input_size  # read once: config attribute access is slow in hot loops
         self.hidden_layers = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
         self.activation = ACT2FN[config.hidden_act]
         self.dropout = nn.Dropout(config.dropout)
@@ -131,7 +130,8 @@ class MnistMlpForImageClassification(MnistMlpPreTrainedModel):
 
     def _flatten(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """(batch, C, H, W), (batch, H, W) or (batch, C*H*W) -> (batch, C*H*W), with a clear error for other shapes."""
-        if pixel_values.dim() in (2, 3, 4) and math.prod(pixel_values.shape[1:]) == self._input_size:
+        first_layer = self.hidden_layers[0] if len(self.hidden_layers) else self.classifier
+        if pixel_values.dim() in (2, 3, 4) and math.prod(pixel_values.shape[1:]) == first_layer.in_features:
             return pixel_values.flatten(1)
         config = self.config
         expected = (config.num_channels, config.image_size, config.image_size)

@@ -1,7 +1,6 @@
 """Accelerator set-up shared by the training scripts: logging, seeding, trackers and the output folder."""
 
 import argparse
-import functools
 import json
 import logging
 import math
@@ -11,7 +10,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import accelerate.optimizer
 import datasets
 import torch
 import transformers
@@ -36,7 +34,6 @@ def build_accelerator(args: argparse.Namespace) -> Accelerator:
     wrapping, as accelerate's dynamo plugin does; without the flag, `accelerate launch --dynamo_backend` still
     decides. On CUDA, float32 matrix products use TF32 unless `--no_tf32`.
     """
-    _cache_optional_package_checks()
     dynamo = {"dynamo_plugin": TorchDynamoPlugin(backend="inductor")} if getattr(args, "torch_compile", False) else {}
     mixed_precision = resolve_mixed_precision(args.mixed_precision)
     accelerator = Accelerator(
@@ -168,18 +165,6 @@ def _saved_model_kind(output_dir: Path) -> str | None:
                 return "unreadable"
             return value[-1] if isinstance(value, list) else value
     return None
-
-
-def _cache_optional_package_checks() -> None:
-    """Make `AcceleratedOptimizer.step` stop re-probing the installed packages on every call.
-
-    accelerate 1.15 asks `is_lomo_available()` (an importlib metadata lookup, ~25 us) twice per optimizer step; for
-    a small model that is a tenth of the step. Installed packages do not change during a run, so the answer is
-    cached. The patch only touches the name that `accelerate.optimizer` looked up, and is a no-op when absent.
-    """
-    check = getattr(accelerate.optimizer, "is_lomo_available", None)
-    if check is not None and not hasattr(check, "cache_info"):
-        accelerate.optimizer.is_lomo_available = functools.cache(check)
 
 
 def start_tracking(accelerator: Accelerator, args: argparse.Namespace, project_name: str) -> None:
