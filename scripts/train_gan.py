@@ -22,17 +22,18 @@ import numpy as np
 import torch
 from accelerate.logging import get_logger
 from diffusers.training_utils import EMAModel
-from huggingface_hub import EvalResult, ModelCardData
+from huggingface_hub import ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from hfnets import GanDiscriminator, GanGenerator, GanPipeline
 from hfnets.atomic import write_json_atomically
-from hfnets.evaluation import JudgeFeatures, evaluation_report, generate_for_evaluation
+from hfnets.evaluation import judge_pipeline
 from hfnets.hub import (
     card_dataset_id,
     check_hub_access,
     default_repo_id,
+    generation_results,
     push_training_output,
     render_model_card,
     save_model_card,
@@ -45,13 +46,8 @@ from hfnets.training.data import (
     batch_dataloader,
     check_labels,
     decode_images,
-    decode_labels,
-    find_image_column,
-    find_label_column,
     keep_on_device,
-    label_names,
-    load_dataset_dict,
-    split_train_eval,
+    load_image_splits,
 )
 from hfnets.training.launch import (
     build_accelerator,
@@ -145,20 +141,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     require_replicated_weights(accelerator, "scripts/train_gan.py")
 
     # 1. Data: decode every image once into a uint8 tensor.
-    with accelerator.main_process_first():
-        raw_datasets = load_dataset_dict(args.dataset_name, args.dataset_config_name)
-    train_raw, eval_raw = split_train_eval(raw_datasets, args.eval_split, seed=args.seed)
-    if args.max_train_samples is not None:
-        train_raw = train_raw.select(range(min(args.max_train_samples, len(train_raw))))
-    image_column = find_image_column(train_raw, args.image_column)
-    if args.unconditional:
-        num_classes = 0
-        labels = torch.zeros(len(train_raw), dtype=torch.long)
-    else:
-        label_column = find_label_column(train_raw, args.label_column)
-        labels = decode_labels(train_raw, label_column)
-        num_classes = len(label_names(train_raw, label_column, labels))
-        check_labels(labels, num_classes, "training")
+    splits = load_image_splits(
+        accelerator,
+        args.dataset_name,
+        args.dataset_config_name,
+        args.eval_split,
+        seed=args.seed,
+        max_train_samples=args.max_train_samples,
+        image_column=args.image_column,
+        label_column=args.label_column,
+        labelled=not args.unconditional,
+    )
+    train_raw, eval_raw, image_column, labels = splits.train, splits.eval, splits.image_column, splits.train_labels
+    num_classes = len(splits.class_names)
+    check_labels(labels, num_classes, "training")
     prepare_output_dir(accelerator, args, model_type=GanPipeline.__name__)
     start_tracking(accelerator, args, PROJECT_NAME)
     images = decode_images(train_raw, image_column, num_channels=1, size=args.resolution)
@@ -346,41 +342,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 def judge_samples(pipe, args, num_classes: int, train_images, eval_raw, image_column) -> dict:
     """The judge's report on `--num_eval_samples` samples (an equal share per class) against real images."""
     count = args.num_eval_samples
-    judge = JudgeFeatures.from_pretrained(args.judge_model)
     eval_raw = eval_raw.select(range(min(count, len(eval_raw))))
     real_test = decode_images(eval_raw, image_column, 1, args.resolution).float() / 255
     real_train = train_images[:count].float() / 255
-    pipe.set_progress_bar_config(disable=True)
-    samples, requested = generate_for_evaluation(pipe, count, num_classes, seed=args.seed)
-    return evaluation_report(samples, requested, judge, real_test, real_train, num_classes)
+    return judge_pipeline(pipe, args.judge_model, count, num_classes, real_train, real_test, seed=args.seed)
 
 
 def build_model_card(args, results, generator, accelerator, command: list[str]):
     """The model card, filled from this run's flags and measured metrics."""
     dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id)
-    evaluation = results.get("evaluation", {})
-    rows = ["| metric | value |", "|---|---|"]
-    eval_results = []
-    for key, label in (
-        ("conditional_accuracy", "conditional accuracy (judge's class == requested class)"),
-        ("frechet_distance", "Fréchet distance to real test digits (judge features)"),
-        ("frechet_distance_floor", "same distance, real train vs real test digits (the floor)"),
-    ):
-        if key in evaluation:
-            rows.append(f"| {label} | {evaluation[key]:.4f} |")
-            eval_results.append(
-                EvalResult(
-                    task_type="image-generation",
-                    dataset_type=dataset_id,
-                    dataset_name=dataset_id,
-                    metric_type=key,
-                    metric_value=round(evaluation[key], 4),
-                )
-            )
-    if not eval_results:
-        rows.append("| (not measured: train with --judge_model, or run `hfnets evaluate`) | |")
-    else:
-        rows.append(f"\nMeasured on {evaluation['num_samples']} samples by the judge `{args.judge_model}`.")
+    results_table, eval_results = generation_results(
+        results.get("evaluation", {}), dataset_id, f"by the judge `{args.judge_model}`"
+    )
     card_data = ModelCardData(
         license="apache-2.0",
         library_name="diffusers",
@@ -398,7 +371,7 @@ def build_model_card(args, results, generator, accelerator, command: list[str]):
         latent_dim=args.latent_dim,
         dataset_id=dataset_id,
         ema_decay=args.ema_decay,
-        results_table="\n".join(rows),
+        results_table=results_table,
         steps=results["step"],
         epochs=results.get("epoch", 0),
         batch_size=args.per_device_train_batch_size * accelerator.num_processes,

@@ -53,12 +53,8 @@ from hfnets.training.data import (
     check_labels,
     decode_images,
     decode_labels,
-    find_image_column,
-    find_label_column,
     keep_on_device,
-    label_names,
-    load_dataset_dict,
-    split_train_eval,
+    load_image_splits,
 )
 from hfnets.training.launch import (
     build_accelerator,
@@ -210,17 +206,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     require_replicated_weights(accelerator, "scripts/train_mlp.py")
 
     # 1. Data: load with `datasets`, decode every image once into a uint8 tensor.
-    with accelerator.main_process_first():
-        raw_datasets = load_dataset_dict(args.dataset_name, args.dataset_config_name)
-    train_raw, eval_raw = split_train_eval(raw_datasets, args.eval_split, seed=args.seed)
-    if args.max_train_samples is not None:
-        train_raw = train_raw.select(range(min(args.max_train_samples, len(train_raw))))
-    if args.max_eval_samples is not None:
-        eval_raw = eval_raw.select(range(min(args.max_eval_samples, len(eval_raw))))
-    image_column = find_image_column(train_raw, args.image_column)
-    label_column = find_label_column(train_raw, args.label_column)
-    train_labels = decode_labels(train_raw, label_column)
-    eval_labels = decode_labels(eval_raw, label_column)
+    splits = load_image_splits(
+        accelerator,
+        args.dataset_name,
+        args.dataset_config_name,
+        args.eval_split,
+        seed=args.seed,
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=args.max_eval_samples,
+        image_column=args.image_column,
+        label_column=args.label_column,
+    )
+    train_raw, eval_raw, image_column = splits.train, splits.eval, splits.image_column
+    train_labels, eval_labels = splits.train_labels, decode_labels(eval_raw, splits.label_column)
 
     # 2. Model configuration: a new network named after the dataset's classes, or a saved one.
     if args.model_name_or_path is not None:
@@ -235,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         except OSError:  # a model saved without its processor: use the standard one
             processor = MnistMlpImageProcessor(image_size=config.image_size)
     else:
-        names = label_names(train_raw, label_column, train_labels)
+        names = splits.class_names
         labels = {"id2label": dict(enumerate(names)), "label2id": {name: i for i, name in enumerate(names)}}
         dropout = {} if args.dropout is None else {"dropout": args.dropout}
         if args.architecture == "cnn":

@@ -9,7 +9,7 @@
 from .classes import class_coverage, conditional_accuracy, judge_predictions
 from .frechet import frechet_distance
 from .judge import JudgeFeatures
-from .report import evaluation_report, generate_for_evaluation
+from .report import evaluation_report, generate_for_evaluation, judge_pipeline
 
 __all__ = [
     "JudgeFeatures",
@@ -18,5 +18,6 @@ __all__ = [
     "evaluation_report",
     "frechet_distance",
     "generate_for_evaluation",
+    "judge_pipeline",
     "judge_predictions",
 ]

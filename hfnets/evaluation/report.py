@@ -48,3 +48,21 @@ def evaluation_report(
     if requested is not None:
         report["conditional_accuracy"] = conditional_accuracy(images, requested, judge)
     return report
+
+
+def judge_pipeline(
+    pipe,
+    judge_model: str,
+    num_samples: int,
+    num_classes: int,
+    real_train: torch.Tensor,
+    real_test: torch.Tensor,
+    seed: int = 0,
+    **pipeline_kwargs,
+) -> dict:
+    """Generate `num_samples` images (an equal share per class) and report on them with the judge `judge_model`
+    (a classifier folder or Hub id), against real training and test images ((N, C, H, W) in [0, 1])."""
+    judge = JudgeFeatures.from_pretrained(judge_model)
+    pipe.set_progress_bar_config(disable=True)
+    samples, requested = generate_for_evaluation(pipe, num_samples, num_classes, seed=seed, **pipeline_kwargs)
+    return evaluation_report(samples, requested, judge, real_test, real_train, num_classes)

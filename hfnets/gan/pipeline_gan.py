@@ -31,7 +31,7 @@ def class_label_tensor(class_labels) -> torch.Tensor:
         ) from error
     if labels.numel() and (labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex()):
         raise ValueError(f"`class_labels` must be integers, got {labels.tolist()} ({labels.dtype}).")
-    return labels.to(torch.long).flatten()
+    return labels.to(torch.long).flatten().cpu()
 
 
 def check_count(name: str, value, limit: int) -> int:

@@ -1,6 +1,13 @@
 """Sharing: model cards rendered from `model_cards/` and uploads of models and Spaces to the Hugging Face Hub."""
 
-from .cards import card_base_model, card_dataset_id, render_model_card, save_model_card, training_command
+from .cards import (
+    card_base_model,
+    card_dataset_id,
+    generation_results,
+    render_model_card,
+    save_model_card,
+    training_command,
+)
 from .push import (
     PushError,
     check_hub_access,
@@ -20,6 +27,7 @@ __all__ = [
     "check_model_folder",
     "default_repo_id",
     "export_folder",
+    "generation_results",
     "push_folder",
     "push_space",
     "push_training_output",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import jinja2
 import jinja2.meta
-from huggingface_hub import ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..atomic import write_text_atomically
 
@@ -81,3 +81,36 @@ def training_command(script: str, argv: list[str]) -> str:
         elif not arg.startswith("--resume_from_checkpoint="):
             kept.append(arg)
     return shlex.join(["accelerate", "launch", script, *kept])
+
+
+# The judge's metrics of a generative model, as its card shows them.
+GENERATION_METRICS = (
+    ("conditional_accuracy", "conditional accuracy (judge's class == requested class)"),
+    ("frechet_distance", "Fréchet distance to real test digits (judge features)"),
+    ("frechet_distance_floor", "same distance, real train vs real test digits (the floor)"),
+)
+
+
+def generation_results(evaluation: dict, dataset_id: str, how: str) -> tuple[str, list[EvalResult]]:
+    """The card's results table of a generative model judged by a classifier (`evaluation`: the report of
+    `hfnets.evaluation.judge_pipeline`, empty when not measured), and the same numbers as Hub eval results. `how`
+    says how they were measured (the judge, the sampler)."""
+    rows = ["| metric | value |", "|---|---|"]
+    eval_results = []
+    for key, label in GENERATION_METRICS:
+        if key in evaluation:
+            rows.append(f"| {label} | {evaluation[key]:.4f} |")
+            eval_results.append(
+                EvalResult(
+                    task_type="image-generation",
+                    dataset_type=dataset_id,
+                    dataset_name=dataset_id,
+                    metric_type=key,
+                    metric_value=round(evaluation[key], 4),
+                )
+            )
+    if not eval_results:
+        rows.append("| (not measured: train with --judge_model, or run `hfnets evaluate`) | |")
+    else:
+        rows.append(f"\nMeasured on {evaluation['num_samples']} samples {how}.")
+    return "\n".join(rows), eval_results

@@ -5,6 +5,7 @@ a whole batch at a time (`__getitems__`), so no PIL decoding or per-sample colla
 """
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,47 @@ def check_labels(labels: torch.Tensor, num_labels: int, split: str) -> None:
             f"0..{num_labels - 1}). The dataset and the model's config do not match: check --label_column, or "
             "train a model whose config has as many labels as the dataset has classes."
         )
+
+
+@dataclass
+class ImageSplits:
+    """The training and evaluation splits of an image dataset, with what every image script reads from them."""
+
+    train: Dataset
+    eval: Dataset
+    image_column: str
+    label_column: str | None  # None for unlabelled training
+    train_labels: torch.Tensor  # int64 class indices (zeros when unlabelled)
+    class_names: list[str]  # empty when unlabelled
+
+
+def load_image_splits(
+    accelerator,
+    dataset_name: str,
+    dataset_config_name: str | None = None,
+    eval_split: str | None = None,
+    seed: int = 0,
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+    image_column: str | None = None,
+    label_column: str | None = None,
+    labelled: bool = True,
+) -> ImageSplits:
+    """The head every image script shares: load the dataset (the main process first, so that the others read its
+    cache), split it, cut the quick-run limits, find the columns and decode the training labels."""
+    with accelerator.main_process_first():
+        raw_datasets = load_dataset_dict(dataset_name, dataset_config_name)
+    train, evaluation = split_train_eval(raw_datasets, eval_split, seed=seed)
+    if max_train_samples is not None:
+        train = train.select(range(min(max_train_samples, len(train))))
+    if max_eval_samples is not None:
+        evaluation = evaluation.select(range(min(max_eval_samples, len(evaluation))))
+    image_column = find_image_column(train, image_column)
+    if not labelled:
+        return ImageSplits(train, evaluation, image_column, None, torch.zeros(len(train), dtype=torch.long), [])
+    label_column = find_label_column(train, label_column)
+    labels = decode_labels(train, label_column)
+    return ImageSplits(train, evaluation, image_column, label_column, labels, label_names(train, label_column, labels))
 
 
 class ImageTensorDataset(torch.utils.data.Dataset):

@@ -27,6 +27,7 @@ def null_class(unet: UNet2DModel) -> int | None:
     return None if unet.config.num_class_embeds is None else unet.config.num_class_embeds - 1
 
 
+# Copied from hfnets/gan/pipeline_gan.py: class_label_tensor
 def class_label_tensor(class_labels) -> torch.Tensor:
     """`class_labels` (an int, NumPy integer, list or tensor of them) as a flat long tensor; anything else refused."""
     try:
@@ -40,6 +41,7 @@ def class_label_tensor(class_labels) -> torch.Tensor:
     return labels.to(torch.long).flatten().cpu()
 
 
+# Copied from hfnets/gan/pipeline_gan.py: check_count
 def check_count(name: str, value, limit: int) -> int:
     """A positive integer (Python or NumPy) up to `limit`, or a clear error naming the argument and the limit."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= limit:

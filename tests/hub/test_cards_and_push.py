@@ -118,3 +118,19 @@ def test_a_cards_command_trains_from_scratch(argv):
 def test_a_cards_command_quotes_what_the_shell_would_split():
     command = training_command("scripts/train_gpt.py", ["--train_file", "my data/input.txt", "--seed", "1"])
     assert command == "accelerate launch scripts/train_gpt.py --train_file 'my data/input.txt' --seed 1"
+
+
+def test_a_generative_cards_results_table_and_hub_eval_results_hold_the_same_numbers():
+    from hfnets.hub import generation_results
+
+    report = {"num_samples": 1000, "conditional_accuracy": 0.98765, "frechet_distance": 63.31, "class_coverage": 1.0}
+    table, eval_results = generation_results(report, "ylecun/mnist", "by the judge `pretrained/mnist-cnn`")
+    assert "| conditional accuracy (judge's class == requested class) | 0.9877 |" in table
+    assert "| Fréchet distance to real test digits (judge features) | 63.3100 |" in table
+    assert table.endswith("Measured on 1000 samples by the judge `pretrained/mnist-cnn`.")
+    assert {(r.metric_type, r.metric_value) for r in eval_results} == {
+        ("conditional_accuracy", 0.9877),
+        ("frechet_distance", 63.31),
+    }
+    empty_table, none = generation_results({}, "ylecun/mnist", "unused")
+    assert "not measured" in empty_table and none == []
