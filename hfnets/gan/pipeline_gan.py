@@ -221,6 +221,7 @@ class GanPipeline(DiffusionPipeline):
             source = inspect.getfile(type(component))
             shutil.copyfile(source, os.path.join(save_directory, name, os.path.basename(source)))
             index[name] = [os.path.splitext(os.path.basename(source))[0], type(component).__name__]
+        # Written atomically, as hfnets.atomic.write_json_atomically does (this file travels alone, without it).
         with tempfile.NamedTemporaryFile("w", dir=save_directory, suffix=".json", delete=False) as tmp:
             json.dump(index, tmp, indent=2, sort_keys=True)
         os.chmod(tmp.name, 0o644)

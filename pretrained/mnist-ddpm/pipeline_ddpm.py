@@ -299,6 +299,7 @@ class GuidedDDPMPipeline(DiffusionPipeline):
             index = json.load(handle)
         shutil.copyfile(inspect.getfile(type(self)), os.path.join(save_directory, "pipeline_ddpm.py"))
         index["_class_name"] = ["pipeline_ddpm", type(self).__name__]
+        # Written atomically, as hfnets.atomic.write_json_atomically does (this file travels alone, without it).
         with tempfile.NamedTemporaryFile("w", dir=save_directory, suffix=".json", delete=False) as tmp:
             json.dump(index, tmp, indent=2, sort_keys=True)
         os.chmod(tmp.name, 0o644)
