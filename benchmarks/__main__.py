@@ -22,7 +22,7 @@ BENCHMARKS = {
     "mlp": "bench_mlp.py",  # scripts/train_mlp.py against a plain PyTorch loop
     "gpt": "bench_gpt.py",  # CharGpt against transformers' GPT2LMHeadModel
     "gan": "bench_gan.py",  # GanPipeline against its bare generator
-    "ddpm": "bench_ddpm.py",  # GuidedDDPMPipeline against diffusers' DDPMPipeline
+    "ddpm": "bench_ddpm.py",  # DdpmPipeline against diffusers' DDPMPipeline
     "ddpm_training": "bench_ddpm_training.py",  # UNet training-step variants against the fp32 step
     "canvas": "bench_canvas.py",  # canvas-style drawings through the stock pipeline against original digits
     "demo_load": "bench_demo_load.py",  # the classifier demo, 20 good users with 20 hostile ones against alone

@@ -1,4 +1,4 @@
-"""GuidedDDPMPipeline sampling speed against diffusers' own DDPMPipeline, same UNet, same steps, same process.
+"""DdpmPipeline sampling speed against diffusers' own DDPMPipeline, same UNet, same steps, same process.
 
 The ratio: both pipelines sample with the same unconditional UNet (the trained one without its class embedding;
 DDPMPipeline cannot pass class labels) and a 1000-step DDPMScheduler, unguided, at `--ratio_steps` steps; the bar
@@ -15,13 +15,13 @@ import torch
 from common import add_common_args, interleaved_medians, pick_device, reset_peak_memory, row, timed, write_rows
 from diffusers import DDPMPipeline, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DModel
 
-from hfnets import GuidedDDPMPipeline
+from hfnets import DdpmPipeline
 
 # The issue's bar: our pipeline's time at most 1.05x DDPMPipeline's.
 BAR = 1.05
 
 
-def default_pipeline() -> GuidedDDPMPipeline:
+def default_pipeline() -> DdpmPipeline:
     """A new UNet of scripts/train_ddpm.py's default shape (weights do not change the timing)."""
     torch.manual_seed(0)
     unet = UNet2DModel(
@@ -38,7 +38,7 @@ def default_pipeline() -> GuidedDDPMPipeline:
     scheduler = DDPMScheduler(
         num_train_timesteps=1000, prediction_type="v_prediction", thresholding=True, sample_max_value=1.0
     )
-    return GuidedDDPMPipeline(unet.eval(), scheduler, image_size=28, guidance_scale=1.25)
+    return DdpmPipeline(unet.eval(), scheduler, image_size=28, guidance_scale=1.25)
 
 
 def images_per_second(call, batch_size: int, repeats: int, device: torch.device, warm_up: bool = True) -> float:
@@ -51,7 +51,7 @@ def images_per_second(call, batch_size: int, repeats: int, device: torch.device,
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=None, help="A saved GuidedDDPMPipeline folder (default: a new UNet).")
+    parser.add_argument("--model", default=None, help="A saved DdpmPipeline folder (default: a new UNet).")
     parser.add_argument("--batch_size", type=int, default=16, help="Images per call for the ratio.")
     parser.add_argument("--ratio_steps", type=int, default=50, help="DDPM steps per call for the ratio.")
     parser.add_argument("--repeats", type=int, default=10, help="Timed calls of each; the medians count.")
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         args.repeats, args.skip_1000 = 3, True
     device = pick_device(args.device)
 
-    pipe = GuidedDDPMPipeline.from_pretrained(args.model) if args.model else default_pipeline()
+    pipe = DdpmPipeline.from_pretrained(args.model) if args.model else default_pipeline()
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     unconditional = UNet2DModel.from_config({**pipe.unet.config, "num_class_embeds": None}).to(device).eval()
     unconditional.load_state_dict(pipe.unet.state_dict(), strict=False)  # all but the class embedding
     scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
-    ours = GuidedDDPMPipeline(unconditional, scheduler, image_size=pipe.config.image_size)
+    ours = DdpmPipeline(unconditional, scheduler, image_size=pipe.config.image_size)
     peer = DDPMPipeline(unet=unconditional, scheduler=DDPMScheduler.from_config(pipe.scheduler.config))
     for each in (ours, peer):
         each.set_progress_bar_config(disable=True)
@@ -100,12 +100,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         )
     ]
     print(f"DDPMPipeline        {batch * steps / peer_time:8,.0f} image-steps/s (batch {batch}, {steps} steps)")
-    print(f"GuidedDDPMPipeline  {batch * steps / our_time:8,.0f} image-steps/s (same UNet, unguided)")
+    print(f"DdpmPipeline  {batch * steps / our_time:8,.0f} image-steps/s (same UNet, unguided)")
     print(f"time ratio {ratio:.3f} (bar <= {BAR}): {'holds' if ratio <= BAR else 'MISSED'}")
 
     # 2. Throughput as users sample: class-conditional, guided at the pipeline's default scale.
     guidance = pipe.config.guidance_scale
-    fast = GuidedDDPMPipeline(
+    fast = DdpmPipeline(
         pipe.unet,
         DPMSolverMultistepScheduler.from_config(pipe.scheduler.config),
         image_size=pipe.config.image_size,

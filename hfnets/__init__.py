@@ -30,7 +30,7 @@ _LAZY_NAMES = {
     "GanDiscriminator": "gan",
     "GanGenerator": "gan",
     "GanPipeline": "gan",
-    "GuidedDDPMPipeline": "ddpm",
+    "DdpmPipeline": "ddpm",
     "PRETRAINED_MODELS": "resources",
     "pretrained_path": "resources",
 }

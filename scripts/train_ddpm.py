@@ -5,7 +5,7 @@ prediction, label dropout for classifier-free guidance and an exponential moving
     accelerate launch scripts/train_ddpm.py --dataset_name ylecun/mnist --output_dir mnist-ddpm
     accelerate launch scripts/train_ddpm.py --output_dir mnist-ddpm --resume_from_checkpoint latest
 
-It writes a `GuidedDDPMPipeline` (the EMA UNet and a `DDPMScheduler`, loadable with
+It writes a `DdpmPipeline` (the EMA UNet and a `DDPMScheduler`, loadable with
 `DiffusionPipeline.from_pretrained(..., trust_remote_code=True)`), sample grids in `samples/` and
 `all_results.json`.
 """
@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from hfnets.atomic import write_json_atomically
-from hfnets.ddpm import GuidedDDPMPipeline, check_resolution
+from hfnets.ddpm import DdpmPipeline, check_resolution
 from hfnets.evaluation import judge_pipeline
 from hfnets.hub import (
     card_dataset_id,
@@ -218,7 +218,7 @@ def pad_to(images: torch.Tensor, side: int) -> torch.Tensor:
 @torch.no_grad()
 def sample_images(unet, scheduler, args, image_size: int, latents, labels) -> torch.Tensor:
     """Fixed-noise samples with the fast sampler, in [0, 1]."""
-    pipe = GuidedDDPMPipeline(unet, DPMSolverMultistepScheduler.from_config(scheduler.config), image_size=image_size)
+    pipe = DdpmPipeline(unet, DPMSolverMultistepScheduler.from_config(scheduler.config), image_size=image_size)
     pipe.set_progress_bar_config(disable=True)
     guidance = args.guidance_scale if labels is not None else 1.0
     output = pipe(
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     train_raw, eval_raw, image_column, labels = splits.train, splits.eval, splits.image_column, splits.train_labels
     num_classes = len(splits.class_names)
     check_labels(labels, num_classes, "training")
-    prepare_output_dir(accelerator, args, model_type=GuidedDDPMPipeline.__name__)
+    prepare_output_dir(accelerator, args, model_type=DdpmPipeline.__name__)
     start_tracking(accelerator, args, PROJECT_NAME)
     images = decode_images(train_raw, image_column, num_channels=args.num_channels, size=args.resolution)
     dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         final_unet = inference_unet(unwrap(accelerator, unet), ema, sampling_unet)
-        pipe = GuidedDDPMPipeline(
+        pipe = DdpmPipeline(
             final_unet,
             noise_scheduler,
             image_size=args.resolution,
@@ -478,7 +478,7 @@ def judge_samples(pipe, args, num_classes: int, train_images, eval_raw, image_co
     eval_raw = eval_raw.select(range(min(count, len(eval_raw))))
     real_test = decode_images(eval_raw, image_column, args.num_channels, args.resolution).float() / 255
     real_train = train_images[:count].float() / 255
-    fast = GuidedDDPMPipeline(
+    fast = DdpmPipeline(
         pipe.unet,
         DPMSolverMultistepScheduler.from_config(pipe.scheduler.config),
         image_size=args.resolution,

@@ -1,5 +1,6 @@
 """Code that must exist twice, because each file travels alone (to the Hub with the weights, or as a Space), is
-marked `# Copied from <file>: <name>` and kept identical to its original."""
+marked `# Copied from <module>.<name>` (as transformers marks its copies; `spaces.gan.app` is spaces/gan/app.py) and
+kept identical to its original."""
 
 import ast
 import re
@@ -8,7 +9,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-MARKER = re.compile(r"^# Copied from (\S+\.py): (\w+)$", re.MULTILINE)
+MARKER = re.compile(r"^# Copied from ((?:hfnets|spaces)\.[\w.-]+)\.(\w+)$", re.MULTILINE)
 FILES = sorted([*(REPO_ROOT / "hfnets").rglob("*.py"), *(REPO_ROOT / "spaces").rglob("*.py")])
 
 
@@ -24,7 +25,8 @@ def marked_copies() -> list[tuple]:
     copies = []
     for path in FILES:
         for match in MARKER.finditer(path.read_text()):
-            copies.append((path.relative_to(REPO_ROOT).as_posix(), match.group(1), match.group(2)))
+            original = match.group(1).replace(".", "/") + ".py"
+            copies.append((path.relative_to(REPO_ROOT).as_posix(), original, match.group(2)))
     return copies
 
 

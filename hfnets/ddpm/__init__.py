@@ -1,5 +1,5 @@
-"""The DDPM: diffusers' UNet2DModel and schedulers, driven by GuidedDDPMPipeline (classifier-free guidance)."""
+"""The DDPM: diffusers' UNet2DModel and schedulers, driven by DdpmPipeline (classifier-free guidance)."""
 
-from .pipeline_ddpm import GuidedDDPMPipeline, check_resolution, null_class
+from .pipeline_ddpm import DdpmPipeline, check_resolution, null_class
 
-__all__ = ["GuidedDDPMPipeline", "check_resolution", "null_class"]
+__all__ = ["DdpmPipeline", "check_resolution", "null_class"]

@@ -1,4 +1,4 @@
-"""GuidedDDPMPipeline: class-conditional DDPM sampling with classifier-free guidance, the diffusers way.
+"""DdpmPipeline: class-conditional DDPM sampling with classifier-free guidance, the diffusers way.
 
 This file travels with the weights (`trust_remote_code=True`): it imports only the standard library, torch and
 diffusers. The UNet is diffusers' own `UNet2DModel`; any diffusers noise scheduler (DDPM, DDIM, DPM-Solver, Euler)
@@ -27,7 +27,7 @@ def null_class(unet: UNet2DModel) -> int | None:
     return None if unet.config.num_class_embeds is None else unet.config.num_class_embeds - 1
 
 
-# Copied from hfnets/gan/pipeline_gan.py: class_label_tensor
+# Copied from hfnets.gan.pipeline_gan.class_label_tensor
 def class_label_tensor(class_labels) -> torch.Tensor:
     """`class_labels` (an int, NumPy integer, list or tensor of them) as a flat long tensor; anything else refused."""
     try:
@@ -41,7 +41,7 @@ def class_label_tensor(class_labels) -> torch.Tensor:
     return labels.to(torch.long).flatten().cpu()
 
 
-# Copied from hfnets/gan/pipeline_gan.py: check_count
+# Copied from hfnets.gan.pipeline_gan.check_count
 def check_count(name: str, value, limit: int) -> int:
     """A positive integer (Python or NumPy) up to `limit`, or a clear error naming the argument and the limit."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= limit:
@@ -60,7 +60,7 @@ def check_resolution(unet: UNet2DModel, size: int) -> None:
         )
 
 
-class GuidedDDPMPipeline(DiffusionPipeline):
+class DdpmPipeline(DiffusionPipeline):
     r"""
     Draws images with a (class-conditional) `UNet2DModel` and classifier-free guidance.
 
@@ -145,7 +145,7 @@ class GuidedDDPMPipeline(DiffusionPipeline):
         latents: torch.Tensor | None = None,
         output_type: str = "pil",
         return_dict: bool = True,
-        callback_on_step_end: Callable[["GuidedDDPMPipeline", int, int, dict], dict] | None = None,
+        callback_on_step_end: Callable[["DdpmPipeline", int, int, dict], dict] | None = None,
         callback_on_step_end_tensor_inputs: list[str] = ("latents",),
     ) -> ImagePipelineOutput | tuple:
         r"""
@@ -290,7 +290,7 @@ class GuidedDDPMPipeline(DiffusionPipeline):
         """`DiffusionPipeline.save_pretrained`, plus this file, so the folder loads where hfnets is absent.
 
         The source goes to `<folder>/pipeline_ddpm.py` and `model_index.json` names it (`"_class_name":
-        ["pipeline_ddpm", "GuidedDDPMPipeline"]`). Load with `DiffusionPipeline.from_pretrained(folder,
+        ["pipeline_ddpm", "DdpmPipeline"]`). Load with `DiffusionPipeline.from_pretrained(folder,
         trust_remote_code=True)`.
         """
         super().save_pretrained(save_directory, **kwargs)

@@ -5,7 +5,7 @@ import unittest
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
-from hfnets import GanGenerator, GanPipeline, GuidedDDPMPipeline
+from hfnets import DdpmPipeline, GanGenerator, GanPipeline
 
 from .pipeline_params import CLASS_CONDITIONED_IMAGE_GENERATION_BATCH_PARAMS, CLASS_CONDITIONED_IMAGE_GENERATION_PARAMS
 from .test_pipelines_common import PipelineTesterMixin
@@ -39,7 +39,7 @@ class GanPipelineFastTests(PipelineTesterMixin, unittest.TestCase):
 
 
 class DdpmPipelineFastTests(PipelineTesterMixin, unittest.TestCase):
-    pipeline_class = GuidedDDPMPipeline
+    pipeline_class = DdpmPipeline
     params = CLASS_CONDITIONED_IMAGE_GENERATION_PARAMS | {"batch_size", "guidance_scale"}
     batch_params = CLASS_CONDITIONED_IMAGE_GENERATION_BATCH_PARAMS
     required_optional_params = PipelineTesterMixin.required_optional_params - {"num_images_per_prompt"}

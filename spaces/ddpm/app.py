@@ -34,7 +34,7 @@ PREVIEWS = 20  # intermediate images streamed per run, at most
 ZOOM = 3
 
 
-# Copied from spaces/mnist-classifier/app.py: shipped_model
+# Copied from spaces.mnist-classifier.app.shipped_model
 def shipped_model() -> str | None:
     """The shipped model's folder, if it is here."""
     return (
@@ -69,7 +69,7 @@ def to_grid(samples: torch.Tensor, image_size: int) -> Image.Image:
     return grid.resize((grid.width * ZOOM, grid.height * ZOOM), Image.NEAREST)
 
 
-# Copied from spaces/mnist-classifier/app.py: png_file
+# Copied from spaces.mnist-classifier.app.png_file
 def png_file(image: Image.Image) -> str:
     """`image` as a PNG file named by its content and written atomically: identical answers to concurrent users
     share one complete file (Gradio's cache rewrites a PIL output's file in place while another request reads it)."""
@@ -84,7 +84,7 @@ def png_file(image: Image.Image) -> str:
     return str(path)
 
 
-# Copied from spaces/gan/app.py: bounded
+# Copied from spaces.gan.app.bounded
 def bounded(value, low: float, high: float, message: str, whole: bool = True):
     """`value` as a number in [low, high] (a whole number where `whole`); anything else is a gr.Error with `message`
     (API callers can send strings, NaN, infinities or lists where the sliders send numbers)."""

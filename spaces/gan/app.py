@@ -25,7 +25,7 @@ MAX_SEED = 2**31 - 1
 ZOOM = 3
 
 
-# Copied from spaces/mnist-classifier/app.py: shipped_model
+# Copied from spaces.mnist-classifier.app.shipped_model
 def shipped_model() -> str | None:
     """The shipped model's folder, if it is here."""
     return (
@@ -55,7 +55,7 @@ def grid(images: list[Image.Image], columns: int) -> Image.Image:
     return picture.resize((picture.width * ZOOM, picture.height * ZOOM), Image.NEAREST)
 
 
-# Copied from spaces/mnist-classifier/app.py: png_file
+# Copied from spaces.mnist-classifier.app.png_file
 def png_file(image: Image.Image) -> str:
     """`image` as a PNG file named by its content and written atomically: identical answers to concurrent users
     share one complete file (Gradio's cache rewrites a PIL output's file in place while another request reads it)."""

@@ -19,7 +19,7 @@ MAX_NEW_TOKENS = 1000
 MAX_PROMPT_CHARS = 2000
 
 
-# Copied from spaces/mnist-classifier/app.py: shipped_model
+# Copied from spaces.mnist-classifier.app.shipped_model
 def shipped_model() -> str | None:
     """The shipped model's folder, if it is here."""
     return (
@@ -42,7 +42,7 @@ def load(model_id: str | None = None):
     return tokenizer, model
 
 
-# Copied from spaces/gan/app.py: bounded
+# Copied from spaces.gan.app.bounded
 def bounded(value, low: float, high: float, message: str, whole: bool = True):
     """`value` as a number in [low, high] (a whole number where `whole`); anything else is a gr.Error with `message`
     (API callers can send strings, NaN, infinities or lists where the sliders send numbers)."""

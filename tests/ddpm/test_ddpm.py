@@ -13,7 +13,7 @@ from diffusers import (
     UNet2DModel,
 )
 
-from hfnets import GuidedDDPMPipeline
+from hfnets import DdpmPipeline
 from hfnets.ddpm import check_resolution
 from tests.helpers.isolated import run_without_hfnets
 
@@ -34,9 +34,9 @@ def tiny_unet(num_classes: int | None = 10, levels: int = 2, sample_size: int = 
     ).eval()
 
 
-def pipeline(num_classes: int | None = 10, **kwargs) -> GuidedDDPMPipeline:
+def pipeline(num_classes: int | None = 10, **kwargs) -> DdpmPipeline:
     scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
-    return GuidedDDPMPipeline(tiny_unet(num_classes), scheduler, **kwargs)
+    return DdpmPipeline(tiny_unet(num_classes), scheduler, **kwargs)
 
 
 def run(pipe, seed: int = 0, **kwargs) -> torch.Tensor:
@@ -77,7 +77,7 @@ def test_output_types_shapes_and_range():
 def test_padded_unet_output_is_cropped_back_to_the_image_size():
     # three levels need a side divisible by 4: 28 works, but a 30-pixel dataset is padded to 32 and cropped back
     scheduler = DDPMScheduler(num_train_timesteps=1000)
-    pipe = GuidedDDPMPipeline(tiny_unet(levels=3, sample_size=32), scheduler, image_size=30)
+    pipe = DdpmPipeline(tiny_unet(levels=3, sample_size=32), scheduler, image_size=30)
     seen = {}
 
     def keep_latents(pipe, step, timestep, tensors):
@@ -152,7 +152,7 @@ def test_save_and_load_give_the_same_images(tmp_path):
     pipe = pipeline(guidance_scale=2.5)
     pipe.save_pretrained(tmp_path)
     index = json.loads((tmp_path / "model_index.json").read_text())
-    assert index["_class_name"] == ["pipeline_ddpm", "GuidedDDPMPipeline"]
+    assert index["_class_name"] == ["pipeline_ddpm", "DdpmPipeline"]
     assert index["unet"] == ["diffusers", "UNet2DModel"] and index["guidance_scale"] == 2.5
     assert (tmp_path / "pipeline_ddpm.py").is_file()
     loaded = DiffusionPipeline.from_pretrained(tmp_path, trust_remote_code=True)
@@ -178,7 +178,7 @@ def test_saved_pipeline_loads_without_hfnets(tmp_path):
         cwd=tmp_path,
     )
     output = json.loads(result.stdout.strip().splitlines()[-1])
-    assert output["class"] == "GuidedDDPMPipeline" and output["fast"] == [2, 28, 28, 1]
+    assert output["class"] == "DdpmPipeline" and output["fast"] == [2, 28, 28, 1]
     assert np.allclose(np.array(output["images"]), expected, atol=1e-6)
 
 
@@ -232,7 +232,7 @@ def test_resolutions_the_unet_cannot_take_are_refused():
     with pytest.raises(ValueError, match="multiple of 4, got 30: pad the images \\(e.g. to 32\\)"):
         check_resolution(unet, 30)
     with pytest.raises(ValueError, match="`image_size` must lie in"):
-        GuidedDDPMPipeline(unet, DDPMScheduler(), image_size=40)
+        DdpmPipeline(unet, DDPMScheduler(), image_size=40)
 
 
 def test_numpy_integers_are_class_labels_and_batch_sizes():
@@ -276,8 +276,8 @@ def test_a_callback_can_turn_guidance_off_for_the_last_steps():
 def test_the_pipeline_class_loads_its_own_folder_without_remote_code(tmp_path):
     pipe = pipeline(guidance_scale=2.0)
     pipe.save_pretrained(tmp_path)
-    loaded = GuidedDDPMPipeline.from_pretrained(tmp_path)  # hfnets is here: no code from the folder is run
-    assert type(loaded) is GuidedDDPMPipeline and loaded.config.guidance_scale == 2.0
+    loaded = DdpmPipeline.from_pretrained(tmp_path)  # hfnets is here: no code from the folder is run
+    assert type(loaded) is DdpmPipeline and loaded.config.guidance_scale == 2.0
     torch.testing.assert_close(run(loaded, class_labels=[3]), run(pipe, class_labels=[3]))
     with pytest.raises(ValueError, match="trust_remote_code"):
         DiffusionPipeline.from_pretrained(tmp_path)  # the stock loader still asks before running the folder's code

@@ -57,9 +57,9 @@ def test_short_run_lowers_the_loss_and_saves_a_loadable_pipeline(train_ddpm, mni
     assert (output_dir / "samples" / "step-16.png").is_file() and (output_dir / "samples.png").is_file()
     assert Image.open(output_dir / "samples.png").size == (10 * 28, 10 * 28)
     card = (output_dir / "README.md").read_text()
-    assert "{{" not in card and "GuidedDDPMPipeline" not in card and "label dropout" in card
+    assert "{{" not in card and "DdpmPipeline" not in card and "label dropout" in card
     pipe = DiffusionPipeline.from_pretrained(output_dir, trust_remote_code=True)
-    assert type(pipe).__name__ == "GuidedDDPMPipeline" and pipe.config.guidance_scale == 1.2
+    assert type(pipe).__name__ == "DdpmPipeline" and pipe.config.guidance_scale == 1.2
     images = pipe(class_labels=[0, 1], num_inference_steps=2, generator=torch.manual_seed(0), output_type="pt")
     assert images.images.shape == (2, 1, 28, 28)
 
