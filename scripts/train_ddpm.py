@@ -11,7 +11,6 @@ It writes a `DdpmPipeline` (the EMA UNet and a `DDPMScheduler`, loadable with
 """
 
 import argparse
-import functools
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,6 @@ from huggingface_hub import ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from hfnets.atomic import write_json_atomically
 from hfnets.ddpm import DdpmPipeline, check_resolution
 from hfnets.evaluation import judge_pipeline
 from hfnets.hub import (
@@ -33,13 +31,12 @@ from hfnets.hub import (
     check_hub_access,
     default_repo_id,
     generation_results,
-    push_training_output,
+    publish_run,
     render_model_card,
-    save_model_card,
     training_command,
 )
 from hfnets.training.args import add_training_args, validate_training_args
-from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
+from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import (
     ImageTensorDataset,
     batch_dataloader,
@@ -60,6 +57,7 @@ from hfnets.training.launch import (
     require_replicated_weights,
     run_main,
     start_tracking,
+    training_length,
     unwrap,
 )
 from hfnets.training.sampling import image_grid
@@ -234,9 +232,17 @@ def sample_images(unet, scheduler, args, image_size: int, latents, labels) -> to
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    check_hub_access(args)  # no token: fail now, not after training
+    check_hub_access(args.push_to_hub, args.hub_token)  # no token: fail now, not after training
     # The Accelerator decides the device, the processes and the precision; it also seeds every RNG.
-    accelerator = build_accelerator(args)
+    accelerator = build_accelerator(
+        args.output_dir,
+        seed=args.seed,
+        mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        report_to=args.report_to,
+        torch_compile=args.torch_compile,
+        tf32=not args.no_tf32,
+    )
     require_replicated_weights(accelerator, "scripts/train_ddpm.py")
 
     # 1. Data: decode every image once into a uint8 tensor.
@@ -254,8 +260,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     train_raw, eval_raw, image_column, labels = splits.train, splits.eval, splits.image_column, splits.train_labels
     num_classes = len(splits.class_names)
     check_labels(labels, num_classes, "training")
-    prepare_output_dir(accelerator, args, model_type=DdpmPipeline.__name__)
-    start_tracking(accelerator, args, PROJECT_NAME)
+    prepare_output_dir(
+        accelerator,
+        args.output_dir,
+        DdpmPipeline.__name__,
+        overwrite=args.overwrite_output_dir,
+        resuming=args.resume_from_checkpoint is not None,
+    )
+    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
     images = decode_images(train_raw, image_column, num_channels=args.num_channels, size=args.resolution)
     dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
     dataloader = batch_dataloader(
@@ -278,8 +290,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     optimizer = build_adamw(accelerator, unet.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
     unet, optimizer, dataloader = accelerator.prepare(unet, optimizer, dataloader)
-    lr_scheduler, max_train_steps, num_train_epochs, num_update_steps_per_epoch = build_lr_scheduler(
-        args, accelerator, optimizer, dataloader
+    num_update_steps_per_epoch, max_train_steps, num_train_epochs = training_length(
+        len(dataloader), args.gradient_accumulation_steps, args.max_train_steps, args.num_train_epochs
+    )
+    lr_scheduler = build_lr_scheduler(
+        accelerator, optimizer, args.lr_scheduler_type, args.num_warmup_steps, max_train_steps
     )
     ema = None
     if args.ema_decay > 0:
@@ -303,17 +318,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "gradient_accumulation_steps": args.gradient_accumulation_steps,
         "train_samples": len(dataset),
     }
-    completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
-        accelerator, args, model_config, batching, num_update_steps_per_epoch
-    )
-    checkpoint = functools.partial(  # checkpoint(step, train_runtime=seconds trained so far)
-        save_checkpoint,
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
         accelerator,
         args.output_dir,
-        model_config=model_config,
+        args.resume_from_checkpoint,
+        model_config,
+        batching,
+        num_update_steps_per_epoch,
+        args.gradient_accumulation_steps,
         total_limit=args.checkpoints_total_limit,
-        batching=batching,
     )
+    completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
     # Fixed noise and labels for the sample grids: the same digits at every evaluation show progress.
     fixed = torch.Generator().manual_seed(args.seed)
@@ -331,15 +346,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 4. The training loop: noise the images at random timesteps and learn to predict the noise (or v).
-    train_time = resumed_runtime  # seconds trained before a resume count too
+    train_time = resumed.train_runtime  # seconds trained before a resume count too
     metrics: dict[str, float] = {}
     history: list[dict[str, float]] = []
     for epoch in range(starting_epoch, num_train_epochs):
         unet.train()
         dataloader.set_epoch(epoch)
         active = dataloader
-        if epoch == starting_epoch and resume_batches:
-            active = accelerator.skip_first_batches(dataloader, resume_batches)
+        if epoch == starting_epoch and resumed.batches_to_skip:
+            active = accelerator.skip_first_batches(dataloader, resumed.batches_to_skip)
         loss_sum = torch.zeros((), device=accelerator.device)
         num_batches = 0
         start = time.perf_counter()
@@ -447,11 +462,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         image_grid(grid_images, rows=max(num_classes, 1)).save(Path(args.output_dir, "samples.png"))
         if args.judge_model is not None:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
-        write_json_atomically(Path(args.output_dir, "all_results.json"), results)
         command = argv if argv is not None else sys.argv[1:]
-        save_model_card(build_model_card(args, results, final_unet, accelerator, command), args.output_dir)
-        if args.push_to_hub:
-            logger.info(f"Pushed to {push_training_output(args)}")
+        card = build_model_card(args, results, final_unet, accelerator, command)
+        url = publish_run(
+            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
+        )
+        if url is not None:
+            logger.info(f"Pushed to {url}")
         summary = results.get("evaluation", {}).get("conditional_accuracy")
         accelerator.print(
             f"{completed_steps} steps; "

@@ -12,8 +12,6 @@ It writes a `GanPipeline` (the EMA generator, loadable with `DiffusionPipeline.f
 """
 
 import argparse
-import functools
-import math
 import sys
 import time
 from pathlib import Path
@@ -27,20 +25,18 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from hfnets import GanDiscriminator, GanGenerator, GanPipeline
-from hfnets.atomic import write_json_atomically
 from hfnets.evaluation import judge_pipeline
 from hfnets.hub import (
     card_dataset_id,
     check_hub_access,
     default_repo_id,
     generation_results,
-    push_training_output,
+    publish_run,
     render_model_card,
-    save_model_card,
     training_command,
 )
 from hfnets.training.args import add_training_args, validate_training_args
-from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
+from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import (
     ImageTensorDataset,
     batch_dataloader,
@@ -60,6 +56,7 @@ from hfnets.training.launch import (
     require_replicated_weights,
     run_main,
     start_tracking,
+    training_length,
     unwrap,
 )
 from hfnets.training.sampling import image_grid
@@ -84,6 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         lr_scheduler_type=None,  # the GAN recipe: Adam at a constant rate, no decay
         weight_decay=None,
         evaluation_batches=False,  # judged on generated samples, not on batches of the evaluation split
+        gradient_accumulation=False,  # the two optimizers alternate every batch
     )
     data = parser.add_argument_group("images")
     data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
@@ -114,8 +112,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     evaluation.add_argument("--num_eval_samples", type=int, default=1000, help="Samples the judge scores.")
     args = parser.parse_args(argv)
     validate_training_args(parser, args)
-    if args.gradient_accumulation_steps != 1:
-        parser.error("The GAN alternates two optimizers every batch: --gradient_accumulation_steps must be 1.")
     if args.resolution < 4 or args.resolution % 4 != 0:
         parser.error(f"--resolution must be a multiple of 4, got {args.resolution}.")
     if not 0.0 <= args.ema_decay < 1.0:
@@ -135,9 +131,17 @@ def sample_grid(generator, latents: torch.Tensor, labels: torch.Tensor | None):
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    check_hub_access(args)  # no token: fail now, not after training
+    check_hub_access(args.push_to_hub, args.hub_token)  # no token: fail now, not after training
     # The Accelerator decides the device and the processes; it also seeds every RNG (before the models are built).
-    accelerator = build_accelerator(args)
+    accelerator = build_accelerator(
+        args.output_dir,
+        seed=args.seed,
+        mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=1,
+        report_to=args.report_to,
+        torch_compile=args.torch_compile,
+        tf32=not args.no_tf32,
+    )
     require_replicated_weights(accelerator, "scripts/train_gan.py")
 
     # 1. Data: decode every image once into a uint8 tensor.
@@ -155,8 +159,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     train_raw, eval_raw, image_column, labels = splits.train, splits.eval, splits.image_column, splits.train_labels
     num_classes = len(splits.class_names)
     check_labels(labels, num_classes, "training")
-    prepare_output_dir(accelerator, args, model_type=GanPipeline.__name__)
-    start_tracking(accelerator, args, PROJECT_NAME)
+    prepare_output_dir(
+        accelerator,
+        args.output_dir,
+        GanPipeline.__name__,
+        overwrite=args.overwrite_output_dir,
+        resuming=args.resume_from_checkpoint is not None,
+    )
+    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
     images = decode_images(train_raw, image_column, num_channels=1, size=args.resolution)
     dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
     dataloader = batch_dataloader(
@@ -182,9 +192,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         ema = EMAModel(unwrap(accelerator, generator).parameters(), decay=args.ema_decay)
         ema.to(accelerator.device)
         accelerator.register_for_checkpointing(ema)
-    num_update_steps_per_epoch = len(dataloader)
-    max_train_steps = args.max_train_steps or args.num_train_epochs * num_update_steps_per_epoch
-    num_train_epochs = math.ceil(max_train_steps / num_update_steps_per_epoch)
+    num_update_steps_per_epoch, max_train_steps, num_train_epochs = training_length(
+        len(dataloader), 1, args.max_train_steps, args.num_train_epochs
+    )
 
     # 3. Resume: both networks, both optimizers, the EMA and the RNG states.
     model_config = unwrap(accelerator, generator).config
@@ -193,17 +203,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "per_device_train_batch_size": args.per_device_train_batch_size,
         "train_samples": len(dataset),
     }
-    completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
-        accelerator, args, model_config, batching, num_update_steps_per_epoch
-    )
-    checkpoint = functools.partial(  # checkpoint(step, train_runtime=seconds trained so far)
-        save_checkpoint,
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
         accelerator,
         args.output_dir,
-        model_config=model_config,
+        args.resume_from_checkpoint,
+        model_config,
+        batching,
+        num_update_steps_per_epoch,
         total_limit=args.checkpoints_total_limit,
-        batching=batching,
     )
+    completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
     # Fixed noise for the sample grids: the same digits at every evaluation show progress.
     fixed = torch.Generator().manual_seed(args.seed)
@@ -221,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 4. The training loop: one discriminator step and one generator step per batch.
-    train_time = resumed_runtime  # seconds trained before a resume count too
+    train_time = resumed.train_runtime  # seconds trained before a resume count too
     metrics: dict[str, float] = {}
     history: list[dict[str, float]] = []
     for epoch in range(starting_epoch, num_train_epochs):
@@ -229,8 +238,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         discriminator.train()
         dataloader.set_epoch(epoch)
         active = dataloader
-        if epoch == starting_epoch and resume_batches:
-            active = accelerator.skip_first_batches(dataloader, resume_batches)
+        if epoch == starting_epoch and resumed.batches_to_skip:
+            active = accelerator.skip_first_batches(dataloader, resumed.batches_to_skip)
         sums = torch.zeros(3, device=accelerator.device)  # discriminator loss, generator loss, D accuracy on fakes
         num_batches = 0
         start = time.perf_counter()
@@ -323,11 +332,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         sample_grid(final_generator, fixed_latents, fixed_labels).save(Path(args.output_dir, "samples.png"))
         if args.judge_model is not None:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
-        write_json_atomically(Path(args.output_dir, "all_results.json"), results)
         command = argv if argv is not None else sys.argv[1:]
-        save_model_card(build_model_card(args, results, final_generator, accelerator, command), args.output_dir)
-        if args.push_to_hub:
-            logger.info(f"Pushed to {push_training_output(args)}")
+        card = build_model_card(args, results, final_generator, accelerator, command)
+        url = publish_run(
+            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
+        )
+        if url is not None:
+            logger.info(f"Pushed to {url}")
         summary = results.get("evaluation", {}).get("conditional_accuracy")
         accelerator.print(
             f"{completed_steps} steps; "

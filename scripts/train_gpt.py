@@ -17,7 +17,6 @@ It writes the model and its tokenizer with `save_pretrained` (loadable with or w
 """
 
 import argparse
-import functools
 import math
 import sys
 import time
@@ -30,19 +29,18 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
 from hfnets import CharGptConfig, CharGptForCausalLM, CharGptTokenizer
-from hfnets.atomic import write_json_atomically, write_text_atomically
+from hfnets.atomic import write_text_atomically
 from hfnets.hub import (
     card_base_model,
     card_dataset_id,
     check_hub_access,
     default_repo_id,
-    push_training_output,
+    publish_run,
     render_model_card,
-    save_model_card,
     training_command,
 )
 from hfnets.training.args import add_training_args, validate_training_args
-from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
+from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import batch_dataloader, keep_on_device
 from hfnets.training.launch import (
     build_accelerator,
@@ -54,6 +52,7 @@ from hfnets.training.launch import (
     replicas_in_sync,
     run_main,
     start_tracking,
+    training_length,
     unwrap,
 )
 from hfnets.training.text_data import (
@@ -187,9 +186,17 @@ def sample_text(model, tokenizer, accelerator, args) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    check_hub_access(args)  # no token: fail now, not after training
+    check_hub_access(args.push_to_hub, args.hub_token)  # no token: fail now, not after training
     # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
-    accelerator = build_accelerator(args)
+    accelerator = build_accelerator(
+        args.output_dir,
+        seed=args.seed,
+        mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        report_to=args.report_to,
+        torch_compile=args.torch_compile,
+        tf32=not args.no_tf32,
+    )
 
     # 1. Text: load, and build (or load) the tokenizer.
     with accelerator.main_process_first():
@@ -218,8 +225,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if block_size > config.n_positions:
         raise ValueError(f"--block_size {block_size} exceeds the model's context n_positions={config.n_positions}.")
     tokenizer.model_max_length = config.n_positions
-    prepare_output_dir(accelerator, args, config.model_type)
-    start_tracking(accelerator, args, PROJECT_NAME)
+    prepare_output_dir(
+        accelerator,
+        args.output_dir,
+        config.model_type,
+        overwrite=args.overwrite_output_dir,
+        resuming=args.resume_from_checkpoint is not None,
+    )
+    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
 
     # 2. Tokenize once into one long tensor per split; windows are cut from it batch by batch.
     train_tokens, eval_tokens = tokenize_text(tokenizer, train_text), tokenize_text(tokenizer, eval_text)
@@ -265,8 +278,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # 4. Schedule: warm-up then cosine to --min_learning_rate, sized after `prepare` (the dataloader is sharded).
     schedule_kwargs = {"min_lr": args.min_learning_rate} if args.lr_scheduler_type == "cosine_with_min_lr" else {}
-    lr_scheduler, max_train_steps, num_train_epochs, num_update_steps_per_epoch = build_lr_scheduler(
-        args, accelerator, optimizer, train_dataloader, **schedule_kwargs
+    num_update_steps_per_epoch, max_train_steps, num_train_epochs = training_length(
+        len(train_dataloader), args.gradient_accumulation_steps, args.max_train_steps, args.num_train_epochs
+    )
+    lr_scheduler = build_lr_scheduler(
+        accelerator, optimizer, args.lr_scheduler_type, args.num_warmup_steps, max_train_steps, **schedule_kwargs
     )
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
     checkpoint_limit = args.checkpoints_total_limit
@@ -280,17 +296,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "train_tokens": len(train_tokens),
         "windows": len(train_dataset),
     }
-    completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
-        accelerator, args, model_config, batching, num_update_steps_per_epoch
-    )
-    checkpoint = functools.partial(  # checkpoint(step, train_runtime=seconds trained so far)
-        save_checkpoint,
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
         accelerator,
         args.output_dir,
-        model_config=model_config,
+        args.resume_from_checkpoint,
+        model_config,
+        batching,
+        num_update_steps_per_epoch,
+        args.gradient_accumulation_steps,
         total_limit=checkpoint_limit,
-        batching=batching,
     )
+    completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
     logger.info("***** Running training *****")
     logger.info(f"  Training tokens = {len(train_tokens):,}, evaluation tokens = {len(eval_tokens):,}")
@@ -301,7 +317,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 6. The training loop: evaluate and sample every --eval_steps and at the end.
-    train_time = resumed_runtime  # seconds trained before a resume count too
+    train_time = resumed.train_runtime  # seconds trained before a resume count too
     tokens_seen = 0
     metrics: dict[str, float] = {}
     samples: list[str] = []
@@ -310,8 +326,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for epoch in range(starting_epoch, num_train_epochs):
         model.train()
         train_dataloader.set_epoch(epoch)
-        if epoch == starting_epoch and resume_batches:
-            active_dataloader = accelerator.skip_first_batches(train_dataloader, resume_batches)
+        if epoch == starting_epoch and resumed.batches_to_skip:
+            active_dataloader = accelerator.skip_first_batches(train_dataloader, resumed.batches_to_skip)
         else:
             active_dataloader = train_dataloader
         start = time.perf_counter()
@@ -361,7 +377,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics = evaluate(model, eval_dataloader, accelerator)
 
     # 7. Results, saved model and tokenizer, card and upload.
-    session_time = train_time - resumed_runtime  # the time spent on tokens_seen, this launch
+    session_time = train_time - resumed.train_runtime  # the time spent on tokens_seen, this launch
     total_tokens = accelerator.reduce(torch.tensor(tokens_seen, device=accelerator.device), "sum").item()
     results = {
         **metrics,
@@ -380,12 +396,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if accelerator.is_main_process:
         unwrapped = unwrap(accelerator, model)
         save_pretrained_atomically(args.output_dir, unwrapped, tokenizer, state_dict=state_dict)
-        write_json_atomically(f"{args.output_dir}/all_results.json", results)
         write_text_atomically(f"{args.output_dir}/samples.txt", "\n\n".join(samples) + "\n")
         command = argv if argv is not None else sys.argv[1:]
-        save_model_card(build_model_card(args, results, unwrapped, accelerator, command, samples), args.output_dir)
-        if args.push_to_hub:
-            logger.info(f"Pushed to {push_training_output(args)}")
+        card = build_model_card(args, results, unwrapped, accelerator, command, samples)
+        url = publish_run(
+            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
+        )
+        if url is not None:
+            logger.info(f"Pushed to {url}")
         accelerator.print(
             f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
             f"{completed_steps} steps; model saved to {args.output_dir}"

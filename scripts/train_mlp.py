@@ -16,7 +16,6 @@ It writes the model and its image processor with `save_pretrained` (loadable wit
 """
 
 import argparse
-import functools
 import sys
 import time
 from pathlib import Path
@@ -32,21 +31,20 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForImageClassification
 
 from hfnets import DigitClassificationPipeline, MnistCnnConfig, MnistMlpConfig, MnistMlpImageProcessor
-from hfnets.atomic import save_image_atomically, write_json_atomically
+from hfnets.atomic import save_image_atomically
 from hfnets.hub import (
     card_base_model,
     card_dataset_id,
     check_hub_access,
     default_repo_id,
-    push_training_output,
+    publish_run,
     render_model_card,
-    save_model_card,
     training_command,
 )
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
 from hfnets.training.args import add_training_args, validate_training_args
 from hfnets.training.augment import RandomAffine
-from hfnets.training.checkpointing import resume_position, save_checkpoint, save_pretrained_atomically
+from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import (
     ImageTensorDataset,
     batch_dataloader,
@@ -67,6 +65,7 @@ from hfnets.training.launch import (
     require_replicated_weights,
     run_main,
     start_tracking,
+    training_length,
     unwrap,
 )
 
@@ -200,9 +199,17 @@ def mistakes_image(model, dataset: ImageTensorDataset, id2label: dict, max_image
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    check_hub_access(args)  # no token: fail now, not after training
+    check_hub_access(args.push_to_hub, args.hub_token)  # no token: fail now, not after training
     # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
-    accelerator = build_accelerator(args)
+    accelerator = build_accelerator(
+        args.output_dir,
+        seed=args.seed,
+        mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        report_to=args.report_to,
+        torch_compile=args.torch_compile,
+        tf32=not args.no_tf32,
+    )
     require_replicated_weights(accelerator, "scripts/train_mlp.py")
 
     # 1. Data: load with `datasets`, decode every image once into a uint8 tensor.
@@ -246,8 +253,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # The labels are class indices. Said up front: transformers' loss would otherwise record it in the config at the
     # first step, and a resumed run's config would then differ from its checkpoints'.
     config.problem_type = "single_label_classification"
-    prepare_output_dir(accelerator, args, config.model_type)
-    start_tracking(accelerator, args, PROJECT_NAME)
+    prepare_output_dir(
+        accelerator,
+        args.output_dir,
+        config.model_type,
+        overwrite=args.overwrite_output_dir,
+        resuming=args.resume_from_checkpoint is not None,
+    )
+    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
 
     train_dataset = ImageTensorDataset(
         decode_images(train_raw, image_column, config.num_channels, config.image_size),
@@ -286,8 +299,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 4. Schedule, sized after `prepare` because the dataloader is now sharded across processes.
-    lr_scheduler, max_train_steps, num_train_epochs, num_update_steps_per_epoch = build_lr_scheduler(
-        args, accelerator, optimizer, train_dataloader
+    num_update_steps_per_epoch, max_train_steps, num_train_epochs = training_length(
+        len(train_dataloader), args.gradient_accumulation_steps, args.max_train_steps, args.num_train_epochs
+    )
+    lr_scheduler = build_lr_scheduler(
+        accelerator, optimizer, args.lr_scheduler_type, args.num_warmup_steps, max_train_steps
     )
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
     checkpoint_limit = args.checkpoints_total_limit
@@ -301,17 +317,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "gradient_accumulation_steps": args.gradient_accumulation_steps,
         "train_samples": len(train_dataset),
     }
-    completed_steps, starting_epoch, resume_batches, resumed_runtime = resume_position(
-        accelerator, args, model_config, batching, num_update_steps_per_epoch
-    )
-    checkpoint = functools.partial(  # checkpoint(step, train_runtime=seconds trained so far)
-        save_checkpoint,
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
         accelerator,
         args.output_dir,
-        model_config=model_config,
+        args.resume_from_checkpoint,
+        model_config,
+        batching,
+        num_update_steps_per_epoch,
+        args.gradient_accumulation_steps,
         total_limit=checkpoint_limit,
-        batching=batching,
     )
+    completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info("***** Running training *****")
@@ -323,14 +339,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 6. The training loop.
-    train_time = resumed_runtime  # seconds trained before a resume count too
+    train_time = resumed.train_runtime  # seconds trained before a resume count too
     samples_seen = 0
     metrics: dict[str, float] = {}
     for epoch in range(starting_epoch, num_train_epochs):
         model.train()
         train_dataloader.set_epoch(epoch)  # the shuffle order is a function of (seed, epoch)
-        if epoch == starting_epoch and resume_batches:
-            active_dataloader = accelerator.skip_first_batches(train_dataloader, resume_batches)
+        if epoch == starting_epoch and resumed.batches_to_skip:
+            active_dataloader = accelerator.skip_first_batches(train_dataloader, resumed.batches_to_skip)
         else:
             active_dataloader = train_dataloader
         loss_sum = torch.zeros((), device=accelerator.device)
@@ -374,7 +390,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics = {**evaluate(model, eval_dataloader, accelerator, config.num_labels), "epoch": num_train_epochs}
 
     # 7. Results, saved model, card and upload.
-    session_time = train_time - resumed_runtime  # the time spent on samples_seen, this launch
+    session_time = train_time - resumed.train_runtime  # the time spent on samples_seen, this launch
     total_samples = accelerator.reduce(torch.tensor(samples_seen, device=accelerator.device), "sum").item()
     in_sync = replicas_in_sync(model, accelerator)
     if not in_sync:
@@ -395,7 +411,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         # saved as a pipeline: config.json then names the pipeline class that keeps transparent drawings intact
         pipe = DigitClassificationPipeline(model=unwrapped, image_processor=processor)
         save_pretrained_atomically(args.output_dir, pipe)
-        write_json_atomically(f"{args.output_dir}/all_results.json", results)
         mistakes = mistakes_image(unwrapped, eval_dataset.to(accelerator.device), config.id2label)
         if mistakes is not None:
             save_image_atomically(mistakes, f"{args.output_dir}/{MISTAKES_FILE}")
@@ -403,9 +418,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             Path(args.output_dir, MISTAKES_FILE).unlink(missing_ok=True)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, mistakes is not None)
-        save_model_card(card, args.output_dir)
-        if args.push_to_hub:
-            logger.info(f"Pushed to {push_training_output(args)}")
+        url = publish_run(
+            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
+        )
+        if url is not None:
+            logger.info(f"Pushed to {url}")
         accelerator.print(
             f"test accuracy {results['eval_accuracy']:.4f} (eval loss {results['eval_loss']:.4f}) after "
             f"{completed_steps} steps; model saved to {args.output_dir}"

@@ -14,9 +14,9 @@ from .push import (
     check_model_folder,
     default_repo_id,
     export_folder,
+    publish_run,
     push_folder,
     push_space,
-    push_training_output,
 )
 
 __all__ = [
@@ -30,7 +30,7 @@ __all__ = [
     "generation_results",
     "push_folder",
     "push_space",
-    "push_training_output",
+    "publish_run",
     "render_model_card",
     "save_model_card",
     "training_command",

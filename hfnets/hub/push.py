@@ -16,7 +16,8 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, SpaceCard, get_token
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-from ..atomic import publish_folder
+from ..atomic import publish_folder, write_json_atomically
+from .cards import save_model_card
 
 # Training by-products that stay local: resumable checkpoints, tracker logs, caches and temporary files.
 LOCAL_ONLY_PATTERNS = [
@@ -352,21 +353,35 @@ def push_space(
     return url
 
 
-def check_hub_access(args) -> None:
+def check_hub_access(push_to_hub: bool, token: str | None = None) -> None:
     """Before training with --push_to_hub: fail now, not after the run, when there is no usable token."""
-    if args.push_to_hub:
-        _authenticated_api(args.hub_token)
+    if push_to_hub:
+        _authenticated_api(token)
 
 
-def push_training_output(args) -> str:
-    """After training: push --output_dir to --hub_model_id (default: the folder's name); return the commit URL."""
-    repo_id = default_repo_id(args.hub_model_id, args.output_dir)
+def publish_run(
+    output_dir: str | Path,
+    results: dict,
+    card: ModelCard,
+    push_to_hub: bool = False,
+    hub_model_id: str | None = None,
+    token: str | None = None,
+    private: bool = False,
+) -> str | None:
+    """The end every training script shares, once the model is saved in `output_dir`: `all_results.json`, the
+    model card `README.md`, and with `push_to_hub` the upload of the folder to `hub_model_id` (default: the folder's
+    name). Returns the commit URL of the upload, or None."""
+    write_json_atomically(Path(output_dir, "all_results.json"), results)
+    save_model_card(card, output_dir)
+    if not push_to_hub:
+        return None
+    repo_id = default_repo_id(hub_model_id, output_dir)
     try:
-        return push_folder(args.output_dir, repo_id, token=args.hub_token, private=args.hub_private_repo)
+        return push_folder(output_dir, repo_id, token=token, private=private)
     except PushError as error:
         raise PushError(
-            f"{error}\nThe trained model is saved in {args.output_dir}; push it later with "
-            f"`hfnets push {args.output_dir} --repo-id {repo_id}`."
+            f"{error}\nThe trained model is saved in {output_dir}; push it later with "
+            f"`hfnets push {output_dir} --repo-id {repo_id}`."
         ) from error
 
 

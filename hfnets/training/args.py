@@ -20,6 +20,7 @@ def add_training_args(
     weight_decay: float | None = 0.0,
     sample_limits: bool = True,
     evaluation_batches: bool = True,
+    gradient_accumulation: bool = True,
 ) -> None:
     """Add the training flags; each family passes its own defaults, and leaves out the flags it has no use for (so
     that they are refused by argparse rather than accepted and ignored):
@@ -28,7 +29,8 @@ def add_training_args(
     - `weight_decay=None`: no --weight_decay;
     - `sample_limits=False`: no --max_train_samples / --max_eval_samples (data that is not a list of examples);
     - `evaluation_batches=False`: no --per_device_eval_batch_size / --max_eval_samples (evaluation that does not
-      go through the evaluation split in batches).
+      go through the evaluation split in batches);
+    - `gradient_accumulation=False`: no --gradient_accumulation_steps (a loop that steps every batch).
     """
     data = parser.add_argument_group("data")
     data.add_argument(
@@ -90,9 +92,10 @@ def add_training_args(
             help="Learning-rate schedule (transformers.get_scheduler).",
         )
         training.add_argument("--num_warmup_steps", type=int, default=0, help="Warm-up steps of the schedule.")
-    training.add_argument(
-        "--gradient_accumulation_steps", type=int, default=1, help="Batches accumulated per optimizer step."
-    )
+    if gradient_accumulation:
+        training.add_argument(
+            "--gradient_accumulation_steps", type=int, default=1, help="Batches accumulated per optimizer step."
+        )
     training.add_argument("--seed", type=int, default=42, help="Seed for initialization, shuffling and dropout.")
     training.add_argument(
         "--mixed_precision",

@@ -5,11 +5,14 @@ mid-save leaves the previous files intact and never a half-written checkpoint or
 """
 
 import errno
+import functools
 import json
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from accelerate import Accelerator
@@ -139,22 +142,46 @@ def load_checkpoint(
     return step
 
 
-def resume_position(
-    accelerator: Accelerator, args, model_config, batching: dict, num_update_steps_per_epoch: int
-) -> tuple[int, int, int, float]:
-    """Restore --resume_from_checkpoint (if given) and say where training continues.
+@dataclass
+class ResumePoint:
+    """Where a run continues: after `completed_steps` optimizer steps, in `starting_epoch`, `batches_to_skip` into
+    it (for `accelerator.skip_first_batches`), having trained `train_runtime` seconds so far (all 0 when new)."""
 
-    Returns `(completed_steps, starting_epoch, batches_to_skip, train_runtime)`: `batches_to_skip` are the batches of
-    `starting_epoch` already trained on, for `accelerator.skip_first_batches`; `train_runtime` the seconds the run
-    had trained for when the checkpoint was saved (0 for a fresh run).
+    completed_steps: int = 0
+    starting_epoch: int = 0
+    batches_to_skip: int = 0
+    train_runtime: float = 0.0
+
+
+def resume_run(
+    accelerator: Accelerator,
+    output_dir: str | Path,
+    resume_from_checkpoint: str | None,
+    model_config,
+    batching: dict,
+    num_update_steps_per_epoch: int,
+    gradient_accumulation_steps: int = 1,
+    total_limit: int | None = None,
+) -> tuple[ResumePoint, Callable[..., Path]]:
+    """The resume step every training script shares, called after `accelerator.prepare`.
+
+    Restores `resume_from_checkpoint` (a folder or "latest"; None starts anew) after checking that it was saved by
+    the same model configuration and batching, and returns where training continues with the run's `checkpoint`
+    function: `checkpoint(step, train_runtime=seconds)` saves the model, optimizer, schedule, RNG and data position
+    (with `model_config` and `batching`, so that a later resume is checked the same way), keeping `total_limit`.
     """
-    completed_steps, train_runtime = 0, 0.0
-    if args.resume_from_checkpoint is not None:
-        checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
-        completed_steps = load_checkpoint(accelerator, checkpoint, model_config, batching)
-        train_runtime = float(json.loads((checkpoint / TRAINING_STATE_FILE).read_text()).get("train_runtime") or 0.0)
-    starting_epoch, steps_into_epoch = divmod(completed_steps, num_update_steps_per_epoch)
-    return completed_steps, starting_epoch, steps_into_epoch * args.gradient_accumulation_steps, train_runtime
+    point = ResumePoint()
+    if resume_from_checkpoint is not None:
+        checkpoint = resolve_checkpoint(output_dir, resume_from_checkpoint)
+        point.completed_steps = load_checkpoint(accelerator, checkpoint, model_config, batching)
+        state = json.loads((checkpoint / TRAINING_STATE_FILE).read_text())
+        point.train_runtime = float(state.get("train_runtime") or 0.0)
+    point.starting_epoch, steps_into_epoch = divmod(point.completed_steps, num_update_steps_per_epoch)
+    point.batches_to_skip = steps_into_epoch * gradient_accumulation_steps
+    save = functools.partial(
+        save_checkpoint, accelerator, output_dir, model_config=model_config, total_limit=total_limit, batching=batching
+    )
+    return point, save
 
 
 def _make_public(folder: Path) -> None:

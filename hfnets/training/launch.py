@@ -1,6 +1,5 @@
 """Accelerator set-up shared by the training scripts: logging, seeding, trackers and the output folder."""
 
-import argparse
 import json
 import logging
 import math
@@ -27,26 +26,31 @@ logger = get_logger(__name__)
 _HPARAM_TYPES = (int, float, str, bool)
 
 
-def build_accelerator(args: argparse.Namespace) -> Accelerator:
+def build_accelerator(
+    output_dir: str | Path,
+    seed: int,
+    mixed_precision: str = "auto",
+    gradient_accumulation_steps: int = 1,
+    report_to: str = "none",
+    torch_compile: bool = False,
+    tf32: bool = True,
+) -> Accelerator:
     """Create the Accelerator, set up logging on every process and seed everything.
 
-    `--torch_compile` hands the model to `torch.compile` (inductor) in `accelerator.prepare`, after any DDP
-    wrapping, as accelerate's dynamo plugin does; without the flag, `accelerate launch --dynamo_backend` still
-    decides. On CUDA, float32 matrix products use TF32 unless `--no_tf32`.
+    `torch_compile` hands the model to `torch.compile` (inductor) in `accelerator.prepare`, after any DDP wrapping,
+    as accelerate's dynamo plugin does; without it, `accelerate launch --dynamo_backend` still decides. On CUDA,
+    float32 matrix products use TF32 unless `tf32=False`.
     """
-    dynamo = {"dynamo_plugin": TorchDynamoPlugin(backend="inductor")} if getattr(args, "torch_compile", False) else {}
-    mixed_precision = resolve_mixed_precision(args.mixed_precision)
+    dynamo = {"dynamo_plugin": TorchDynamoPlugin(backend="inductor")} if torch_compile else {}
     accelerator = Accelerator(
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        mixed_precision=mixed_precision,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+        mixed_precision=resolve_mixed_precision(mixed_precision),
         **dynamo,
-        log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(
-            project_dir=args.output_dir, logging_dir=str(Path(args.output_dir, "runs"))
-        ),
+        log_with=None if report_to == "none" else report_to,
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(Path(output_dir, "runs"))),
         # Shuffling seeded by (seed, epoch) rather than by the global RNG's state at the start of each epoch, so a
         # run resumed mid-epoch sees the same order as an uninterrupted one.
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=seed),
     )
     logging.basicConfig(
         format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S", level=logging.INFO
@@ -58,9 +62,9 @@ def build_accelerator(args: argparse.Namespace) -> Accelerator:
     else:
         datasets.utils.logging.set_verbosity_error()
         transformers.utils.logging.set_verbosity_error()
-    if accelerator.device.type == "cuda" and not getattr(args, "no_tf32", False):
+    if accelerator.device.type == "cuda" and tf32:
         torch.set_float32_matmul_precision("high")  # TF32 on Ampere and newer: ~8x the float32 matmul throughput
-    set_seed(args.seed)
+    set_seed(seed)
     return accelerator
 
 
@@ -167,32 +171,36 @@ def _saved_model_kind(output_dir: Path) -> str | None:
     return None
 
 
-def start_tracking(accelerator: Accelerator, args: argparse.Namespace, project_name: str) -> None:
+def start_tracking(accelerator: Accelerator, report_to: str, project_name: str, hparams: dict) -> None:
     """Start the experiment tracker with the run's flags as hyperparameters (call after the output folder check)."""
-    if args.report_to == "none":
+    if report_to == "none":
         return
-    hparams = {k: (v if isinstance(v, _HPARAM_TYPES) else str(v)) for k, v in vars(args).items() if v is not None}
+    hparams = {k: (v if isinstance(v, _HPARAM_TYPES) else str(v)) for k, v in hparams.items() if v is not None}
     hparams.pop("hub_token", None)
     accelerator.init_trackers(project_name, config=hparams)
 
 
-def prepare_output_dir(accelerator: Accelerator, args: argparse.Namespace, model_type: str) -> None:
+def prepare_output_dir(
+    accelerator: Accelerator, output_dir: str | Path, model_type: str, overwrite: bool = False, resuming: bool = False
+) -> None:
     """Create --output_dir, refusing to mix this run with another model or an earlier run's checkpoints.
 
     `model_type` names what the script saves: a transformers `model_type` or a diffusers pipeline class name.
+    `overwrite` (--overwrite_output_dir) starts over in a folder that holds another model or old checkpoints;
+    `resuming` (--resume_from_checkpoint) continues the checkpoints there.
     """
-    output_dir = Path(args.output_dir)
+    output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"--output_dir {output_dir} exists and is not a folder.")
     check_replaceable(output_dir)
     existing = _saved_model_kind(output_dir)
-    if existing is not None and existing != model_type and not args.overwrite_output_dir:
+    if existing is not None and existing != model_type and not overwrite:
         raise ValueError(
             f"--output_dir {output_dir} already holds a different model ({existing!r}; this script trains "
             f"{model_type!r}). Choose another --output_dir, or pass --overwrite_output_dir to replace it."
         )
     checkpoints = list_checkpoints(output_dir)
-    if checkpoints and args.resume_from_checkpoint is None and not args.overwrite_output_dir:
+    if checkpoints and not resuming and not overwrite:
         raise ValueError(
             f"--output_dir {output_dir} holds checkpoints of an earlier run ({checkpoints[-1].name}). Pass "
             "--resume_from_checkpoint latest to continue it, --overwrite_output_dir to start over, or choose "
@@ -203,7 +211,7 @@ def prepare_output_dir(accelerator: Accelerator, args: argparse.Namespace, model
         recover_folder(output_dir)  # what a killed save of the final model left beside the folder
         for stale in output_dir.glob(f".{CHECKPOINT_PREFIX}*"):  # checkpoints a kill left half-written
             shutil.rmtree(stale, ignore_errors=True)
-        if args.overwrite_output_dir and output_dir.is_dir():
+        if overwrite and output_dir.is_dir():
             # The earlier run's checkpoints, logs and images go now; its model stays until the new one replaces it
             # whole at the end (a model of another kind included), so a failed run leaves it in place.
             for entry in output_dir.iterdir():
@@ -217,24 +225,37 @@ def prepare_output_dir(accelerator: Accelerator, args: argparse.Namespace, model
     accelerator.wait_for_everyone()
 
 
-def build_lr_scheduler(args: argparse.Namespace, accelerator: Accelerator, optimizer, train_dataloader, **kwargs):
-    """The learning-rate schedule of --lr_scheduler_type, sized from the *prepared* (sharded) dataloader.
+def training_length(
+    num_batches: int, gradient_accumulation_steps: int, max_train_steps: int | None, num_train_epochs: int
+) -> tuple[int, int, int]:
+    """`(num_update_steps_per_epoch, max_train_steps, num_train_epochs)` of a run over `num_batches` batches per
+    epoch (of the *prepared*, sharded dataloader): --max_train_steps when given, else whole epochs."""
+    num_update_steps_per_epoch = math.ceil(num_batches / gradient_accumulation_steps)
+    max_train_steps = max_train_steps or num_train_epochs * num_update_steps_per_epoch
+    return num_update_steps_per_epoch, max_train_steps, math.ceil(max_train_steps / num_update_steps_per_epoch)
 
-    Returns `(lr_scheduler, max_train_steps, num_train_epochs, num_update_steps_per_epoch)`; the scheduler comes back
-    prepared. Accelerate steps it once per process for each optimizer step, hence the `num_processes` factors.
-    `kwargs` go to the scheduler (`min_lr` for `cosine_with_min_lr`).
+
+def build_lr_scheduler(
+    accelerator: Accelerator,
+    optimizer,
+    lr_scheduler_type: str,
+    num_warmup_steps: int,
+    max_train_steps: int,
+    **kwargs,
+):
+    """The learning-rate schedule (transformers.get_scheduler) over `max_train_steps` optimizer steps, prepared.
+
+    Accelerate steps it once per process for each optimizer step, hence the `num_processes` factors. `kwargs` go to
+    the scheduler (`min_lr` for `cosine_with_min_lr`).
     """
-    num_update_steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
-    max_train_steps = args.max_train_steps or args.num_train_epochs * num_update_steps_per_epoch
-    num_train_epochs = math.ceil(max_train_steps / num_update_steps_per_epoch)
     lr_scheduler = get_scheduler(
-        args.lr_scheduler_type,
+        lr_scheduler_type,
         optimizer=optimizer,
-        num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+        num_warmup_steps=num_warmup_steps * accelerator.num_processes,
         num_training_steps=max_train_steps * accelerator.num_processes,
         scheduler_specific_kwargs=kwargs,
     )
-    return accelerator.prepare(lr_scheduler), max_train_steps, num_train_epochs, num_update_steps_per_epoch
+    return accelerator.prepare(lr_scheduler)
 
 
 def describe_hardware(accelerator: Accelerator) -> str:

@@ -49,6 +49,7 @@ def test_every_offered_flag_is_read(name):
         ("train_gan", ["--weight_decay", "0.1"]),
         ("train_gan", ["--per_device_eval_batch_size", "8"]),
         ("train_gan", ["--max_eval_samples", "8"]),
+        ("train_gan", ["--gradient_accumulation_steps", "2"]),
         ("train_ddpm", ["--per_device_eval_batch_size", "8"]),
         ("train_ddpm", ["--max_eval_samples", "8"]),
         ("train_gpt", ["--max_train_samples", "8"]),

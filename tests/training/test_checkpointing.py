@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -19,7 +18,7 @@ from hfnets.training.checkpointing import (
     list_checkpoints,
     load_checkpoint,
     resolve_checkpoint,
-    resume_position,
+    resume_run,
     save_checkpoint,
     save_pretrained_atomically,
 )
@@ -145,14 +144,20 @@ def test_pipeline_folders_are_saved_and_replaced_whole(tmp_path):
     assert oct((tmp_path / "generator").stat().st_mode & 0o777) != oct(0o700)
 
 
-def test_resume_position_continues_the_step_epoch_and_training_time(tmp_path, accelerator):
+def test_resume_run_continues_the_step_epoch_and_training_time_and_checkpoints_alike(tmp_path, accelerator):
     model = accelerator.prepare(tiny_model())
-    save_checkpoint(accelerator, tmp_path, step=7, model_config=model.config, train_runtime=12.5)
-    args = SimpleNamespace(output_dir=tmp_path, resume_from_checkpoint="latest", gradient_accumulation_steps=2)
+    batching = {"num_processes": 1, "per_device_train_batch_size": 4}
+    fresh, checkpoint = resume_run(accelerator, tmp_path, None, model.config, batching, num_update_steps_per_epoch=3)
+    assert (fresh.completed_steps, fresh.starting_epoch, fresh.batches_to_skip, fresh.train_runtime) == (0, 0, 0, 0.0)
+    checkpoint(7, train_runtime=12.5)
     # 7 optimizer steps at 3 per epoch: epoch 2 (0-based), 1 step (2 batches with accumulation 2) into it.
-    assert resume_position(accelerator, args, model.config, None, num_update_steps_per_epoch=3) == (7, 2, 2, 12.5)
-    args.resume_from_checkpoint = None
-    assert resume_position(accelerator, args, model.config, None, num_update_steps_per_epoch=3) == (0, 0, 0, 0.0)
+    point, _ = resume_run(accelerator, tmp_path, "latest", model.config, batching, 3, gradient_accumulation_steps=2)
+    assert (point.completed_steps, point.starting_epoch, point.batches_to_skip, point.train_runtime) == (7, 2, 2, 12.5)
+    # The checkpoint carries the batching and the model configuration: a resume with others is refused.
+    with pytest.raises(ValueError, match="was saved with"):
+        resume_run(accelerator, tmp_path, "latest", model.config, {**batching, "per_device_train_batch_size": 8}, 3)
+    with pytest.raises(ValueError, match="different model configuration"):
+        resume_run(accelerator, tmp_path, "latest", MnistMlpConfig(hidden_sizes=[16]), batching, 3)
 
 
 def test_a_save_killed_at_any_moment_leaves_the_old_model_or_the_new_one(tmp_path):

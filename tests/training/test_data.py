@@ -117,14 +117,19 @@ def test_datasets_kept_on_an_accelerator_cut_their_batches_there():
 
 def test_the_image_scripts_shared_head_loads_limits_and_labels(tmp_path):
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
     from hfnets.training.data import load_image_splits
 
     folder = make_image_dataset(tmp_path / "digits", num_rows=10, num_classes=3)
-    splits = load_image_splits(Accelerator(cpu=True), str(folder), max_train_samples=4, max_eval_samples=2)
+    accelerator = Accelerator(cpu=True)
+    try:
+        splits = load_image_splits(accelerator, str(folder), max_train_samples=4, max_eval_samples=2)
+        unlabelled = load_image_splits(accelerator, str(folder), labelled=False)
+    finally:
+        AcceleratorState._reset_state(True)  # the next test's Accelerator starts afresh
     assert (len(splits.train), len(splits.eval)) == (4, 2)
     assert splits.image_column == "image" and splits.label_column == "label"
     assert splits.train_labels.tolist() == [0, 1, 2, 0] and splits.class_names == ["0", "1", "2"]
-    unlabelled = load_image_splits(Accelerator(cpu=True), str(folder), labelled=False)
     assert unlabelled.label_column is None and unlabelled.class_names == []
     assert unlabelled.train_labels.tolist() == [0] * 10

@@ -1,9 +1,6 @@
 """The accelerator path of the shared training set-up, exercised on CPU: compile, fused optimizers, unwrapping,
 process-count-independent random draws, and the shipped accelerate configs."""
 
-import argparse
-from pathlib import Path
-
 import pytest
 import torch
 from accelerate import Accelerator
@@ -23,21 +20,8 @@ def reset_accelerator():
     AcceleratorState._reset_state(True)
 
 
-def flags(tmp_path: Path, **overrides) -> argparse.Namespace:
-    values = {
-        "gradient_accumulation_steps": 1,
-        "mixed_precision": "no",
-        "report_to": "none",
-        "output_dir": str(tmp_path),
-        "seed": 0,
-        "torch_compile": False,
-        "no_tf32": False,
-    }
-    return argparse.Namespace(**{**values, **overrides})
-
-
 def test_torch_compile_flag_compiles_in_prepare_and_unwrap_gives_the_plain_model(tmp_path):
-    accelerator = build_accelerator(flags(tmp_path, torch_compile=True))
+    accelerator = build_accelerator(tmp_path, seed=0, mixed_precision="no", torch_compile=True)
     model = CharGptForCausalLM(CharGptConfig(vocab_size=11, n_layer=1, n_head=2, n_embd=8, n_positions=8))
     prepared = accelerator.prepare(model)
     assert isinstance(prepared, torch._dynamo.eval_frame.OptimizedModule)
