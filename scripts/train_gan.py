@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     train_raw, eval_raw, image_column, labels = splits.train, splits.eval, splits.image_column, splits.train_labels
     num_classes = len(splits.class_names)
-    check_labels(labels, num_classes, "training")
+    if num_classes:
+        check_labels(labels, num_classes, "training")
     prepare_output_dir(
         accelerator,
         args.output_dir,

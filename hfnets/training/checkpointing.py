@@ -199,8 +199,14 @@ def _config_dict(model_config) -> dict:
 
 
 def _check_same_architecture(saved: dict, current: dict, checkpoint: Path) -> None:
-    ignored = {"transformers_version", "architectures", "_name_or_path", "auto_map", "dtype", "torch_dtype"}
-    different = sorted(k for k in saved.keys() | current.keys() if k not in ignored and saved.get(k) != current.get(k))
+    # Bookkeeping, not architecture: versions, names, and the private keys ("_use_default_values", "_class_name",
+    # ...) that diffusers keeps in its configs.
+    ignored = {"transformers_version", "architectures", "auto_map", "dtype", "torch_dtype"}
+    different = sorted(
+        k
+        for k in saved.keys() | current.keys()
+        if k not in ignored and not k.startswith("_") and saved.get(k) != current.get(k)
+    )
     if different:
         details = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {current.get(k)!r}" for k in different)
         raise ValueError(

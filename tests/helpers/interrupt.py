@@ -12,13 +12,14 @@ import importlib.util
 spec = importlib.util.spec_from_file_location("script", {script!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-save_checkpoint = module.save_checkpoint
+import hfnets.training.checkpointing as checkpointing
+save_checkpoint = checkpointing.save_checkpoint
 def save_then_die(accelerator, output_dir, step, *args, **kwargs):
     path = save_checkpoint(accelerator, output_dir, step, *args, **kwargs)
     if step == {step}:
         raise KeyboardInterrupt("simulated kill after step {step}")
     return path
-module.save_checkpoint = save_then_die
+checkpointing.save_checkpoint = save_then_die  # what the run's checkpoint function (resume_run) calls
 module.main({argv!r})
 """
 
