@@ -106,23 +106,25 @@ def make_sampler(pipe):
     lock = threading.Lock()  # one scheduler object per sampler: runs take turns
 
     def check(digit, guidance_scale, sampler, steps, num_images, seed):
+        """The inputs as checked numbers: (label or None, guidance, steps, count, seed); a gr.Error otherwise."""
         if not isinstance(sampler, str) or sampler not in SAMPLERS:
             raise gr.Error(f"Pick a sampler among {', '.join(SAMPLERS)}.")
         most = SAMPLERS[sampler][2]
-        bounded(steps, 1, most, f"{sampler} takes 1 to {most} steps.")
-        bounded(num_images, 1, MAX_IMAGES, f"Ask for 1 to {MAX_IMAGES} images.")
-        bounded(seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}.")
-        bounded(guidance_scale, 1, 10, "Guidance runs from 1 (none) to 10.", whole=False)
+        steps = bounded(steps, 1, most, f"{sampler} takes 1 to {most} steps.")
+        count = bounded(num_images, 1, MAX_IMAGES, f"Ask for 1 to {MAX_IMAGES} images.")
+        seed = bounded(seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}.")
+        guidance = bounded(guidance_scale, 1, 10, "Guidance runs from 1 (none) to 10.", whole=False)
         if digit in (None, "", "random"):
-            return None
-        if not isinstance(digit, str) or not digit.isdigit() or int(digit) >= max(num_classes, 1):
+            label = None
+        elif not isinstance(digit, str) or not digit.isdigit() or int(digit) >= max(num_classes, 1):
             raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
-        return int(digit) if num_classes else None
+        else:
+            label = int(digit) if num_classes else None
+        return label, guidance, steps, count, seed
 
     def sample(digit, guidance_scale, sampler, steps, num_images, seed, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
         """Stream (preview grid, status) while denoising; the last one is the result."""
-        label = check(digit, guidance_scale, sampler, steps, num_images, seed)
-        steps, count = int(float(steps)), int(float(num_images))
+        label, guidance_scale, steps, count, seed = check(digit, guidance_scale, sampler, steps, num_images, seed)
         updates: queue.Queue = queue.Queue()
         every = max(1, steps // PREVIEWS)
 
@@ -139,9 +141,9 @@ def make_sampler(pipe):
                     result = pipe(
                         batch_size=count,
                         class_labels=label,
-                        guidance_scale=float(guidance_scale) if num_classes else 1.0,
+                        guidance_scale=guidance_scale if num_classes else 1.0,
                         num_inference_steps=steps,
-                        generator=torch.Generator().manual_seed(int(float(seed))),
+                        generator=torch.Generator().manual_seed(seed),
                         output_type="pt",
                         callback_on_step_end=on_step,
                     )
