@@ -2,13 +2,16 @@
 
 Importing `hfnets` registers the transformers families (MLP, CNN, GPT) with the Auto classes, so `AutoConfig`,
 `AutoModelForImageClassification`, `AutoModelForCausalLM`, `AutoTokenizer`, `AutoImageProcessor` and
-`transformers.pipeline(...)` load saved hfnets models. `register_for_auto_class` makes `save_pretrained` also copy
-the modeling files next to the weights, so the same folder loads with `trust_remote_code=True` where hfnets is not
-installed. The diffusers families (GAN, DDPM) and the rest of the library are imported on first use, as
-transformers' own lazy module does: `import hfnets` does not pay for diffusers.
+`transformers.pipeline(...)` load saved hfnets models (see `hfnets.registration`: each registration runs as
+transformers defines the Auto class). Each model file calls `register_for_auto_class`, so `save_pretrained` also
+copies the modeling files next to the weights and the folder loads with `trust_remote_code=True` where hfnets is not
+installed. Every family and the rest of the library are imported on first use, as transformers' own lazy module does:
+`import hfnets` imports neither torch nor transformers.
 """
 
 import importlib
+
+from .registration import register_when_imported
 
 __version__ = "0.1.0"
 
@@ -50,43 +53,4 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY_NAMES))
 
 
-def _register_auto_classes() -> None:
-    from transformers import (
-        AutoConfig,
-        AutoImageProcessor,
-        AutoModel,
-        AutoModelForCausalLM,
-        AutoModelForImageClassification,
-        AutoTokenizer,
-    )
-
-    from .cnn import MnistCnnConfig, MnistCnnForImageClassification
-    from .gpt import CharGptConfig, CharGptForCausalLM, CharGptModel, CharGptTokenizer
-    from .mlp import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
-
-    AutoConfig.register(MnistMlpConfig.model_type, MnistMlpConfig)
-    AutoModel.register(MnistMlpConfig, MnistMlpForImageClassification)
-    AutoModelForImageClassification.register(MnistMlpConfig, MnistMlpForImageClassification)
-    AutoImageProcessor.register(MnistMlpConfig, slow_image_processor_class=MnistMlpImageProcessor)
-    MnistMlpConfig.register_for_auto_class()
-    MnistMlpForImageClassification.register_for_auto_class("AutoModelForImageClassification")
-    MnistMlpImageProcessor.register_for_auto_class("AutoImageProcessor")
-
-    AutoConfig.register(MnistCnnConfig.model_type, MnistCnnConfig)
-    AutoModel.register(MnistCnnConfig, MnistCnnForImageClassification)
-    AutoModelForImageClassification.register(MnistCnnConfig, MnistCnnForImageClassification)
-    AutoImageProcessor.register(MnistCnnConfig, slow_image_processor_class=MnistMlpImageProcessor)
-    MnistCnnConfig.register_for_auto_class()
-    MnistCnnForImageClassification.register_for_auto_class("AutoModelForImageClassification")
-
-    AutoConfig.register(CharGptConfig.model_type, CharGptConfig)
-    AutoModel.register(CharGptConfig, CharGptModel)
-    AutoModelForCausalLM.register(CharGptConfig, CharGptForCausalLM)
-    AutoTokenizer.register(CharGptConfig, slow_tokenizer_class=CharGptTokenizer)
-    CharGptConfig.register_for_auto_class()
-    CharGptModel.register_for_auto_class("AutoModel")
-    CharGptForCausalLM.register_for_auto_class("AutoModelForCausalLM")
-    CharGptTokenizer.register_for_auto_class("AutoTokenizer")
-
-
-_register_auto_classes()
+register_when_imported()

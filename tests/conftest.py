@@ -1,6 +1,7 @@
 """Shared fixtures: paths to the real datasets beside the checkout, small synthetic datasets, tiny models."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -53,11 +54,41 @@ def free_port() -> int:
 
 
 def run_script(args: list[str], env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run a Python script or module of the repository in a fresh process, from the repository root."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, *args], cwd=REPO_ROOT, env=full_env, capture_output=True, text=True, timeout=timeout
+    """Run a Python script or module of the repository in a fresh process, from the repository root.
+
+    A run that outlives `timeout` fails the test with the Python stack of every process it started (faulthandler,
+    on SIGABRT), so that a hang says where it is, and leaves no process behind."""
+    full_env = {**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the launcher and the ranks it starts
     )
+    timed_out = False
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(process.pid, signal.SIGABRT)
+        try:
+            stdout, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    if timed_out:
+        pytest.fail(
+            f"{' '.join(args)} did not finish within {timeout} s. Its output, then the stacks when stopped:\n"
+            f"{stdout[-3000:]}\n{stderr[-12000:]}"
+        )
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="session")

@@ -98,3 +98,6 @@ class CharGptTokenizer(PreTrainedTokenizer):
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(self.encoder, handle, ensure_ascii=False, indent=0)
         return (path,)
+
+
+CharGptTokenizer.register_for_auto_class("AutoTokenizer")  # saved beside tokenizer_config.json

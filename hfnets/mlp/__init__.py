@@ -1,15 +1,26 @@
-"""The MNIST multilayer perceptron: configuration, model, image processor and image-classification pipeline."""
+"""The MNIST multilayer perceptron: configuration, model, image processor and image-classification pipeline.
 
-from .configuration_mlp import MnistMlpConfig
-from .image_processing_mlp import MnistMlpImageProcessor, NoDigitError
-from .modeling_mlp import MnistMlpForImageClassification, MnistMlpPreTrainedModel
-from .pipeline_mlp import DigitClassificationPipeline
+Each name is imported from its module on first use, so that the configuration alone does not import the model.
+"""
 
-__all__ = [
-    "DigitClassificationPipeline",
-    "MnistMlpConfig",
-    "MnistMlpForImageClassification",
-    "MnistMlpImageProcessor",
-    "MnistMlpPreTrainedModel",
-    "NoDigitError",
-]
+import importlib
+
+_NAMES = {
+    "MnistMlpConfig": "configuration_mlp",
+    "MnistMlpImageProcessor": "image_processing_mlp",
+    "NoDigitError": "image_processing_mlp",
+    "MnistMlpForImageClassification": "modeling_mlp",
+    "MnistMlpPreTrainedModel": "modeling_mlp",
+    "DigitClassificationPipeline": "pipeline_mlp",
+}
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        return getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES))

@@ -99,3 +99,6 @@ class MnistMlpConfig(PretrainedConfig):
     def input_size(self) -> int:
         """Number of input features: one per pixel and channel (784 for MNIST)."""
         return self.num_channels * self.image_size * self.image_size
+
+
+MnistMlpConfig.register_for_auto_class()  # save_pretrained copies this file beside config.json

@@ -140,3 +140,7 @@ class MnistMlpForImageClassification(MnistMlpPreTrainedModel):
             f"({config.input_size} values per image), got {tuple(pixel_values.shape)}. "
             "Pass images through the model's image processor, which resizes and converts them."
         )
+
+
+# save_pretrained copies this file beside the weights, so the folder loads with trust_remote_code=True
+MnistMlpForImageClassification.register_for_auto_class("AutoModelForImageClassification")

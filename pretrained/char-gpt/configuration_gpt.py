@@ -144,3 +144,6 @@ class CharGptConfig(PretrainedConfig):
                 "The tokenizer's vocabulary is not the one this model was trained with (same size, other tokens or "
                 "ids): its text would come out garbled. Load the tokenizer saved with the model."
             )
+
+
+CharGptConfig.register_for_auto_class()  # save_pretrained copies this file beside config.json

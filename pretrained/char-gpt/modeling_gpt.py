@@ -363,3 +363,8 @@ class CharGptForCausalLM(CharGptPreTrainedModel, GenerationMixin):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
+
+
+# save_pretrained copies this file beside the weights, so the folder loads with trust_remote_code=True
+CharGptModel.register_for_auto_class("AutoModel")
+CharGptForCausalLM.register_for_auto_class("AutoModelForCausalLM")

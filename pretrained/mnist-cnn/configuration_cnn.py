@@ -68,3 +68,6 @@ class MnistCnnConfig(PretrainedConfig):
         if num_labels is not None and len(config_dict.get("id2label") or ()) not in (0, num_labels):
             config_dict = {k: v for k, v in config_dict.items() if k not in ("id2label", "label2id")}
         return super().from_dict(config_dict, **kwargs)
+
+
+MnistCnnConfig.register_for_auto_class()  # save_pretrained copies this file beside config.json

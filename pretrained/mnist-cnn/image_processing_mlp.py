@@ -354,3 +354,6 @@ def _resize(ink: np.ndarray, height: int, width: int) -> np.ndarray:
     resample = PIL.Image.Resampling.BOX if shrinking else PIL.Image.Resampling.BILINEAR
     resized = image.resize((width, height), resample=resample)
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+MnistMlpImageProcessor.register_for_auto_class("AutoImageProcessor")  # saved beside preprocessor_config.json

@@ -103,3 +103,7 @@ class MnistCnnForImageClassification(MnistCnnPreTrainedModel):
             output = (logits,) + ((hidden_states,) if output_hidden_states else ())
             return ((loss,) + output) if loss is not None else output
         return ImageClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)
+
+
+# save_pretrained copies this file beside the weights, so the folder loads with trust_remote_code=True
+MnistCnnForImageClassification.register_for_auto_class("AutoModelForImageClassification")
