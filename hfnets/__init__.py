@@ -9,8 +9,7 @@ installed. Every family and the rest of the library are imported on first use, a
 `import hfnets` imports neither torch nor transformers.
 """
 
-import importlib
-
+from .lazy import lazy_names
 from .registration import register_when_imported
 
 __version__ = "0.1.0"
@@ -40,17 +39,7 @@ _LAZY_NAMES = {
 
 __all__ = [*_LAZY_NAMES, "__version__"]
 
-
-def __getattr__(name: str):
-    if name in _LAZY_NAMES:
-        value = getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_NAMES))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY_NAMES)
 
 
 register_when_imported()

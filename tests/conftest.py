@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.datasets import make_image_dataset
+# pytest-xdist runs one worker per core: each worker and the processes its tests start get their share of the cores,
+# so that torch's threads do not oversubscribe them (set before torch is imported, and inherited by subprocesses).
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    _threads = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_threads))
+    os.environ.setdefault("MKL_NUM_THREADS", str(_threads))
+
+from tests.helpers.datasets import make_image_dataset  # noqa: E402  (after the thread settings)
 
 # No test talks to the real Hub: fail fast instead of retrying unreachable hosts.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

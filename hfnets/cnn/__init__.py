@@ -3,7 +3,7 @@
 Each name is imported from its module on first use, so that the configuration alone does not import the model.
 """
 
-import importlib
+from ..lazy import lazy_names
 
 _NAMES = {
     "MnistCnnConfig": "configuration_cnn",
@@ -12,12 +12,4 @@ _NAMES = {
 }
 __all__ = sorted(_NAMES)
 
-
-def __getattr__(name: str):
-    if name in _NAMES:
-        return getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_NAMES))
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

@@ -77,32 +77,47 @@ def test_saved_unet_holds_the_ema_weights(train_ddpm, mnist_dir, tmp_path):
     assert any(not torch.equal(ema[name], raw[name]) for name in ema)
 
 
-def test_interrupted_run_resumes_to_the_same_weights_and_ema(mnist_dir, tmp_path):
+RESUME_FLAGS = ["--num_train_epochs", "3", "--checkpointing_steps", "4"]  # 12 steps
+EMA_WEIGHTS = "unet/diffusion_pytorch_model.safetensors"  # equal only if the EMA was resumed too
+
+
+def assert_same_ema(expected_dir, actual_dir):
     from safetensors.torch import load_file
 
-    from tests.helpers.interrupt import run_killed_after_checkpoint, run_with_random_kills
+    expected, actual = load_file(expected_dir / EMA_WEIGHTS), load_file(actual_dir / EMA_WEIGHTS)
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), (actual_dir.name, name)
 
-    extra = ["--num_train_epochs", "3", "--checkpointing_steps", "4"]  # 12 steps; killed after step 8
-    reference = run_script(["scripts/train_ddpm.py", *quick_args(mnist_dir, tmp_path / "reference", *extra)])
+
+def test_interrupted_run_resumes_to_the_same_weights_and_ema(mnist_dir, tmp_path):
+    from tests.helpers.interrupt import run_killed_after_checkpoint
+
+    reference = run_script(["scripts/train_ddpm.py", *quick_args(mnist_dir, tmp_path / "reference", *RESUME_FLAGS)])
     assert reference.returncode == 0, reference.stderr[-3000:]
-    killed = run_killed_after_checkpoint("train_ddpm.py", quick_args(mnist_dir, tmp_path / "resumed", *extra), 8)
+    flags = quick_args(mnist_dir, tmp_path / "resumed", *RESUME_FLAGS)
+    killed = run_killed_after_checkpoint("train_ddpm.py", flags, 8)
     assert killed.returncode != 0 and "simulated kill" in killed.stderr
     resumed = run_script(
         [
             "scripts/train_ddpm.py",
-            *quick_args(mnist_dir, tmp_path / "resumed", *extra, "--resume_from_checkpoint", "latest"),
+            *quick_args(mnist_dir, tmp_path / "resumed", *RESUME_FLAGS, "--resume_from_checkpoint", "latest"),
         ]
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    killed_dir = tmp_path / "killed"  # kill -9 at random moments instead, resuming each time
-    final = run_with_random_kills("train_ddpm.py", quick_args(mnist_dir, killed_dir, *extra), killed_dir, kills=2)
+    assert_same_ema(tmp_path / "reference", tmp_path / "resumed")
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_resumes_to_the_same_weights_and_ema(mnist_dir, tmp_path):
+    from tests.helpers.interrupt import run_with_random_kills
+
+    reference = run_script(["scripts/train_ddpm.py", *quick_args(mnist_dir, tmp_path / "reference", *RESUME_FLAGS)])
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    killed_dir = tmp_path / "killed"  # kill -9 at random moments, resuming each time
+    flags = quick_args(mnist_dir, killed_dir, *RESUME_FLAGS)
+    final = run_with_random_kills("train_ddpm.py", flags, killed_dir, kills=2)
     assert final.returncode == 0, final.stderr[-3000:]
-    part = "unet/diffusion_pytorch_model.safetensors"  # the EMA weights: equal only if the EMA was resumed too
-    expected = load_file(tmp_path / "reference" / part)
-    for folder in ("resumed", "killed"):
-        actual = load_file(tmp_path / folder / part)
-        for name in expected:
-            assert torch.equal(expected[name], actual[name]), (folder, name)
+    assert_same_ema(tmp_path / "reference", killed_dir)
 
 
 def test_rgb_images_of_another_size_are_padded_for_the_unet_and_cropped_back(train_ddpm, tmp_path):

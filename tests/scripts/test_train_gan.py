@@ -110,32 +110,48 @@ def test_evaluate_reports_judge_metrics(train_gan, mnist_dir, trained_mlp_dir, t
     assert "conditional_accuracy" in stdout
 
 
-def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
+GAN_PARTS = ("generator/diffusion_pytorch_model.safetensors", "discriminator/diffusion_pytorch_model.safetensors")
+RESUME_FLAGS = ["--num_train_epochs", "2", "--checkpointing_steps", "5"]  # 16 steps
+
+
+def assert_same_gan_weights(expected_dir, actual_dir):
     from safetensors.torch import load_file
 
-    from tests.helpers.interrupt import run_killed_after_checkpoint, run_with_random_kills
+    for part in GAN_PARTS:
+        expected, actual = load_file(expected_dir / part), load_file(actual_dir / part)
+        for name in expected:
+            assert torch.equal(expected[name], actual[name]), (actual_dir.name, part, name)
 
-    extra = ["--num_train_epochs", "2", "--checkpointing_steps", "5"]  # 16 steps; killed after step 10
-    reference = run_script(["scripts/train_gan.py", *quick_args(mnist_dir, tmp_path / "reference", *extra)])
+
+def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
+    from tests.helpers.interrupt import run_killed_after_checkpoint
+
+    reference = run_script(["scripts/train_gan.py", *quick_args(mnist_dir, tmp_path / "reference", *RESUME_FLAGS)])
     assert reference.returncode == 0, reference.stderr[-3000:]
-    killed = run_killed_after_checkpoint("train_gan.py", quick_args(mnist_dir, tmp_path / "resumed", *extra), 10)
+    flags = quick_args(mnist_dir, tmp_path / "resumed", *RESUME_FLAGS)
+    killed = run_killed_after_checkpoint("train_gan.py", flags, 10)
     assert killed.returncode != 0 and "simulated kill" in killed.stderr
     resumed = run_script(
         [
             "scripts/train_gan.py",
-            *quick_args(mnist_dir, tmp_path / "resumed", *extra, "--resume_from_checkpoint", "latest"),
+            *quick_args(mnist_dir, tmp_path / "resumed", *RESUME_FLAGS, "--resume_from_checkpoint", "latest"),
         ]
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    killed_dir = tmp_path / "killed"  # kill -9 at random moments instead, resuming each time
-    final = run_with_random_kills("train_gan.py", quick_args(mnist_dir, killed_dir, *extra), killed_dir, kills=2)
+    assert_same_gan_weights(tmp_path / "reference", tmp_path / "resumed")
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_resumes_to_the_same_weights(mnist_dir, tmp_path):
+    from tests.helpers.interrupt import run_with_random_kills
+
+    reference = run_script(["scripts/train_gan.py", *quick_args(mnist_dir, tmp_path / "reference", *RESUME_FLAGS)])
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    killed_dir = tmp_path / "killed"  # kill -9 at random moments, resuming each time
+    flags = quick_args(mnist_dir, killed_dir, *RESUME_FLAGS)
+    final = run_with_random_kills("train_gan.py", flags, killed_dir, kills=2)
     assert final.returncode == 0, final.stderr[-3000:]
-    for part in ("generator/diffusion_pytorch_model.safetensors", "discriminator/diffusion_pytorch_model.safetensors"):
-        expected = load_file(tmp_path / "reference" / part)
-        for folder in ("resumed", "killed"):
-            actual = load_file(tmp_path / folder / part)
-            for name in expected:
-                assert torch.equal(expected[name], actual[name]), (folder, part, name)
+    assert_same_gan_weights(tmp_path / "reference", killed_dir)
 
 
 def test_unconditional_gan_trains_samples_and_is_evaluated(train_gan, mnist_dir, trained_mlp_dir, tmp_path):

@@ -97,39 +97,50 @@ def test_short_run_on_a_text_file_learns_and_saves_everything(train_gpt, text_fi
     assert text.startswith("Shall I") and len(text) == len("Shall I") + 10
 
 
+RESUME_FLAGS = [
+    *("--max_train_steps", "30", "--eval_steps", "15", "--checkpointing_steps", "10"),
+    *("--config_overrides", TINY.replace("dropout=0.0", "dropout=0.1")),
+]
+
+
+def assert_same_weights(expected_dir, actual_dir):
+    expected, actual = load_file(expected_dir / "model.safetensors"), load_file(actual_dir / "model.safetensors")
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), (actual_dir.name, name)
+
+
 def test_interrupted_run_resumes_to_the_same_weights(text_files, tmp_path):
     train, validation = text_files
-    extra = [
-        "--max_train_steps",
-        "30",
-        "--eval_steps",
-        "15",
-        "--checkpointing_steps",
-        "10",
-        "--config_overrides",
-        TINY.replace("dropout=0.0", "dropout=0.1"),
-    ]
-    reference = run_script(["scripts/train_gpt.py", *tiny_args(train, validation, tmp_path / "reference", *extra)])
+    reference = run_script(
+        ["scripts/train_gpt.py", *tiny_args(train, validation, tmp_path / "reference", *RESUME_FLAGS)]
+    )
     assert reference.returncode == 0, reference.stderr[-3000:]
     killed = run_killed_after_checkpoint(
-        "train_gpt.py", tiny_args(train, validation, tmp_path / "resumed", *extra), 20
+        "train_gpt.py", tiny_args(train, validation, tmp_path / "resumed", *RESUME_FLAGS), 20
     )
     assert killed.returncode != 0 and "simulated kill" in killed.stderr
     resumed = run_script(
         [
             "scripts/train_gpt.py",
-            *tiny_args(train, validation, tmp_path / "resumed", *extra, "--resume_from_checkpoint", "latest"),
+            *tiny_args(train, validation, tmp_path / "resumed", *RESUME_FLAGS, "--resume_from_checkpoint", "latest"),
         ]
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    killed_dir = tmp_path / "killed"  # kill -9 at random moments instead, resuming each time
-    final = run_with_random_kills("train_gpt.py", tiny_args(train, validation, killed_dir, *extra), killed_dir, 2)
+    assert_same_weights(tmp_path / "reference", tmp_path / "resumed")
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_resumes_to_the_same_weights(text_files, tmp_path):
+    train, validation = text_files
+    reference = run_script(
+        ["scripts/train_gpt.py", *tiny_args(train, validation, tmp_path / "reference", *RESUME_FLAGS)]
+    )
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    killed_dir = tmp_path / "killed"  # kill -9 at random moments, resuming each time
+    flags = tiny_args(train, validation, killed_dir, *RESUME_FLAGS)
+    final = run_with_random_kills("train_gpt.py", flags, killed_dir, 2)
     assert final.returncode == 0, final.stderr[-3000:]
-    expected = load_file(tmp_path / "reference" / "model.safetensors")
-    for folder in ("resumed", "killed"):
-        actual = load_file(tmp_path / folder / "model.safetensors")
-        for name in expected:
-            assert torch.equal(expected[name], actual[name]), (folder, name)
+    assert_same_weights(tmp_path / "reference", killed_dir)
 
 
 def test_tokenizer_that_does_not_match_the_model_is_refused(train_gpt, text_files, tmp_path):

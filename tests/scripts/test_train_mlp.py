@@ -121,9 +121,16 @@ def test_interrupted_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
     card = (interrupted_dir / "README.md").read_text()
     assert "accelerate launch scripts/train_mlp.py" in card and "--resume_from_checkpoint" not in card
 
-    killed_dir = tmp_path / "killed"  # kill -9 at random moments instead, resuming each time
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_resumes_to_the_same_weights(mnist_dir, tmp_path):
+    extra = ["--num_train_epochs", "2", "--dropout", "0.2", "--checkpointing_steps", "5"]
+    reference = run_script(["scripts/train_mlp.py", *quick_args(mnist_dir, tmp_path / "reference", *extra)])
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    killed_dir = tmp_path / "killed"  # kill -9 at random moments, resuming each time
     final = run_with_random_kills("train_mlp.py", quick_args(mnist_dir, killed_dir, *extra), killed_dir, kills=3)
     assert final.returncode == 0, final.stderr[-3000:]
+    expected = load_file(tmp_path / "reference" / "model.safetensors")
     actual = load_file(killed_dir / "model.safetensors")
     for name in expected:
         assert torch.equal(expected[name], actual[name]), name

@@ -3,6 +3,7 @@ browser or script would: every endpoint answers with the right types, bad input 
 
 import concurrent.futures
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -242,3 +243,12 @@ def test_every_number_the_generative_demos_take_is_checked_whatever_an_api_calle
 def test_the_gan_demo_draws_random_digits(serve, trained_dirs):
     client = serve(load_app("gan").build_demo(str(trained_dirs["gan"])))
     assert image_size(client.predict("random", 42, 8, api_name="/generate")) == (8 * 28 * 3, 28 * 3)
+
+
+@pytest.mark.parametrize("space", sorted(p.parent.name for p in (REPO_ROOT / "spaces").glob("*/requirements.txt")))
+def test_each_space_pins_the_versions_it_was_tested_with(space):
+    """A Space installs exactly what ran here: every requirement pinned, and Gradio by the card's sdk_version."""
+    folder = REPO_ROOT / "spaces" / space
+    requirements = [line for line in (folder / "requirements.txt").read_text().splitlines() if line.strip()]
+    assert requirements and all(re.fullmatch(r"[\w-]+==[\w.]+", line) for line in requirements), requirements
+    assert re.search(r"^sdk_version: \d+\.\d+\.\d+$", (folder / "README.md").read_text(), re.MULTILINE)

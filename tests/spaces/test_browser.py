@@ -1,6 +1,7 @@
 """The demos in a real browser (Debian's Chromium driven by Playwright): draw digits with the mouse, generate images,
 stream text. Screenshots go to test-artifacts/ (or $HFNETS_TEST_ARTIFACTS) to be looked at."""
 
+import math
 import os
 import shutil
 from pathlib import Path
@@ -76,8 +77,11 @@ def draw(page, demo, strokes: list[list[tuple[float, float]]]) -> None:
         x, y = stroke[0]
         page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
         page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=15)
+        for (x0, y0), (x, y) in zip(stroke, stroke[1:]):
+            # intermediate mouse events as a hand makes them, about one per 2.5% of the paper: each is a browser
+            # round trip, so a curve of many short segments needs few per segment
+            steps = max(1, round(math.hypot(x - x0, y - y0) * 40))
+            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=steps)
         page.mouse.up()
 
 
@@ -88,8 +92,6 @@ def predicted_label(page) -> str:
 
 
 def circle(cx: float, cy: float, rx: float, ry: float, points: int = 24) -> list[tuple[float, float]]:
-    import math
-
     return [
         (cx + rx * math.sin(2 * math.pi * i / points), cy - ry * math.cos(2 * math.pi * i / points))
         for i in range(points + 1)
