@@ -20,13 +20,6 @@ def _predict(args: argparse.Namespace) -> int:
     A user error (a folder that is not a classifier, an unreadable, oversized or blank image) is one line on stderr
     and exit code 2; the other images of a batch are still classified.
     """
-    from transformers import pipeline
-    from transformers.utils import logging as transformers_logging
-
-    import hfnets
-    from hfnets.mlp.pipeline_mlp import open_image
-
-    transformers_logging.disable_progress_bar()  # stderr holds one line per problem, nothing else
 
     def fail(message: str) -> None:
         print(f"hfnets predict: {message}", file=sys.stderr)
@@ -34,10 +27,18 @@ def _predict(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         fail(f"--top_k must be at least 1, got {args.top_k}.")
         return 2
-    problem = _not_a_classifier(args.model)
+    problem = _not_a_classifier(args.model)  # from the folder's files: said before torch is even imported
     if problem:
         fail(problem)
         return 2
+
+    from transformers import pipeline
+    from transformers.utils import logging as transformers_logging
+
+    import hfnets
+    from hfnets.mlp.pipeline_mlp import open_image
+
+    transformers_logging.disable_progress_bar()  # stderr holds one line per problem, nothing else
     # The hfnets pipeline class keeps transparent drawings intact; with --trust_remote_code the folder's own copy
     # of it (named in config.json) is used instead.
     own_class = {} if args.trust_remote_code else {"pipeline_class": hfnets.DigitClassificationPipeline}

@@ -1,6 +1,7 @@
 """Shared fixtures: paths to the real datasets beside the checkout, small synthetic datasets, tiny models."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -99,8 +100,17 @@ def run_script(args: list[str], env: dict | None = None, timeout: int = 600) -> 
 
 
 @pytest.fixture(scope="session")
+def shipped_mlp_dir() -> Path:
+    """The MLP that ships with hfnets (pretrained/mnist-mlp): for tests that need a well-trained classifier."""
+    folder = REPO_ROOT / "pretrained" / "mnist-mlp"
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip(f"needs the shipped model at {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def trained_mlp_dir(mnist_dir, tmp_path_factory) -> Path:
-    """An MLP trained by scripts/train_mlp.py on all of MNIST for 3 epochs (about 10 s), shared by tests."""
+    """An MLP trained by scripts/train_mlp.py on all of MNIST for 3 epochs: the tests of that script's output."""
     output_dir = tmp_path_factory.mktemp("trained") / "mnist-mlp"
     result = run_script(
         [
@@ -167,10 +177,35 @@ def trained_gan_dir(mnist_dir, trained_judge_dir, tmp_path_factory) -> Path:
 SONNET = "Shall I compare thee to a summer's day?\nThou art more lovely and more temperate:\n"
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """`build(folder)` once per test run, however many xdist workers ask: the first builds `folder` under the run's
+    shared temporary root while the others wait on a lock, then all read it (as read-only)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # one per run, above each worker's own
+    folder, done = shared / name, shared / f"{name}.done"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def trained_dirs(tmp_path_factory) -> dict[str, Path]:
-    """A few steps of each training script on made-up data: real output folders (weights, code, card, samples)."""
-    root = tmp_path_factory.mktemp("trained_small")
+    """A few steps of each training script on made-up data: real output folders (weights, code, card, samples),
+    trained once per test run."""
+    root = built_once(tmp_path_factory, "trained_small", build_small_runs)
+    return {family: root / family for family in ("mlp", "gan", "ddpm", "gpt")}
+
+
+def build_small_runs(root: Path) -> None:
     digits = make_image_dataset(root / "digits", num_rows=40, num_classes=10)
     (root / "train.txt").write_text(SONNET * 30)
     (root / "validation.txt").write_text(SONNET * 3)
@@ -216,9 +251,6 @@ def trained_dirs(tmp_path_factory) -> dict[str, Path]:
             "karpathy/tiny_shakespeare",
         ],
     }
-    dirs = {}
     for family, args in runs.items():
-        dirs[family] = root / family
-        result = run_script([*args, "--output_dir", str(dirs[family]), *common])
+        result = run_script([*args, "--output_dir", str(root / family), *common])
         assert result.returncode == 0, f"{family}: {result.stderr[-4000:]}"
-    return dirs

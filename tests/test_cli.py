@@ -7,10 +7,10 @@ from tests.conftest import REPO_ROOT, run_script
 EXAMPLES = REPO_ROOT / "spaces" / "mnist-classifier" / "examples"
 
 
-def test_predict_classifies_the_example_drawings(trained_mlp_dir):
+def test_predict_classifies_the_example_drawings(shipped_mlp_dir):
     files = {"seven_drawn_rgba.png": "7", "two_on_paper.png": "2", "four_light_on_dark.png": "4"}
     result = run_script(
-        ["-m", "hfnets.cli", "predict", str(trained_mlp_dir), *[str(EXAMPLES / f) for f in files], "--json"]
+        ["-m", "hfnets.cli", "predict", str(shipped_mlp_dir), *[str(EXAMPLES / f) for f in files], "--json"]
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
@@ -18,13 +18,13 @@ def test_predict_classifies_the_example_drawings(trained_mlp_dir):
     assert all(len(row["predictions"]) == 3 for row in rows)
 
 
-def test_predict_reports_each_bad_image_in_one_line_and_classifies_the_rest(trained_mlp_dir, tmp_path):
+def test_predict_reports_each_bad_image_in_one_line_and_classifies_the_rest(shipped_mlp_dir, tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
     PIL.Image.new("L", (300, 300), "white").save(tmp_path / "blank.png")
     PIL.Image.new("L", (9000, 9000), "white").save(tmp_path / "huge.png")  # more pixels than will be decoded
     good = str(EXAMPLES / "two_on_paper.png")
     bad = {name: str(tmp_path / name) for name in ("nope.png", "notes.png", "blank.png", "huge.png")}
-    result = run_script(["-m", "hfnets.cli", "predict", str(trained_mlp_dir), *bad.values(), good])
+    result = run_script(["-m", "hfnets.cli", "predict", str(shipped_mlp_dir), *bad.values(), good])
     assert result.returncode == 2
     assert result.stdout.splitlines() == [f"{good}: " + result.stdout.split(": ", 1)[1].strip()]
     assert result.stdout.split(": ")[1].startswith("2 (")

@@ -1,4 +1,4 @@
-"""The shared evaluation on known inputs, with the session's trained MLP as the judge."""
+"""The shared evaluation on known inputs, with the shipped MLP as the judge."""
 
 import math
 
@@ -9,8 +9,8 @@ from hfnets.evaluation import JudgeFeatures, class_coverage, conditional_accurac
 
 
 @pytest.fixture(scope="module")
-def judge(trained_mlp_dir) -> JudgeFeatures:
-    return JudgeFeatures.from_pretrained(str(trained_mlp_dir))
+def judge(shipped_mlp_dir) -> JudgeFeatures:
+    return JudgeFeatures.from_pretrained(str(shipped_mlp_dir))
 
 
 @pytest.fixture(scope="module")

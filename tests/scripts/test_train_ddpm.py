@@ -206,7 +206,7 @@ def test_bad_flags_are_refused_with_a_reason(train_ddpm, tmp_path, capsys, extra
     assert message in capsys.readouterr().err
 
 
-def test_evaluate_samples_with_the_scheduler_and_steps_asked_for(train_ddpm, mnist_dir, trained_mlp_dir, tmp_path):
+def test_evaluate_samples_with_the_scheduler_and_steps_asked_for(train_ddpm, mnist_dir, shipped_mlp_dir, tmp_path):
     output_dir = tmp_path / "ddpm"
     train_ddpm.main(quick_args(mnist_dir, output_dir, "--max_train_steps", "2"))
     result = run_script(
@@ -216,7 +216,7 @@ def test_evaluate_samples_with_the_scheduler_and_steps_asked_for(train_ddpm, mni
             "evaluate",
             str(output_dir),
             "--judge",
-            str(trained_mlp_dir),
+            str(shipped_mlp_dir),
             "--dataset_name",
             str(mnist_dir),
             "--num_samples",

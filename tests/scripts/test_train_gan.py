@@ -100,10 +100,10 @@ def test_gradient_accumulation_is_refused(train_gan, mnist_dir, tmp_path):
         train_gan.parse_args(quick_args(mnist_dir, tmp_path, "--gradient_accumulation_steps", "2"))
 
 
-def test_evaluate_reports_judge_metrics(train_gan, mnist_dir, trained_mlp_dir, tmp_path):
+def test_evaluate_reports_judge_metrics(train_gan, mnist_dir, shipped_mlp_dir, tmp_path):
     output_dir = tmp_path / "gan"
     train_gan.main(quick_args(mnist_dir, output_dir, "--max_train_steps", "4"))
-    stdout, report = run_evaluate(output_dir, trained_mlp_dir, mnist_dir, num_samples=200)
+    stdout, report = run_evaluate(output_dir, shipped_mlp_dir, mnist_dir, num_samples=200)
     assert report["num_samples"] == 200 and 0.0 <= report["conditional_accuracy"] <= 1.0
     assert report["frechet_distance"] > report["frechet_distance_floor"] > 0
     assert sum(report["class_coverage"]["histogram"]) == 200
@@ -154,7 +154,7 @@ def test_kill_9_at_random_moments_resumes_to_the_same_weights(mnist_dir, tmp_pat
     assert_same_gan_weights(tmp_path / "reference", killed_dir)
 
 
-def test_unconditional_gan_trains_samples_and_is_evaluated(train_gan, mnist_dir, trained_mlp_dir, tmp_path):
+def test_unconditional_gan_trains_samples_and_is_evaluated(train_gan, mnist_dir, shipped_mlp_dir, tmp_path):
     output_dir = tmp_path / "gan"
     results = train_gan.main(quick_args(mnist_dir, output_dir, "--unconditional", "--max_train_steps", "4"))
     assert results["num_classes"] == 0
@@ -162,7 +162,7 @@ def test_unconditional_gan_trains_samples_and_is_evaluated(train_gan, mnist_dir,
     assert pipe(batch_size=3, output_type="pt").images.shape == (3, 1, 28, 28)
     with pytest.raises(ValueError, match="unconditional"):
         pipe(batch_size=1, class_labels=3)
-    _, report = run_evaluate(output_dir, trained_mlp_dir, mnist_dir, num_samples=100)
+    _, report = run_evaluate(output_dir, shipped_mlp_dir, mnist_dir, num_samples=100)
     assert "conditional_accuracy" not in report and sum(report["class_coverage"]["histogram"]) == 100
 
 

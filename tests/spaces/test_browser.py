@@ -107,8 +107,8 @@ def circle(cx: float, cy: float, rx: float, ry: float, points: int = 24) -> list
     ],
     ids=["one", "zero", "one-in-a-corner"],
 )
-def test_a_digit_drawn_with_the_mouse_is_recognized(open_demo, trained_mlp_dir, digit, strokes, request):
-    demo = load_app("mnist-classifier").build_demo(str(trained_mlp_dir))
+def test_a_digit_drawn_with_the_mouse_is_recognized(open_demo, shipped_mlp_dir, digit, strokes, request):
+    demo = load_app("mnist-classifier").build_demo(str(shipped_mlp_dir))
     page = open_demo(demo)
     draw(page, demo, strokes)
     page.locator("#classify-drawing").click()
@@ -117,11 +117,11 @@ def test_a_digit_drawn_with_the_mouse_is_recognized(open_demo, trained_mlp_dir, 
     assert label == digit
 
 
-def test_an_oversized_photo_is_refused_on_the_upload_itself(open_demo, trained_mlp_dir, tmp_path):
+def test_an_oversized_photo_is_refused_on_the_upload_itself(open_demo, shipped_mlp_dir, tmp_path):
     from PIL import Image
 
     Image.new("L", (6000, 5000), 200).save(tmp_path / "big.png")  # 30 megapixels
-    page = open_demo(load_app("mnist-classifier").build_demo(str(trained_mlp_dir)))
+    page = open_demo(load_app("mnist-classifier").build_demo(str(shipped_mlp_dir)))
     page.get_by_role("tab", name="Upload").click()
     page.locator("input[type=file]").last.set_input_files(tmp_path / "big.png")
     page.get_by_role("button", name="Classify the photo").click()
