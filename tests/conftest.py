@@ -1,5 +1,6 @@
 """Shared fixtures: paths to the real datasets beside the checkout, small synthetic datasets, tiny models."""
 
+import concurrent.futures
 import os
 import shutil
 import signal
@@ -251,6 +252,12 @@ def build_small_runs(root: Path) -> None:
             "karpathy/tiny_shakespeare",
         ],
     }
-    for family, args in runs.items():
-        result = run_script([*args, "--output_dir", str(root / family), *common])
+    # Two at a time: mostly start-up (imports), which takes one core each; a worker waiting for them lends its core.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        started = {
+            family: pool.submit(run_script, [*args, "--output_dir", str(root / family), *common])
+            for family, args in runs.items()
+        }
+    for family, future in started.items():
+        result = future.result()
         assert result.returncode == 0, f"{family}: {result.stderr[-4000:]}"

@@ -207,19 +207,32 @@ def load_image_splits(
 class ImageTensorDataset(torch.utils.data.Dataset):
     """In-memory uint8 images and int64 labels, served as normalized float batches.
 
+    The images are normalized once, up front, when their float copy takes at most `max_normalized_bytes` (MNIST's
+    60,000 training images: 188 MB): a batch is then one gather, as in a plain PyTorch loop over float tensors. Larger
+    datasets stay uint8 and each batch is normalized as it is cut. Either way the values are the same.
+
     `__getitems__` lets `torch.utils.data.DataLoader` fetch a whole batch with one tensor index; use it with
     `collate_fn=keep_batch`.
     """
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: float, std: float):
+    def __init__(
+        self, images: torch.Tensor, labels: torch.Tensor, mean: float, std: float, max_normalized_bytes: int = 2**30
+    ):
         if len(images) != len(labels):
             raise ValueError(f"Got {len(images)} images but {len(labels)} labels.")
         self.images = images
         self.labels = labels
         self.mean = mean
         self.std = std
+        self.max_normalized_bytes = max_normalized_bytes
+        # (x / 255 - mean) / std as one multiply and one subtract, in place on the float copy
         self._scale = 1.0 / (255.0 * std)
         self._shift = mean / std
+        fits = images.numel() * 4 <= max_normalized_bytes
+        self._normalized = self._normalize(images) if fits else None
+
+    def _normalize(self, images: torch.Tensor) -> torch.Tensor:
+        return images.float().mul_(self._scale).sub_(self._shift)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -230,17 +243,21 @@ class ImageTensorDataset(torch.utils.data.Dataset):
 
     @property
     def nbytes(self) -> int:
-        return self.images.nbytes + self.labels.nbytes
+        normalized = self._normalized.nbytes if self._normalized is not None else 0
+        return self.images.nbytes + normalized + self.labels.nbytes
 
     def to(self, device: torch.device | str) -> "ImageTensorDataset":
         """The same dataset with its tensors on `device`: batches are then cut and normalized there."""
-        return ImageTensorDataset(self.images.to(device), self.labels.to(device), self.mean, self.std)
+        return ImageTensorDataset(
+            self.images.to(device), self.labels.to(device), self.mean, self.std, self.max_normalized_bytes
+        )
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         index = batch_index(indices, self.images.device)
-        # (x / 255 - mean) / std as one multiply and one subtract, in place on the float copy (faster than an
-        # out-of-place uint8 * float); index_select is much faster than x[index].
-        pixel_values = self.images.index_select(0, index).float().mul_(self._scale).sub_(self._shift)
+        if self._normalized is not None:
+            pixel_values = self._normalized.index_select(0, index)  # index_select is much faster than x[index]
+        else:
+            pixel_values = self._normalize(self.images.index_select(0, index))
         return {"pixel_values": pixel_values, "labels": self.labels.index_select(0, index)}
 
 

@@ -96,6 +96,15 @@ def test_tensor_dataset_serves_whole_normalized_batches():
         ImageTensorDataset(images, torch.arange(7), 0.0, 1.0)
 
 
+def test_a_dataset_too_large_to_normalize_up_front_serves_the_same_batches():
+    images = torch.randint(0, 256, (50, 1, 7, 7), dtype=torch.uint8)
+    up_front = ImageTensorDataset(images, torch.arange(50), mean=0.1307, std=0.3081)
+    per_batch = ImageTensorDataset(images, torch.arange(50), mean=0.1307, std=0.3081, max_normalized_bytes=1000)
+    assert up_front.nbytes > per_batch.nbytes == images.nbytes + 50 * 8  # only the uint8 images are held
+    indices = [49, 0, 7, 7, 23]
+    assert torch.equal(up_front.__getitems__(indices)["pixel_values"], per_batch.__getitems__(indices)["pixel_values"])
+
+
 def test_datasets_kept_on_an_accelerator_cut_their_batches_there():
     """The accelerator path, checked on the `meta` device: batches are indexed where the tensors live."""
     from hfnets.training.data import keep_on_device
