@@ -47,8 +47,8 @@ from hfnets.training.data import (
 )
 from hfnets.training.launch import (
     build_accelerator,
-    build_adamw,
     build_lr_scheduler,
+    build_optimizer,
     describe_hardware,
     device_synchronize,
     global_batch_rows,
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         thresholding=True,
         sample_max_value=1.0,
     )
-    optimizer = build_adamw(accelerator, unet.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    optimizer = build_optimizer(accelerator, unet.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
     unet, optimizer, dataloader = accelerator.prepare(unet, optimizer, dataloader)
     num_update_steps_per_epoch, max_train_steps, num_train_epochs = training_length(
         len(dataloader), args.gradient_accumulation_steps, args.max_train_steps, args.num_train_epochs

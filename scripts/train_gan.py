@@ -47,7 +47,7 @@ from hfnets.training.data import (
 )
 from hfnets.training.launch import (
     build_accelerator,
-    build_adamw,
+    build_optimizer,
     describe_hardware,
     device_synchronize,
     global_batch_rows,
@@ -179,10 +179,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     generator = GanGenerator(latent_dim=args.latent_dim, **shape)
     discriminator = GanDiscriminator(**shape)
     betas = (args.adam_beta1, args.adam_beta2)
-    optimizer_g = build_adamw(
+    optimizer_g = build_optimizer(
         accelerator, generator.parameters(), torch.optim.Adam, lr=args.learning_rate, betas=betas
     )
-    optimizer_d = build_adamw(
+    optimizer_d = build_optimizer(
         accelerator, discriminator.parameters(), torch.optim.Adam, lr=args.discriminator_learning_rate, betas=betas
     )
     generator, discriminator, optimizer_g, optimizer_d, dataloader = accelerator.prepare(

@@ -44,8 +44,8 @@ from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import batch_dataloader, keep_on_device
 from hfnets.training.launch import (
     build_accelerator,
-    build_adamw,
     build_lr_scheduler,
+    build_optimizer,
     describe_hardware,
     device_synchronize,
     prepare_output_dir,
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model.activation_checkpointing_enable()
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = build_adamw(
+    optimizer = build_optimizer(
         accelerator,
         [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=args.learning_rate,

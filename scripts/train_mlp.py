@@ -56,8 +56,8 @@ from hfnets.training.data import (
 )
 from hfnets.training.launch import (
     build_accelerator,
-    build_adamw,
     build_lr_scheduler,
+    build_optimizer,
     describe_hardware,
     device_synchronize,
     prepare_output_dir,
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model = AutoModelForImageClassification.from_pretrained(args.model_name_or_path)
     else:
         model = AutoModelForImageClassification.from_config(config)
-    optimizer = build_adamw(accelerator, model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    optimizer = build_optimizer(accelerator, model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
     model, optimizer, train_dataloader, eval_dataloader = accelerator.prepare(
         model, optimizer, train_dataloader, eval_dataloader
     )

@@ -118,10 +118,11 @@ def unwrap(accelerator: Accelerator, model: torch.nn.Module) -> torch.nn.Module:
     return accelerator.unwrap_model(model, keep_torch_compile=False)
 
 
-def build_adamw(
+def build_optimizer(
     accelerator: Accelerator, params, optimizer_class=torch.optim.AdamW, **kwargs
 ) -> torch.optim.Optimizer:
-    """AdamW (or Adam) with PyTorch's fused kernel on CUDA (one launch for all parameters), its default elsewhere."""
+    """`optimizer_class` (AdamW, Adam, ...) with PyTorch's fused kernel on CUDA (one launch for all parameters), its
+    default elsewhere."""
     if accelerator.device.type == "cuda":
         kwargs["fused"] = True
     return optimizer_class(params, **kwargs)

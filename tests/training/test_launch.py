@@ -8,7 +8,7 @@ from accelerate.commands.config.config_args import load_config_from_file
 from accelerate.state import AcceleratorState
 
 from hfnets import CharGptConfig, CharGptForCausalLM
-from hfnets.training.launch import build_accelerator, build_adamw, global_batch_rows, replicas_in_sync, unwrap
+from hfnets.training.launch import build_accelerator, build_optimizer, global_batch_rows, replicas_in_sync, unwrap
 from tests.conftest import REPO_ROOT
 
 CONFIGS = sorted((REPO_ROOT / "scripts" / "accelerate").glob("*.yaml"))
@@ -33,9 +33,9 @@ def test_torch_compile_flag_compiles_in_prepare_and_unwrap_gives_the_plain_model
 
 def test_optimizers_are_fused_on_cuda_only():
     accelerator = Accelerator(cpu=True)
-    optimizer = build_adamw(accelerator, [torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
+    optimizer = build_optimizer(accelerator, [torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
     assert isinstance(optimizer, torch.optim.AdamW) and not optimizer.defaults["fused"]
-    adam = build_adamw(accelerator, [torch.nn.Parameter(torch.zeros(2))], torch.optim.Adam, lr=1e-3)
+    adam = build_optimizer(accelerator, [torch.nn.Parameter(torch.zeros(2))], torch.optim.Adam, lr=1e-3)
     assert type(adam) is torch.optim.Adam
 
 
