@@ -9,9 +9,10 @@ import pytest
 import torch
 from huggingface_hub import ModelCard
 
+from hfnets import cli
 from hfnets.hub import check_model_folder
 from hfnets.resources import PRETRAINED_MODELS, available_pretrained, pretrained_path
-from tests.conftest import REPO_ROOT, run_script
+from tests.conftest import REPO_ROOT
 from tests.helpers.isolated import run_without_hfnets
 
 SHIPPED = available_pretrained()
@@ -143,9 +144,7 @@ def test_the_gpt_reproduces_its_cards_validation_loss(shakespeare_dir):
 def test_the_gan_draws_the_digits_asked_for(mnist_dir, tmp_path):
     gan, judge = shipped("mnist-gan"), shipped("mnist-cnn")
     report = tmp_path / "report.json"
-    command = ["-m", "hfnets.cli", "evaluate", gan, "--judge", judge, "--dataset_name", str(mnist_dir)]
-    result = run_script([*command, "--json", str(report)])
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert cli.main(["evaluate", gan, "--judge", judge, "--dataset_name", str(mnist_dir), "--json", str(report)]) == 0
     measured = json.loads(report.read_text())
     assert measured["conditional_accuracy"] >= 0.98
 
@@ -153,10 +152,9 @@ def test_the_gan_draws_the_digits_asked_for(mnist_dir, tmp_path):
 def test_the_ddpm_draws_the_digits_asked_for_and_its_card_beats_the_gan(mnist_dir, tmp_path):
     ddpm, judge = shipped("mnist-ddpm"), shipped("mnist-cnn")
     report = tmp_path / "report.json"
-    command = ["-m", "hfnets.cli", "evaluate", ddpm, "--judge", judge, "--dataset_name", str(mnist_dir)]
+    command = ["evaluate", ddpm, "--judge", judge, "--dataset_name", str(mnist_dir)]
     fast = ["--num_samples", "50", "--scheduler", "dpm", "--num_inference_steps", "25", "--json", str(report)]
-    result = run_script([*command, *fast])
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert cli.main([*command, *fast]) == 0
     assert json.loads(report.read_text())["conditional_accuracy"] >= 0.94  # 50 samples: a coarse check
     # The card's own 1,000-sample report: the bars, against the GAN's report under the same judge.
     card, gan = results("mnist-ddpm")["evaluation"], results("mnist-gan")["evaluation"]

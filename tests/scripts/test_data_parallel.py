@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import REPO_ROOT, SONNET, free_port, run_script
+from tests.conftest import REPO_ROOT, SONNET, free_port, run_in_process, run_script
 from tests.helpers.datasets import make_image_dataset
 
 MULTI_GPU_CONFIG = REPO_ROOT / "scripts" / "accelerate" / "multi_gpu.yaml"
@@ -28,10 +28,11 @@ def launch(script: str, args: list[str], num_processes: int) -> dict:
         "--main_process_port",
         str(free_port()),
     ]
-    if num_processes == 1:  # a single process is a plain run, with no process group
-        command = []
-    result = run_script([*command, f"scripts/{script}", *args], env={"ACCELERATE_USE_CPU": "true"}, timeout=300)
-    assert result.returncode == 0, result.stderr[-4000:]
+    if num_processes == 1:  # a single process is a plain run, with no process group: run here, on the CPU
+        run_in_process(f"scripts/{script}", args)
+    else:
+        result = run_script([*command, f"scripts/{script}", *args], env={"ACCELERATE_USE_CPU": "true"}, timeout=300)
+        assert result.returncode == 0, result.stderr[-4000:]
     output_dir = Path(args[args.index("--output_dir") + 1])
     return json.loads((output_dir / "all_results.json").read_text())
 
