@@ -66,3 +66,15 @@ def run_with_random_kills(script: str, argv: list[str], output_dir, kills: int, 
         return run_script([f"scripts/{script}", *argv, *resume])
     command = [*launcher, str(REPO_ROOT / "scripts" / script), *argv, *resume]
     return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def killed_and_uninterrupted(script: str, args_for, tmp_path, kills: int) -> tuple:
+    """(uninterrupted folder, killed folder): `scripts/<script>` run once without interruption into tmp_path/reference
+    and once killed -9 `kills` times at random moments and resumed into tmp_path/killed; `args_for(folder)` gives its
+    flags for an output folder. Both runs must end well; the caller compares their weights."""
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    result = run_script([f"scripts/{script}", *args_for(reference)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    final = run_with_random_kills(script, args_for(killed), killed, kills=kills)
+    assert final.returncode == 0, final.stderr[-3000:]
+    return reference, killed

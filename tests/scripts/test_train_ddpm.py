@@ -108,15 +108,12 @@ def test_interrupted_run_resumes_to_the_same_weights_and_ema(train_ddpm, mnist_d
 
 @pytest.mark.slow
 def test_kill_9_at_random_moments_resumes_to_the_same_weights_and_ema(mnist_dir, tmp_path):
-    from tests.helpers.interrupt import run_with_random_kills
+    from tests.helpers.interrupt import killed_and_uninterrupted
 
-    reference = run_script(["scripts/train_ddpm.py", *quick_args(mnist_dir, tmp_path / "reference", *RESUME_FLAGS)])
-    assert reference.returncode == 0, reference.stderr[-3000:]
-    killed_dir = tmp_path / "killed"  # kill -9 at random moments, resuming each time
-    flags = quick_args(mnist_dir, killed_dir, *RESUME_FLAGS)
-    final = run_with_random_kills("train_ddpm.py", flags, killed_dir, kills=2)
-    assert final.returncode == 0, final.stderr[-3000:]
-    assert_same_ema(tmp_path / "reference", killed_dir)
+    def args_for(folder):
+        return quick_args(mnist_dir, folder, *RESUME_FLAGS)
+
+    assert_same_ema(*killed_and_uninterrupted("train_ddpm.py", args_for, tmp_path, kills=2))
 
 
 def test_rgb_images_of_another_size_are_padded_for_the_unet_and_cropped_back(train_ddpm, tmp_path):

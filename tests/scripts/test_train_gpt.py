@@ -14,7 +14,7 @@ from transformers import pipeline
 import hfnets  # noqa: F401  (registers the Auto classes)
 from hfnets import CharGptConfig, CharGptForCausalLM
 from tests.conftest import REPO_ROOT, SHARED_DIR, run_script
-from tests.helpers.interrupt import run_killed_after_checkpoint, run_with_random_kills
+from tests.helpers.interrupt import killed_and_uninterrupted, run_killed_after_checkpoint
 
 SCRIPT = REPO_ROOT / "scripts" / "train_gpt.py"
 TINY = "n_layer=2,n_head=2,n_embd=32,n_positions=32,dropout=0.0"
@@ -129,15 +129,11 @@ def test_interrupted_run_resumes_to_the_same_weights(train_gpt, text_files, tmp_
 @pytest.mark.slow
 def test_kill_9_at_random_moments_resumes_to_the_same_weights(text_files, tmp_path):
     train, validation = text_files
-    reference = run_script(
-        ["scripts/train_gpt.py", *tiny_args(train, validation, tmp_path / "reference", *RESUME_FLAGS)]
-    )
-    assert reference.returncode == 0, reference.stderr[-3000:]
-    killed_dir = tmp_path / "killed"  # kill -9 at random moments, resuming each time
-    flags = tiny_args(train, validation, killed_dir, *RESUME_FLAGS)
-    final = run_with_random_kills("train_gpt.py", flags, killed_dir, 2)
-    assert final.returncode == 0, final.stderr[-3000:]
-    assert_same_weights(tmp_path / "reference", killed_dir)
+
+    def args_for(folder):
+        return tiny_args(train, validation, folder, *RESUME_FLAGS)
+
+    assert_same_weights(*killed_and_uninterrupted("train_gpt.py", args_for, tmp_path, kills=2))
 
 
 def test_tokenizer_that_does_not_match_the_model_is_refused(train_gpt, text_files, tmp_path):

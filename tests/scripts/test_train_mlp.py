@@ -14,7 +14,7 @@ from transformers import pipeline
 from hfnets import DigitClassificationPipeline, MnistMlpConfig, MnistMlpForImageClassification
 from tests.conftest import REPO_ROOT, run_script
 from tests.helpers.drawing import draw_digit
-from tests.helpers.interrupt import run_killed_after_checkpoint, run_with_random_kills
+from tests.helpers.interrupt import killed_and_uninterrupted, run_killed_after_checkpoint
 
 SCRIPT = REPO_ROOT / "scripts" / "train_mlp.py"
 
@@ -123,14 +123,13 @@ def test_interrupted_run_resumes_to_the_same_weights(train_mlp, mnist_dir, tmp_p
 
 @pytest.mark.slow
 def test_kill_9_at_random_moments_resumes_to_the_same_weights(mnist_dir, tmp_path):
-    extra = ["--num_train_epochs", "2", "--dropout", "0.2", "--checkpointing_steps", "5"]
-    reference = run_script(["scripts/train_mlp.py", *quick_args(mnist_dir, tmp_path / "reference", *extra)])
-    assert reference.returncode == 0, reference.stderr[-3000:]
-    killed_dir = tmp_path / "killed"  # kill -9 at random moments, resuming each time
-    final = run_with_random_kills("train_mlp.py", quick_args(mnist_dir, killed_dir, *extra), killed_dir, kills=3)
-    assert final.returncode == 0, final.stderr[-3000:]
-    expected = load_file(tmp_path / "reference" / "model.safetensors")
-    actual = load_file(killed_dir / "model.safetensors")
+    def args_for(folder):
+        return quick_args(
+            mnist_dir, folder, "--num_train_epochs", "2", "--dropout", "0.2", "--checkpointing_steps", "5"
+        )
+
+    reference, killed = killed_and_uninterrupted("train_mlp.py", args_for, tmp_path, kills=3)
+    expected, actual = load_file(reference / "model.safetensors"), load_file(killed / "model.safetensors")
     for name in expected:
         assert torch.equal(expected[name], actual[name]), name
 
