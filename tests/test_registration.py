@@ -69,3 +69,20 @@ def test_a_model_class_imported_directly_still_saves_its_code(tmp_path):
         '"AutoModelForImageClassification": "modeling_mlp.MnistMlpForImageClassification"'
         in (tmp_path / "config.json").read_text()
     )
+
+
+def test_a_registration_that_fails_warns_and_leaves_transformers_usable():
+    code = (
+        "import sys, warnings\n"
+        "import hfnets\n"
+        "sys.modules['hfnets.mlp.configuration_mlp'] = None  # its import now fails\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    from transformers import AutoConfig\n"
+        "print(AutoConfig.__name__, [str(w.message) for w in caught if 'could not register' in str(w.message)])\n"
+    )
+    result = run_script(["-c", code])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("AutoConfig ")  # transformers imported fine
+    assert "hfnets could not register its models with transformers.models.auto.configuration_auto" in result.stdout
+    assert "hfnets.mlp.configuration_mlp" in result.stdout  # the warning names what failed
