@@ -1,6 +1,6 @@
 """hfnets: classic neural-network families as Hugging Face models.
 
-Importing `hfnets` registers the transformers families (MLP, CNN, GPT) with the Auto classes, so `AutoConfig`,
+Importing `hfnets` registers the transformers families (MLP, CNN, GPT, RNN) with the Auto classes, so `AutoConfig`,
 `AutoModelForImageClassification`, `AutoModelForCausalLM`, `AutoTokenizer`, `AutoImageProcessor` and
 `transformers.pipeline(...)` load saved hfnets models (see `hfnets.registration`: each registration runs as
 transformers defines the Auto class). Each model file calls `register_for_auto_class`, so `save_pretrained` also
@@ -29,6 +29,9 @@ _LAZY_NAMES = {
     "CharGptModel": "gpt",
     "CharGptPreTrainedModel": "gpt",
     "CharGptTokenizer": "gpt",
+    "CharRnnConfig": "rnn",
+    "CharRnnForCausalLM": "rnn",
+    "CharRnnPreTrainedModel": "rnn",
     "GanDiscriminator": "gan",
     "GanGenerator": "gan",
     "GanPipeline": "gan",

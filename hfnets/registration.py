@@ -1,4 +1,4 @@
-"""The transformers families (MLP, CNN, GPT) registered with transformers' Auto classes, each Auto class as it is
+"""The transformers families (MLP, CNN, GPT, RNN) registered with transformers' Auto classes, each Auto class as it is
 first imported.
 
 `import hfnets` calls `register_when_imported()`. Registering needs the hfnets configuration and model classes, hence
@@ -21,8 +21,9 @@ def register_configs() -> None:
     from .cnn.configuration_cnn import MnistCnnConfig
     from .gpt.configuration_gpt import CharGptConfig
     from .mlp.configuration_mlp import MnistMlpConfig
+    from .rnn.configuration_rnn import CharRnnConfig
 
-    for config_class in (MnistMlpConfig, MnistCnnConfig, CharGptConfig):
+    for config_class in (MnistMlpConfig, MnistCnnConfig, CharGptConfig, CharRnnConfig):
         AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
 
 
@@ -35,6 +36,8 @@ def register_models() -> None:
     from .gpt.modeling_gpt import CharGptForCausalLM, CharGptModel
     from .mlp.configuration_mlp import MnistMlpConfig
     from .mlp.modeling_mlp import MnistMlpForImageClassification
+    from .rnn.configuration_rnn import CharRnnConfig
+    from .rnn.modeling_rnn import CharRnnForCausalLM
 
     AutoModel.register(MnistMlpConfig, MnistMlpForImageClassification, exist_ok=True)
     AutoModelForImageClassification.register(MnistMlpConfig, MnistMlpForImageClassification, exist_ok=True)
@@ -42,6 +45,7 @@ def register_models() -> None:
     AutoModelForImageClassification.register(MnistCnnConfig, MnistCnnForImageClassification, exist_ok=True)
     AutoModel.register(CharGptConfig, CharGptModel, exist_ok=True)
     AutoModelForCausalLM.register(CharGptConfig, CharGptForCausalLM, exist_ok=True)
+    AutoModelForCausalLM.register(CharRnnConfig, CharRnnForCausalLM, exist_ok=True)
 
 
 def register_tokenizers() -> None:
@@ -49,8 +53,10 @@ def register_tokenizers() -> None:
 
     from .gpt.configuration_gpt import CharGptConfig
     from .gpt.tokenization_gpt import CharGptTokenizer
+    from .rnn.configuration_rnn import CharRnnConfig
 
-    AutoTokenizer.register(CharGptConfig, slow_tokenizer_class=CharGptTokenizer, exist_ok=True)
+    for config_class in (CharGptConfig, CharRnnConfig):  # one character tokenizer for both language models
+        AutoTokenizer.register(config_class, slow_tokenizer_class=CharGptTokenizer, exist_ok=True)
 
 
 def register_image_processors() -> None:
@@ -73,38 +79,54 @@ REGISTRATIONS = {
 }
 
 
-class _RegisterAfter(importlib.abc.Loader):
-    """A module's own loader, followed by the registration that extends what the module defines."""
+def _hfnets_module_initializing() -> bool:
+    """Whether an hfnets module is being imported right now (its code has not finished running)."""
+    return any(
+        name.partition(".")[0] == "hfnets" and getattr(getattr(module, "__spec__", None), "_initializing", False)
+        for name, module in list(sys.modules.items())
+    )
 
-    def __init__(self, loader, register):
+
+class _RunThen(importlib.abc.Loader):
+    """A module's own loader, followed by `after(name)` once the module has run."""
+
+    def __init__(self, loader, after, name: str):
         self.loader = loader
-        self.register = register
+        self.after = after
+        self.name = name
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module) -> None:
         self.loader.exec_module(module)
-        try:
-            self.register()
-        except Exception as error:  # transformers stays usable; only the hfnets model types are missing
-            warnings.warn(f"hfnets could not register its models with {module.__name__}: {error!r}", stacklevel=2)
+        self.after(self.name)
 
     def __getattr__(self, name: str):  # get_source, get_filename, resource readers: the module's own loader
         return getattr(self.loader, name)
 
 
 class _AutoClassWatcher(importlib.abc.MetaPathFinder):
-    """Finds nothing itself: it hands the modules of `REGISTRATIONS` to the other finders and wraps their loader."""
+    """Finds nothing itself: it hands the modules of `REGISTRATIONS` (and hfnets' own) to the other finders and runs
+    code after them.
+
+    A registration runs when its transformers module has run (not when the module is merely looked for:
+    `importlib.util.find_spec` probes without importing). transformers defines some Auto classes while an hfnets
+    model file is itself being imported (`transformers.modeling_layers` imports `AutoModel`); the registration, which
+    needs that file's classes, then waits for the next hfnets module to finish."""
 
     def __init__(self):
         self.pending = dict(REGISTRATIONS)
-        self.lock = threading.Lock()
+        self.deferred = {}
+        self.lock = threading.RLock()
+        self.retrying = False
 
     def find_spec(self, fullname, path, target=None):
-        with self.lock:
-            register = self.pending.pop(fullname, None)
-        if register is None:
+        if fullname in self.pending:
+            after = self.registration_module_ran
+        elif fullname.partition(".")[0] == "hfnets":
+            after = self.hfnets_module_ran
+        else:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -112,9 +134,44 @@ class _AutoClassWatcher(importlib.abc.MetaPathFinder):
             spec = finder.find_spec(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None:
-                    spec.loader = _RegisterAfter(spec.loader, register)
+                    spec.loader = _RunThen(spec.loader, after, fullname)
                 return spec
         return None
+
+    def registration_module_ran(self, name: str) -> None:
+        with self.lock:
+            register = self.pending.pop(name, None)
+        if register is not None:
+            self.run(name, register)
+
+    def hfnets_module_ran(self, name: str) -> None:
+        with self.lock:
+            if self.retrying or not self.deferred:
+                return
+            self.retrying = True
+            try:
+                for module_name, register in list(self.deferred.items()):
+                    del self.deferred[module_name]
+                    self.run(module_name, register)
+            finally:
+                self.retrying = False
+
+    def run(self, name: str, register) -> None:
+        try:
+            register()
+        except ImportError:
+            if not _hfnets_module_initializing():
+                raise_warning(name)
+                return
+            with self.lock:
+                self.deferred[name] = register  # retried when the hfnets module being imported has run
+        except Exception:  # transformers stays usable; only the hfnets model types are missing
+            raise_warning(name)
+
+
+def raise_warning(name: str) -> None:
+    error = sys.exc_info()[1]
+    warnings.warn(f"hfnets could not register its models with {name}: {error!r}", stacklevel=3)
 
 
 _watcher = None
@@ -127,9 +184,7 @@ def register_when_imported() -> None:
     if _watcher is not None:
         return
     _watcher = _AutoClassWatcher()
-    for name, register in REGISTRATIONS.items():
+    sys.meta_path.insert(0, _watcher)
+    for name in REGISTRATIONS:
         if name in sys.modules:
-            _watcher.pending.pop(name)
-            register()
-    if _watcher.pending:
-        sys.meta_path.insert(0, _watcher)
+            _watcher.registration_module_ran(name)

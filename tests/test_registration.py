@@ -42,9 +42,19 @@ def test_cli_help_and_version_import_no_framework():
     assert result.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("first", ["hfnets", "transformers.modeling_utils", "transformers.models.auto.modeling_auto"])
+@pytest.mark.parametrize(
+    "first",
+    [
+        "hfnets",
+        "transformers.modeling_utils",
+        "transformers.models.auto.modeling_auto",
+        "hfnets.gpt.modeling_gpt",  # transformers defines AutoModel while this file is being imported
+        "hfnets.mlp.modeling_mlp",
+    ],
+)
 def test_auto_classes_load_every_hfnets_kind_whatever_was_imported_first(first):
-    """Each Auto class is extended as transformers defines it, or at `import hfnets` when it already was."""
+    """Each Auto class is extended as transformers defines it, or at `import hfnets` when it already was, or, when
+    transformers defines it in the middle of an hfnets model file's import, once that file has run."""
     if not (REPO_ROOT / "pretrained" / "char-gpt" / "config.json").is_file():
         pytest.skip("needs the shipped models in pretrained/")
     result = run_script(["-c", f"import {first}\nimport hfnets\n{LOAD_EVERY_KIND}"])
@@ -86,3 +96,18 @@ def test_a_registration_that_fails_warns_and_leaves_transformers_usable():
     assert result.stdout.startswith("AutoConfig ")  # transformers imported fine
     assert "hfnets could not register its models with transformers.models.auto.configuration_auto" in result.stdout
     assert "hfnets.mlp.configuration_mlp" in result.stdout  # the warning names what failed
+
+
+def test_a_module_looked_for_before_it_is_imported_still_registers():
+    """Libraries probe for modules with `importlib.util.find_spec` without importing them; the registration waits for
+    the module to run."""
+    code = (
+        "import importlib.util\n"
+        "import hfnets\n"
+        "assert importlib.util.find_spec('transformers.models.auto.modeling_auto') is not None\n"
+        "from transformers import AutoModelForCausalLM\n"
+        "print(type(AutoModelForCausalLM.from_pretrained('pretrained/char-gpt')).__module__)\n"
+    )
+    result = run_script(["-c", code])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "hfnets.gpt.modeling_gpt"
