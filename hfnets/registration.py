@@ -9,7 +9,6 @@ module imported before hfnets: `import hfnets` itself stays light, and `AutoConf
 """
 
 import importlib.abc
-import importlib.util
 import sys
 import threading
 import warnings
@@ -159,19 +158,18 @@ class _AutoClassWatcher(importlib.abc.MetaPathFinder):
     def run(self, name: str, register) -> None:
         try:
             register()
-        except ImportError:
+        except ImportError as error:
             if not _hfnets_module_initializing():
-                raise_warning(name)
+                _warn_unregistered(name, error)
                 return
             with self.lock:
                 self.deferred[name] = register  # retried when the hfnets module being imported has run
-        except Exception:  # transformers stays usable; only the hfnets model types are missing
-            raise_warning(name)
+        except Exception as error:  # transformers stays usable; only the hfnets model types are missing
+            _warn_unregistered(name, error)
 
 
-def raise_warning(name: str) -> None:
-    error = sys.exc_info()[1]
-    warnings.warn(f"hfnets could not register its models with {name}: {error!r}", stacklevel=3)
+def _warn_unregistered(name: str, error: Exception) -> None:
+    warnings.warn(f"hfnets could not register its models with {name}: {error!r}", stacklevel=4)
 
 
 _watcher = None

@@ -206,16 +206,21 @@ def trained_dirs(tmp_path_factory) -> dict[str, Path]:
     return {family: root / family for family in ("mlp", "gan", "ddpm", "gpt")}
 
 
+def load_script(name: str):
+    """`scripts/<name>.py` as a module, for in-process calls of its `parse_args` or `main(argv)`."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_in_process(script: str, argv: list[str]) -> dict:
     """A training script's `main(argv)` in this process (its imports are paid once, not per run); the Accelerator
     state is reset afterwards, so that the next run starts afresh."""
     from accelerate.state import AcceleratorState
 
-    spec = importlib.util.spec_from_file_location(Path(script).stem, REPO_ROOT / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     try:
-        return module.main(argv)
+        return load_script(Path(script).stem).main(argv)
     finally:
         AcceleratorState._reset_state(True)
 

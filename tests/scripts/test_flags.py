@@ -1,23 +1,15 @@
 """Every flag a training script offers is one it reads: what a family has no use for is refused by argparse."""
 
 import contextlib
-import importlib.util
 import io
 import re
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_script
 
 SCRIPTS = ("train_mlp", "train_gpt", "train_gan", "train_ddpm")
 HELPERS = [*(REPO_ROOT / "hfnets" / "training").glob("*.py"), *(REPO_ROOT / "hfnets" / "hub").glob("*.py")]
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def offered_flags(module) -> set[str]:

@@ -1,6 +1,5 @@
 """End-to-end runs of scripts/train_ddpm.py on a real MNIST subset and on small made-up datasets."""
 
-import importlib.util
 import json
 
 import pytest
@@ -9,18 +8,13 @@ from accelerate.state import AcceleratorState
 from diffusers import DiffusionPipeline
 from PIL import Image
 
-from tests.conftest import REPO_ROOT, run_script
+from tests.conftest import load_script, run_script
 from tests.helpers.datasets import make_image_dataset
-
-SCRIPT = REPO_ROOT / "scripts" / "train_ddpm.py"
 
 
 @pytest.fixture
 def train_ddpm():
-    spec = importlib.util.spec_from_file_location("train_ddpm", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
+    yield load_script("train_ddpm")
     AcceleratorState._reset_state(True)
 
 

@@ -1,6 +1,5 @@
 """End-to-end runs of scripts/train_gan.py and `hfnets evaluate` on a real MNIST subset."""
 
-import importlib.util
 import json
 
 import pytest
@@ -8,9 +7,7 @@ import torch
 from accelerate.state import AcceleratorState
 from diffusers import DiffusionPipeline
 
-from tests.conftest import REPO_ROOT, run_script
-
-SCRIPT = REPO_ROOT / "scripts" / "train_gan.py"
+from tests.conftest import load_script, run_script
 
 
 def run_evaluate(output_dir, judge_dir, mnist_dir, num_samples: int) -> tuple[str, dict]:
@@ -35,10 +32,7 @@ def run_evaluate(output_dir, judge_dir, mnist_dir, num_samples: int) -> tuple[st
 
 @pytest.fixture
 def train_gan():
-    spec = importlib.util.spec_from_file_location("train_gan", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
+    yield load_script("train_gan")
     AcceleratorState._reset_state(True)
 
 

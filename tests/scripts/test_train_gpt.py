@@ -1,6 +1,5 @@
 """End-to-end runs of scripts/train_gpt.py: on a small text file of its own, and on Tiny Shakespeare."""
 
-import importlib.util
 import json
 import math
 
@@ -13,10 +12,9 @@ from transformers import pipeline
 
 import hfnets  # noqa: F401  (registers the Auto classes)
 from hfnets import CharGptConfig, CharGptForCausalLM
-from tests.conftest import REPO_ROOT, SHARED_DIR, run_script
+from tests.conftest import SHARED_DIR, load_script, run_script
 from tests.helpers.interrupt import killed_and_uninterrupted, run_killed_after_checkpoint
 
-SCRIPT = REPO_ROOT / "scripts" / "train_gpt.py"
 TINY = "n_layer=2,n_head=2,n_embd=32,n_positions=32,dropout=0.0"
 VERSE = (
     "Shall I compare thee to a summer's day?\nThou art more lovely and more temperate:\n"
@@ -58,10 +56,7 @@ def tiny_args(train, validation, output_dir, *extra) -> list[str]:
 
 @pytest.fixture
 def train_gpt():
-    spec = importlib.util.spec_from_file_location("train_gpt", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
+    yield load_script("train_gpt")
     AcceleratorState._reset_state(True)
 
 

@@ -1,6 +1,5 @@
 """End-to-end runs of scripts/train_mlp.py on real MNIST subsets."""
 
-import importlib.util
 import json
 
 import numpy as np
@@ -12,11 +11,9 @@ from safetensors.torch import load_file
 from transformers import pipeline
 
 from hfnets import DigitClassificationPipeline, MnistMlpConfig, MnistMlpForImageClassification
-from tests.conftest import REPO_ROOT, run_script
+from tests.conftest import load_script, run_script
 from tests.helpers.drawing import draw_digit
 from tests.helpers.interrupt import killed_and_uninterrupted, run_killed_after_checkpoint
-
-SCRIPT = REPO_ROOT / "scripts" / "train_mlp.py"
 
 
 def quick_args(mnist_dir, output_dir, *extra) -> list[str]:
@@ -41,10 +38,7 @@ def quick_args(mnist_dir, output_dir, *extra) -> list[str]:
 @pytest.fixture
 def train_mlp():
     """The script as a module, for in-process runs of `main(argv)`; the Accelerator state is reset after each."""
-    spec = importlib.util.spec_from_file_location("train_mlp", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
+    yield load_script("train_mlp")
     AcceleratorState._reset_state(True)
 
 
