@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = {
     "mlp": "bench_mlp.py",  # scripts/train_mlp.py against a plain PyTorch loop
     "gpt": "bench_gpt.py",  # CharGpt against transformers' GPT2LMHeadModel
+    "rnn": "bench_rnn.py",  # scripts/train_rnn.py against a plain nn.LSTM loop; cached generation against uncached
     "gan": "bench_gan.py",  # GanPipeline against its bare generator
     "ddpm": "bench_ddpm.py",  # DdpmPipeline against diffusers' DDPMPipeline
     "ddpm_training": "bench_ddpm_training.py",  # UNet training-step variants against the fp32 step

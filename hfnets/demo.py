@@ -17,7 +17,7 @@ from .resources import find_resource, is_model_folder, pretrained_path
 
 @dataclass(frozen=True)
 class Family:
-    demo: str  # the gallery's name of the demo folder in spaces/
+    demo: str  # the gallery's key of the model: its demo folder in spaces/, "mnist-cnn" or "char-rnn"
     shipped: str  # the name of the shipped model (hfnets.pretrained_path)
     script: str
     quick_training: tuple[str, ...]  # flags of the small model trained by --train_missing
@@ -26,11 +26,25 @@ class Family:
 
 FAMILIES = {
     "mlp": Family("mnist-classifier", "mnist-mlp", "train_mlp.py", ("--num_train_epochs", "2"), "images"),
+    "cnn": Family(
+        "mnist-cnn",
+        "mnist-cnn",
+        "train_cnn.py",
+        ("--num_train_epochs", "2", "--random_rotation", "0", "--random_shift", "0", "--random_scale", "0"),
+        "images",
+    ),
     "gan": Family("gan", "mnist-gan", "train_gan.py", ("--num_train_epochs", "3"), "images"),
     "ddpm": Family(
         "ddpm", "mnist-ddpm", "train_ddpm.py", ("--num_train_epochs", "1", "--num_inference_steps", "25"), "images"
     ),
     "gpt": Family("gpt", "char-gpt", "train_gpt.py", ("--max_train_steps", "600", "--eval_steps", "300"), "text"),
+    "rnn": Family(
+        "char-rnn",
+        "char-rnn",
+        "train_rnn.py",
+        ("--max_train_steps", "300", "--eval_steps", "300", "--config_overrides", "hidden_size=256"),
+        "text",
+    ),
 }
 
 

@@ -17,20 +17,20 @@ import warnings
 def register_configs() -> None:
     from transformers import AutoConfig
 
-    from .cnn.configuration_cnn import MnistCnnConfig
+    from .cnn.configuration_cnn import CnnConfig, MnistCnnConfig
     from .gpt.configuration_gpt import CharGptConfig
     from .mlp.configuration_mlp import MnistMlpConfig
     from .rnn.configuration_rnn import CharRnnConfig
 
-    for config_class in (MnistMlpConfig, MnistCnnConfig, CharGptConfig, CharRnnConfig):
+    for config_class in (MnistMlpConfig, CnnConfig, MnistCnnConfig, CharGptConfig, CharRnnConfig):
         AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
 
 
 def register_models() -> None:
     from transformers import AutoModel, AutoModelForCausalLM, AutoModelForImageClassification
 
-    from .cnn.configuration_cnn import MnistCnnConfig
-    from .cnn.modeling_cnn import MnistCnnForImageClassification
+    from .cnn.configuration_cnn import CnnConfig, MnistCnnConfig
+    from .cnn.modeling_cnn import CnnForImageClassification, MnistCnnForImageClassification
     from .gpt.configuration_gpt import CharGptConfig
     from .gpt.modeling_gpt import CharGptForCausalLM, CharGptModel
     from .mlp.configuration_mlp import MnistMlpConfig
@@ -40,8 +40,12 @@ def register_models() -> None:
 
     AutoModel.register(MnistMlpConfig, MnistMlpForImageClassification, exist_ok=True)
     AutoModelForImageClassification.register(MnistMlpConfig, MnistMlpForImageClassification, exist_ok=True)
-    AutoModel.register(MnistCnnConfig, MnistCnnForImageClassification, exist_ok=True)
-    AutoModelForImageClassification.register(MnistCnnConfig, MnistCnnForImageClassification, exist_ok=True)
+    for config_class, model_class in (
+        (CnnConfig, CnnForImageClassification),
+        (MnistCnnConfig, MnistCnnForImageClassification),
+    ):
+        AutoModel.register(config_class, model_class, exist_ok=True)
+        AutoModelForImageClassification.register(config_class, model_class, exist_ok=True)
     AutoModel.register(CharGptConfig, CharGptModel, exist_ok=True)
     AutoModelForCausalLM.register(CharGptConfig, CharGptForCausalLM, exist_ok=True)
     AutoModelForCausalLM.register(CharRnnConfig, CharRnnForCausalLM, exist_ok=True)
@@ -61,12 +65,14 @@ def register_tokenizers() -> None:
 def register_image_processors() -> None:
     from transformers import AutoImageProcessor
 
-    from .cnn.configuration_cnn import MnistCnnConfig
+    from .cnn.configuration_cnn import CnnConfig, MnistCnnConfig
+    from .cnn.image_processing_cnn import CnnImageProcessor
     from .mlp.configuration_mlp import MnistMlpConfig
     from .mlp.image_processing_mlp import MnistMlpImageProcessor
 
-    for config_class in (MnistMlpConfig, MnistCnnConfig):
+    for config_class in (MnistMlpConfig, MnistCnnConfig):  # the digit classifiers read digits the MNIST way
         AutoImageProcessor.register(config_class, slow_image_processor_class=MnistMlpImageProcessor, exist_ok=True)
+    AutoImageProcessor.register(CnnConfig, slow_image_processor_class=CnnImageProcessor, exist_ok=True)
 
 
 # transformers' module that defines an Auto class -> the registration that extends it.

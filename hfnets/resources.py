@@ -16,6 +16,7 @@ PRETRAINED_MODELS = {
     "mnist-gan": "the class-conditional GAN (diffusers pipeline)",
     "mnist-ddpm": "the class-conditional DDPM diffusion model (diffusers pipeline)",
     "char-gpt": "the character-level GPT trained on Tiny Shakespeare (transformers)",
+    "char-rnn": "the character-level recurrent network (LSTM) trained on Tiny Shakespeare (transformers)",
 }
 
 

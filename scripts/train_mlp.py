@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Train the MNIST multilayer perceptron (784-128-10, ReLU, softmax) with Accelerate; `--architecture cnn` trains
-the small convolutional network that judges generated digits instead.
+"""Train the MNIST multilayer perceptron (784-128-10, ReLU, softmax) with Accelerate (the convolutional network has
+its own script, scripts/train_cnn.py).
 
 The same script runs on CPU, one GPU or many, with or without mixed precision, and resumes where it stopped:
 
@@ -30,7 +30,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForImageClassification
 
-from hfnets import DigitClassificationPipeline, MnistCnnConfig, MnistMlpConfig, MnistMlpImageProcessor
+from hfnets import DigitClassificationPipeline, MnistMlpConfig, MnistMlpImageProcessor
 from hfnets.atomic import save_image_atomically
 from hfnets.hub import (
     card_base_model,
@@ -116,22 +116,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=SUPPORTED_ACTIVATIONS,
         help="Hidden activation (default: relu).",
     )
-    model.add_argument(
-        "--dropout", type=float, default=None, help="Dropout (default: 0 for the MLP, 0.25 for the CNN)."
-    )
-    model.add_argument(
-        "--architecture",
-        choices=("mlp", "cnn"),
-        default="mlp",
-        help="mlp: the multilayer perceptron (--hidden_sizes, --hidden_act); cnn: the small convolutional network "
-        "that judges generated digits.",
-    )
+    model.add_argument("--dropout", type=float, default=None, help="Dropout (default: 0).")
     args = parser.parse_args(argv)
     validate_training_args(parser, args)
     # The shape flags describe a new network: refused where they would be ignored.
     shape_flags = [f"--{name}" for name in ("hidden_sizes", "hidden_act") if getattr(args, name) is not None]
-    if args.architecture == "cnn" and shape_flags:
-        parser.error(f"{' and '.join(shape_flags)} shape the MLP; the CNN (--architecture cnn) has a fixed shape.")
     if args.model_name_or_path is not None and (shape_flags or args.dropout is not None):
         given = shape_flags + (["--dropout"] if args.dropout is not None else [])
         parser.error(
@@ -230,10 +219,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 2. Model configuration: a new network named after the dataset's classes, or a saved one.
     if args.model_name_or_path is not None:
         config = AutoConfig.from_pretrained(args.model_name_or_path)
-        if not isinstance(config, (MnistMlpConfig, MnistCnnConfig)):
+        if not isinstance(config, MnistMlpConfig):
+            other = " (scripts/train_cnn.py trains the CNN)" if "cnn" in config.model_type else ""
             raise ValueError(
                 f"--model_name_or_path {args.model_name_or_path} holds a {config.model_type!r} model; this script "
-                "trains the MNIST classifiers (hfnets-mnist-mlp or hfnets-mnist-cnn)."
+                f"trains the MNIST multilayer perceptron (hfnets-mnist-mlp){other}."
             )
         try:
             processor = MnistMlpImageProcessor.from_pretrained(args.model_name_or_path)
@@ -243,10 +233,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         names = splits.class_names
         labels = {"id2label": dict(enumerate(names)), "label2id": {name: i for i, name in enumerate(names)}}
         dropout = {} if args.dropout is None else {"dropout": args.dropout}
-        if args.architecture == "cnn":
-            config = MnistCnnConfig(**labels, **dropout)
-        else:
-            config = MnistMlpConfig(hidden_sizes=args.hidden_sizes, hidden_act=args.hidden_act, **labels, **dropout)
+        config = MnistMlpConfig(hidden_sizes=args.hidden_sizes, hidden_act=args.hidden_act, **labels, **dropout)
         processor = MnistMlpImageProcessor(image_size=config.image_size)
     check_labels(train_labels, config.num_labels, "training")
     check_labels(eval_labels, config.num_labels, "evaluation")
@@ -436,19 +423,13 @@ def build_model_card(args, results, model, accelerator, command: list[str], has_
     """The model card, filled from this run's flags and measured metrics."""
     config = model.config
     dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id)
-    if isinstance(config, MnistCnnConfig):
-        architecture = (
-            f"small convolutional network (two blocks of 3x3 convolutions with {config.conv_channels} channels and "
-            f"max-pooling, a hidden layer of {config.hidden_size}, softmax output)"
-        )
-    else:
-        sizes = "-".join(str(n) for n in [config.input_size, *config.hidden_sizes, config.num_labels])
-        architecture = f"{sizes} multilayer perceptron ({config.hidden_act} hidden units, softmax output)"
+    sizes = "-".join(str(n) for n in [config.input_size, *config.hidden_sizes, config.num_labels])
+    architecture = f"{sizes} multilayer perceptron ({config.hidden_act} hidden units, softmax output)"
     card_data = ModelCardData(
         license="apache-2.0",
         library_name="transformers",
         pipeline_tag="image-classification",
-        tags=["hfnets", "cnn" if isinstance(config, MnistCnnConfig) else "mlp", "mnist", "image-classification"],
+        tags=["hfnets", "mlp", "mnist", "image-classification"],
         datasets=[dataset_id],
         model_name=default_repo_id(args.hub_model_id, args.output_dir),
         base_model=card_base_model(args.model_name_or_path),

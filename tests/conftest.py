@@ -132,13 +132,13 @@ def trained_mlp_dir(mnist_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_judge_dir(mnist_dir, tmp_path_factory) -> Path:
-    """The judge of generated digits at its default recipe (CNN, 6 epochs, about 5 minutes): for slow tests."""
+    """The judge of generated digits at its recipe (the CNN on MNIST, 6 epochs, about 5 minutes): for slow tests."""
     output_dir = tmp_path_factory.mktemp("trained") / "mnist-judge"
     result = run_script(
         [
-            "scripts/train_mlp.py",
-            "--architecture",
-            "cnn",
+            "scripts/train_cnn.py",
+            *("--random_rotation", "0", "--random_shift", "0", "--random_scale", "0"),
+            *("--per_device_train_batch_size", "256", "--learning_rate", "3e-3"),
             "--num_train_epochs",
             "6",
             "--dataset_name",
@@ -203,7 +203,7 @@ def trained_dirs(tmp_path_factory) -> dict[str, Path]:
     """A few steps of each training script on made-up data: real output folders (weights, code, card, samples),
     trained once per test run."""
     root = built_once(tmp_path_factory, "trained_small", build_small_runs)
-    return {family: root / family for family in ("mlp", "gan", "ddpm", "gpt")}
+    return {family: root / family for family in ("mlp", "cnn", "gan", "ddpm", "gpt", "rnn")}
 
 
 def load_script(name: str):
@@ -233,6 +233,11 @@ def build_small_runs(root: Path) -> None:
     mnist = ["--dataset_name", str(digits), "--card_dataset_id", "ylecun/mnist"]
     runs = {
         "mlp": ["scripts/train_mlp.py", *mnist, "--per_device_train_batch_size", "16"],
+        "cnn": [
+            "scripts/train_cnn.py",
+            *mnist,
+            *("--per_device_train_batch_size", "16", "--conv_channels", "4", "8", "--hidden_size", "16"),
+        ],
         "gan": [
             "scripts/train_gan.py",
             *mnist,
@@ -269,6 +274,13 @@ def build_small_runs(root: Path) -> None:
             "8",
             "--card_dataset_id",
             "karpathy/tiny_shakespeare",
+        ],
+        "rnn": [
+            "scripts/train_rnn.py",
+            *("--train_file", str(root / "train.txt"), "--validation_file", str(root / "validation.txt")),
+            *("--config_overrides", "hidden_size=16,num_layers=1", "--per_device_train_batch_size", "4"),
+            *("--block_size", "16", "--eval_streams", "2", "--sample_length", "8"),
+            *("--card_dataset_id", "karpathy/tiny_shakespeare"),
         ],
     }
     for family, (script, *args) in runs.items():

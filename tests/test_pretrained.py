@@ -17,7 +17,7 @@ from tests.helpers.isolated import run_without_hfnets
 
 SHIPPED = available_pretrained()
 # The quality each shipped model must reach on the full split (measured again below where it takes seconds).
-BARS = {"mnist-mlp": 0.986, "mnist-cnn": 0.994, "char-gpt": 1.62}
+BARS = {"mnist-mlp": 0.986, "mnist-cnn": 0.994, "char-gpt": 1.62, "char-rnn": 1.70}
 
 
 def shipped(name: str) -> str:
@@ -76,7 +76,7 @@ def test_every_shipped_folder_loads_with_stock_libraries_without_hfnets(tmp_path
                 from transformers import pipeline
                 classifier = pipeline("image-classification", model=folder, trust_remote_code=True)
                 out[name] = classifier(Image.open("three.png"), top_k=1)[0]["label"]
-            elif name == "char-gpt":
+            elif name in ("char-gpt", "char-rnn"):
                 from transformers import AutoModelForCausalLM, AutoTokenizer
                 tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
                 model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True)
@@ -97,8 +97,8 @@ def test_every_shipped_folder_loads_with_stock_libraries_without_hfnets(tmp_path
     assert set(out) == set(SHIPPED)
     for name in {"mnist-mlp", "mnist-cnn"} & set(SHIPPED):
         assert out[name] == "3", f"{name} read a drawn 3 as {out[name]}"
-    if "char-gpt" in out:
-        assert out["char-gpt"].startswith("ROMEO:") and len(out["char-gpt"]) > len("ROMEO:")
+    for name in {"char-gpt", "char-rnn"} & set(SHIPPED):
+        assert out[name].startswith("ROMEO:") and len(out[name]) > len("ROMEO:")
     for name in {"mnist-gan", "mnist-ddpm"} & set(SHIPPED):
         assert out[name] == [2, 28, 28, 1]
 
@@ -160,3 +160,51 @@ def test_the_ddpm_draws_the_digits_asked_for_and_its_card_beats_the_gan(mnist_di
     card, gan = results("mnist-ddpm")["evaluation"], results("mnist-gan")["evaluation"]
     assert card["conditional_accuracy"] >= 0.985
     assert card["frechet_distance"] < gan["frechet_distance"]
+
+
+def test_the_rnn_reproduces_its_cards_validation_loss_and_generates_alike_in_any_batch(shakespeare_dir, tmp_path):
+    """With stock transformers and the folder's own code: the whole validation split read as the training script reads
+    it (contiguous streams, the state carried along each) gives the card's loss; greedy generation with the cache
+    equals generation without it; a left-padded batch generates what each prompt generates alone."""
+    folder = shipped("char-rnn")
+    result = run_without_hfnets(
+        f"""
+        import json, torch
+        from datasets import load_dataset
+        from torch.nn import functional as F
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        folder, block = {folder!r}, 64  # the training run's --eval_streams 64 and --block_size 64
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+        model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True).eval()
+        text = load_dataset({str(shakespeare_dir)!r}, split="validation")[0]["text"]
+        ids = torch.tensor(tokenizer(text, add_special_tokens=False)["input_ids"])
+        length = len(ids) // 64
+        steps = (length - 1) // block
+        rows = ids[: 64 * length].view(64, length)[:, : steps * block + 1]
+        with torch.inference_mode():
+            logits = model(input_ids=rows[:, :-1]).logits  # each stream read whole: the state carried along it
+        loss = F.cross_entropy(logits.flatten(0, 1), rows[:, 1:].flatten()).item()
+        prompts = ["ROMEO:", "JULIET: O Romeo", "To be"]
+        greedy = dict(max_new_tokens=40, do_sample=False)
+        alone = [model.generate(**tokenizer(p, return_tensors="pt"), **greedy)[0] for p in prompts]
+        uncached = [model.generate(**tokenizer(p, return_tensors="pt"), use_cache=False, **greedy)[0] for p in prompts]
+        batch = model.generate(**tokenizer(prompts, return_tensors="pt", padding=True), **greedy)
+        decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=True)
+        print(json.dumps({{
+            "loss": loss,
+            "tokens": rows[:, 1:].numel(),
+            "alone": [decode(i) for i in alone],
+            "uncached": [decode(i) for i in uncached],
+            "batch": [decode(i) for i in batch],
+        }}))
+        """,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    card = results("char-rnn")
+    assert out["tokens"] == card["eval_tokens"]  # the very characters the training run scored
+    assert out["loss"] == pytest.approx(card["eval_loss"], abs=0.01)  # the card's figure was measured under bf16
+    assert out["loss"] <= BARS["char-rnn"] and math.exp(card["eval_loss"]) == pytest.approx(card["perplexity"])
+    assert out["alone"] == out["uncached"] == out["batch"]
+    assert all(text.startswith(prompt) for text, prompt in zip(out["alone"], ["ROMEO:", "JULIET: O Romeo", "To be"]))

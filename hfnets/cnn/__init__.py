@@ -1,4 +1,5 @@
-"""A small MNIST CNN classifier: the judge of generated digits.
+"""The convolutional image classifier (grayscale or RGB, any size its image processor makes), and its MNIST version
+that judges generated digits.
 
 Each name is imported from its module on first use, so that the configuration alone does not import the model.
 """
@@ -6,9 +7,12 @@ Each name is imported from its module on first use, so that the configuration al
 from ..lazy import lazy_names
 
 _NAMES = {
+    "CnnConfig": "configuration_cnn",
     "MnistCnnConfig": "configuration_cnn",
+    "CnnImageProcessor": "image_processing_cnn",
+    "CnnForImageClassification": "modeling_cnn",
+    "CnnPreTrainedModel": "modeling_cnn",
     "MnistCnnForImageClassification": "modeling_cnn",
-    "MnistCnnPreTrainedModel": "modeling_cnn",
 }
 __all__ = sorted(_NAMES)
 

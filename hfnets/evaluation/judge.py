@@ -12,14 +12,17 @@ class JudgeFeatures(nn.Module):
     Args:
         classifier: a model whose `forward(pixel_values, output_hidden_states=True)` returns `hidden_states` and
             `logits`, such as `MnistMlpForImageClassification`.
-        image_mean, image_std: the normalization the classifier was trained with (its image processor's).
+        image_mean, image_std: the normalization the classifier was trained with (its image processor's): one
+            number, or one per channel.
     """
 
-    def __init__(self, classifier: nn.Module, image_mean: float, image_std: float):
+    def __init__(self, classifier: nn.Module, image_mean: float | list[float], image_std: float | list[float]):
         super().__init__()
         self.classifier = classifier.eval()
-        self.image_mean = image_mean
-        self.image_std = image_std
+        # (C, 1, 1): one value per channel, or one for all, broadcast over (batch, C, H, W)
+        self.register_buffer("image_mean", torch.as_tensor(image_mean, dtype=torch.float32).reshape(-1, 1, 1))
+        self.register_buffer("image_std", torch.as_tensor(image_std, dtype=torch.float32).reshape(-1, 1, 1))
+        self.to(classifier.device)
         config = classifier.config
         self.image_shape = (config.num_channels, config.image_size, config.image_size)
         with torch.no_grad():
@@ -41,7 +44,8 @@ class JudgeFeatures(nn.Module):
                 f"The judge takes images of shape (batch, {', '.join(map(str, self.image_shape))}) with values in "
                 f"[0, 1], got {tuple(images.shape)}."
             )
-        pixel_values = (images.to(self.classifier.dtype) - self.image_mean) / self.image_std
+        mean, std = self.image_mean.to(self.classifier.dtype), self.image_std.to(self.classifier.dtype)
+        pixel_values = (images.to(self.classifier.dtype) - mean) / std
         return self.classifier(pixel_values=pixel_values, output_hidden_states=True)
 
     @torch.no_grad()

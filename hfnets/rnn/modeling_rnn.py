@@ -105,7 +105,12 @@ class CharRnnForCausalLM(CharRnnPreTrainedModel, GenerationMixin):
         (batch, 1, hidden), as beam search reorders it; torch's recurrent layers take (1, batch, hidden)."""
         if cache is None or not cache.layers[layer].is_recurrent_states_initialized[0]:
             return None
-        states = [tensor.transpose(0, 1).contiguous() for tensor in cache.layers[layer].recurrent_states.values()]
+        # A copy, not a view: the cache overwrites its tensors in place, which would corrupt a backward pass through
+        # a state carried from an earlier step (truncated backpropagation through time).
+        states = [
+            tensor.transpose(0, 1).clone(memory_format=torch.contiguous_format)
+            for tensor in cache.layers[layer].recurrent_states.values()
+        ]
         return tuple(states) if self.config.rnn_type == "lstm" else states[0]
 
     def _keep_state(self, cache: Cache | None, layer: int, state) -> None:
@@ -151,7 +156,7 @@ class CharRnnForCausalLM(CharRnnPreTrainedModel, GenerationMixin):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        return_dict = return_dict if return_dict is not None else config.use_return_dict
+        return_dict = return_dict if return_dict is not None else config.return_dict
         if input_ids is None:
             raise ValueError("`input_ids` are required.")
         if input_ids.numel() and input_ids.device.type == "cpu":

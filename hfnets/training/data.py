@@ -40,6 +40,40 @@ def load_dataset_dict(dataset_name: str, dataset_config_name: str | None = None)
     return dataset
 
 
+def load_image_folders(train_dir: str, validation_dir: str | None = None) -> DatasetDict:
+    """Image folders (one subfolder per class, named after it) as a DatasetDict with "train" and, where given,
+    "validation" splits, through `datasets`' imagefolder builder: labels come from the subfolder names."""
+    files = {"train": _image_files(train_dir, "--train_dir")}
+    if validation_dir is not None:
+        files["validation"] = _image_files(validation_dir, "--validation_dir")
+    dataset = load_dataset("imagefolder", data_files=files)
+    classes = {split: part.features["label"].names for split, part in dataset.items() if "label" in part.features}
+    if len(classes.get("train", [])) < 2:
+        raise ValueError(
+            f"--train_dir {train_dir} must hold one subfolder per class (at least two), each with its images; found "
+            f"classes {classes.get('train', [])}."
+        )
+    if "validation" in classes and classes["validation"] != classes["train"]:
+        raise ValueError(
+            f"--validation_dir has the classes {classes['validation']}, --train_dir {classes['train']}: use the same "
+            "subfolder names in both."
+        )
+    return dataset
+
+
+def _image_files(folder: str, flag: str) -> list[str]:
+    root = Path(folder)
+    if not root.is_dir():
+        raise ValueError(f"{flag} {folder} is not a folder.")
+    extensions = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+    files = sorted(str(p) for p in root.glob("*/*") if p.suffix.lower() in extensions and p.is_file())
+    if not files:
+        raise ValueError(
+            f"{flag} {folder} holds no images in class subfolders ({folder}/<class>/<image>.jpg, .png, ...)."
+        )
+    return files
+
+
 def split_train_eval(
     dataset: DatasetDict, eval_split: str | None = None, eval_fraction: float = 0.1, seed: int = 0
 ) -> tuple[Dataset, Dataset]:
@@ -186,11 +220,17 @@ def load_image_splits(
     image_column: str | None = None,
     label_column: str | None = None,
     labelled: bool = True,
+    train_dir: str | None = None,
+    validation_dir: str | None = None,
 ) -> ImageSplits:
     """The head every image script shares: load the dataset (the main process first, so that the others read its
-    cache), split it, cut the quick-run limits, find the columns and decode the training labels."""
+    cache) or the image folders `train_dir`/`validation_dir`, split it, cut the quick-run limits, find the columns and
+    decode the training labels."""
     with accelerator.main_process_first():
-        raw_datasets = load_dataset_dict(dataset_name, dataset_config_name)
+        if train_dir is not None:
+            raw_datasets = load_image_folders(train_dir, validation_dir)
+        else:
+            raw_datasets = load_dataset_dict(dataset_name, dataset_config_name)
     train, evaluation = split_train_eval(raw_datasets, eval_split, seed=seed)
     if max_train_samples is not None:
         train = train.select(range(min(max_train_samples, len(train))))
@@ -216,7 +256,12 @@ class ImageTensorDataset(torch.utils.data.Dataset):
     """
 
     def __init__(
-        self, images: torch.Tensor, labels: torch.Tensor, mean: float, std: float, max_normalized_bytes: int = 2**30
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        mean: float | list[float],
+        std: float | list[float],
+        max_normalized_bytes: int = 2**30,
     ):
         if len(images) != len(labels):
             raise ValueError(f"Got {len(images)} images but {len(labels)} labels.")
@@ -225,9 +270,14 @@ class ImageTensorDataset(torch.utils.data.Dataset):
         self.mean = mean
         self.std = std
         self.max_normalized_bytes = max_normalized_bytes
-        # (x / 255 - mean) / std as one multiply and one subtract, in place on the float copy
-        self._scale = 1.0 / (255.0 * std)
-        self._shift = mean / std
+        # (x / 255 - mean) / std as one multiply and one subtract, in place on the float copy; a mean and std per
+        # channel broadcast over (C, 1, 1)
+        if isinstance(mean, (int, float)) and isinstance(std, (int, float)):
+            self._scale, self._shift = 1.0 / (255.0 * std), mean / std
+        else:
+            channels = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+            mean_t, std_t = (t.reshape(-1, 1, 1).to(images.device) for t in channels)
+            self._scale, self._shift = 1.0 / (255.0 * std_t), mean_t / std_t
         fits = images.numel() * 4 <= max_normalized_bytes
         self._normalized = self._normalize(images) if fits else None
 

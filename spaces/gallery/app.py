@@ -1,9 +1,10 @@
-"""The four hfnets demos in one app, a tab each.
+"""The hfnets demos in one app, a tab each.
 
 Runs locally (`python spaces/gallery/app.py`, or `hfnets demo`, which also provides models) and as a Hugging Face
 Space. Each tab's model comes from an environment variable (a Hub id or a local folder): MLP_MODEL_ID, GAN_MODEL_ID,
-DDPM_MODEL_ID, GPT_MODEL_ID (on a Space, variables in its settings); where one is unset, the model that ships with
-hfnets, when the app runs from the repository or an installed hfnets. A tab without a model says how to give it
+DDPM_MODEL_ID, GPT_MODEL_ID and RNN_MODEL_ID (the text tab shows the GPT and the RNN side by side; on a Space,
+variables in its settings); where one is unset, the model that ships with hfnets, when the app runs from the
+repository or an installed hfnets. A tab without a model says how to give it
 one. The demos' code is read from the sibling folders (`../<name>/app.py`) or, in a Space, from `apps/<name>.py`
 beside this file.
 """
@@ -15,13 +16,17 @@ from pathlib import Path
 import gradio as gr
 
 HERE = Path(__file__).resolve().parent
-# tab title, demo folder, environment variable naming its model
+# tab title, demo folder, key in `model_ids`, environment variable naming its model, the demo's function that finds
+# the shipped model, what the model is (for a tab without one)
 DEMOS = [
-    ("Digit classifier", "mnist-classifier", "MLP_MODEL_ID"),
-    ("GAN", "gan", "GAN_MODEL_ID"),
-    ("Diffusion", "ddpm", "DDPM_MODEL_ID"),
-    ("GPT", "gpt", "GPT_MODEL_ID"),
+    ("Digits: MLP", "mnist-classifier", "mnist-classifier", "MLP_MODEL_ID", "shipped_model", "MLP digit classifier"),
+    ("Digits: CNN", "mnist-classifier", "mnist-cnn", "CNN_MODEL_ID", "shipped_cnn", "CNN digit classifier"),
+    ("GAN", "gan", "gan", "GAN_MODEL_ID", "shipped_model", "GAN"),
+    ("Diffusion", "ddpm", "ddpm", "DDPM_MODEL_ID", "shipped_model", "diffusion"),
+    ("Text: GPT and RNN", "gpt", "gpt", "GPT_MODEL_ID", "shipped_model", "GPT"),
 ]
+# Second models of a tab: demo folder -> (build_demo's argument, key in `model_ids`, environment variable)
+SECOND_MODELS = {"gpt": ("rnn_model_id", "char-rnn", "RNN_MODEL_ID")}
 
 
 def demo_module(name: str):
@@ -35,11 +40,11 @@ def demo_module(name: str):
     raise FileNotFoundError(f"No code for the {name} demo in {HERE / 'apps'} or {HERE.parent / name}.")
 
 
-def missing_model_tab(title: str, variable: str) -> gr.Blocks:
+def missing_model_tab(kind: str, variable: str) -> gr.Blocks:
     flag = variable.split("_")[0].lower()  # DDPM_MODEL_ID -> hfnets demo --ddpm
     with gr.Blocks() as tab:
         gr.Markdown(
-            f"### No {title.lower()} model here yet\n\n"
+            f"### No {kind} model here yet\n\n"
             f"Give this tab a model with `hfnets demo --{flag} FOLDER_OR_HUB_ID` (a folder saved by the training "
             "script, or a Hub model id), or let `hfnets demo --train_missing` train a small one on this machine "
             f"(CPU minutes). On a Space, set the variable `{variable}` in its settings."
@@ -51,13 +56,19 @@ MAX_FILE_SIZE = "10mb"  # larger uploads are refused by Gradio before they are s
 
 
 def build_gallery(model_ids: dict[str, str | None] | None = None) -> gr.Blocks:
-    """`model_ids` maps a demo folder name to its model; the rest come from the environment or the shipped models."""
+    """`model_ids` maps a tab's key (its demo folder's name; "mnist-cnn" for the CNN's digits tab and "char-rnn" for
+    the text tab's second model) to its model; the rest come from the environment or the shipped models."""
     model_ids = model_ids or {}
     demos, titles = [], []
-    for title, name, variable in DEMOS:
-        module = demo_module(name)
-        model_id = model_ids.get(name) or os.environ.get(variable) or module.shipped_model()
-        demos.append(module.build_demo(model_id) if model_id else missing_model_tab(title, variable))
+    modules = {}
+    for title, name, key, variable, shipped, kind in DEMOS:
+        module = modules[name] = modules.get(name) or demo_module(name)
+        model_id = model_ids.get(key) or os.environ.get(variable) or getattr(module, shipped)()
+        extra = {}
+        if name in SECOND_MODELS:
+            argument, key, second_variable = SECOND_MODELS[name]
+            extra[argument] = model_ids.get(key) or os.environ.get(second_variable)  # else the demo's shipped one
+        demos.append(module.build_demo(model_id, **extra) if model_id else missing_model_tab(kind, variable))
         titles.append(title)
     return gr.TabbedInterface(demos, titles, title="hfnets: classic neural networks the Hugging Face way")
 

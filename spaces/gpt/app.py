@@ -1,8 +1,9 @@
-"""Text from the character-level GPT trained on Tiny Shakespeare, streamed as it is written.
+"""Text from the character-level language models trained on Tiny Shakespeare, streamed as it is written: the GPT, and
+beside it on the same prompt the recurrent network (LSTM) where there is one.
 
-Runs locally (`python spaces/gpt/app.py`) and as a Hugging Face Space. The model comes from the environment variable
-MODEL_ID (a Hub id or a local folder), by default the model that ships with hfnets;
-it loads with `trust_remote_code=True`.
+Runs locally (`python spaces/gpt/app.py`) and as a Hugging Face Space. The models come from the environment variables
+MODEL_ID (the GPT) and RNN_MODEL_ID (the RNN), each a Hub id or a local folder, by default the models that ship with
+hfnets; they load with `trust_remote_code=True`. Without an RNN the page shows the GPT alone.
 """
 
 import os
@@ -13,8 +14,9 @@ import gradio as gr
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TextIteratorStreamer
 
-# The model that ships with hfnets, where this app runs from the repository or an installed hfnets.
+# The models that ship with hfnets, where this app runs from the repository or an installed hfnets.
 SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "pretrained" / "char-gpt"
+SHIPPED_RNN = Path(__file__).resolve().parents[2] / "pretrained" / "char-rnn"
 MAX_NEW_TOKENS = 1000
 MAX_PROMPT_CHARS = 2000
 
@@ -29,6 +31,11 @@ def shipped_model() -> str | None:
     )
 
 
+def shipped_rnn() -> str | None:
+    """The shipped RNN's folder, if it is here."""
+    return str(SHIPPED_RNN) if (SHIPPED_RNN / "config.json").is_file() else None
+
+
 def load(model_id: str | None = None):
     model_id = model_id or os.environ.get("MODEL_ID") or shipped_model()
     if model_id is None:
@@ -38,7 +45,8 @@ def load(model_id: str | None = None):
         )
     tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True)
     model = AutoModelForCausalLM.from_pretrained(model_id, trust_remote_code=True).eval()
-    model.config.check_tokenizer(tokenizer)
+    if hasattr(model.config, "check_tokenizer"):
+        model.config.check_tokenizer(tokenizer)
     return tokenizer, model
 
 
@@ -56,7 +64,7 @@ def bounded(value, low: float, high: float, message: str, whole: bool = True):
 
 
 def make_writer(tokenizer, model):
-    context = model.config.n_positions
+    context = getattr(model.config, "n_positions", None)  # a GPT's context; a recurrent network has no limit
 
     def write(prompt: str, temperature: float, top_k: float, top_p: float, max_new_tokens: float):
         """Stream the prompt's continuation, growing text each time."""
@@ -74,9 +82,9 @@ def make_writer(tokenizer, model):
         sampling = dict(do_sample=True, temperature=float(temperature), top_k=int(top_k), top_p=float(top_p))
         sampling["suppress_tokens"] = tokenizer.all_special_ids  # characters only: no <pad> or <unk> in the text
         text, remaining = prompt, int(max_new_tokens)
-        while remaining > 0:  # in chunks of half the context, each seeing the latest text: any length fits
-            chunk = min(remaining, max(1, context // 2))
-            window = ids[:, -(context - chunk) :]
+        while remaining > 0:  # a GPT writes in chunks of half its context, each seeing the latest text
+            chunk = remaining if context is None else min(remaining, max(1, context // 2))
+            window = ids if context is None else ids[:, -(context - chunk) :]
             streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, timeout=120)
             result = {}
 
@@ -103,11 +111,24 @@ def make_writer(tokenizer, model):
     return write
 
 
-def build_demo(model_id: str | None = None) -> gr.Blocks:
+def build_demo(model_id: str | None = None, rnn_model_id: str | None = None) -> gr.Blocks:
+    """The GPT's page; with an RNN (`rnn_model_id`, else RNN_MODEL_ID, else the shipped one), both side by side."""
     tokenizer, model = load(model_id)
     write = make_writer(tokenizer, model)
-    with gr.Blocks(title="Character-level GPT") as demo:
-        gr.Markdown("# A small GPT that writes Shakespeare\nOne character at a time, streamed as it goes.")
+    rnn_model_id = rnn_model_id or os.environ.get("RNN_MODEL_ID") or shipped_rnn()
+    write_rnn, rnn_label = None, ""
+    if rnn_model_id:
+        rnn_tokenizer, rnn = load(rnn_model_id)
+        write_rnn, rnn_label = make_writer(rnn_tokenizer, rnn), getattr(rnn.config, "rnn_type", "rnn").upper()
+    with gr.Blocks(title="Character-level language models") as demo:
+        if write_rnn is None:
+            gr.Markdown("# A small GPT that writes Shakespeare\nOne character at a time, streamed as it goes.")
+        else:
+            gr.Markdown(
+                "# Two networks that write Shakespeare\nThe same prompt to a transformer (GPT: attention over the "
+                f"last characters it can see) and a recurrent network ({rnn_label}: one state carried from "
+                "character to character), both trained on the same text, one character at a time."
+            )
         prompt = gr.Textbox(value="ROMEO:", label="Prompt", lines=3, max_length=MAX_PROMPT_CHARS, elem_id="prompt")
         with gr.Row():
             temperature = gr.Slider(0.05, 2, value=0.8, step=0.05, label="Temperature")
@@ -115,12 +136,17 @@ def build_demo(model_id: str | None = None) -> gr.Blocks:
             top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p")
             max_new_tokens = gr.Slider(1, MAX_NEW_TOKENS, value=300, step=1, label="New characters")
         button = gr.Button("Write", variant="primary", elem_id="write")
-        output = gr.Textbox(label="Text", lines=14, elem_id="text")
-        gr.Examples(
-            [["ROMEO:", 0.8, 40, 0.95, 300], ["To be, or not", 0.5, 20, 0.9, 200]],
-            inputs=[prompt, temperature, top_k, top_p, max_new_tokens],
-        )
-        button.click(write, [prompt, temperature, top_k, top_p, max_new_tokens], output, api_name="write")
+        inputs = [prompt, temperature, top_k, top_p, max_new_tokens]
+        if write_rnn is None:
+            output = gr.Textbox(label="Text", lines=14, elem_id="text")
+        else:
+            with gr.Row():
+                output = gr.Textbox(label="GPT (transformer)", lines=14, elem_id="text")
+                rnn_output = gr.Textbox(label=f"RNN ({rnn_label})", lines=14, elem_id="rnn-text")
+        gr.Examples([["ROMEO:", 0.8, 40, 0.95, 300], ["To be, or not", 0.5, 20, 0.9, 200]], inputs=inputs)
+        button.click(write, inputs, output, api_name="write")
+        if write_rnn is not None:
+            button.click(write_rnn, inputs, rnn_output, api_name="write_rnn")  # both run at once, side by side
     return demo
 
 

@@ -20,6 +20,7 @@ from transformers import AutoImageProcessor, AutoModelForImageClassification
 
 # The model that ships with hfnets, where this app runs from the repository or an installed hfnets.
 SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "pretrained" / "mnist-mlp"
+SHIPPED_CNN = Path(__file__).resolve().parents[2] / "pretrained" / "mnist-cnn"
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 ZOOM = 8  # the 28x28 input and the activations are shown enlarged, pixel for pixel
 # Uploads with more pixels than this are refused from the file's header, before any decoding (a 25 MP photo is ample).
@@ -34,6 +35,23 @@ def shipped_model() -> str | None:
         if (SHIPPED_MODEL / "config.json").is_file() or (SHIPPED_MODEL / "model_index.json").is_file()
         else None
     )
+
+
+def shipped_cnn() -> str | None:
+    """The shipped convolutional digit classifier's folder, if it is here."""
+    return str(SHIPPED_CNN) if (SHIPPED_CNN / "config.json").is_file() else None
+
+
+def describe(config) -> str:
+    """One line on the network, from its config."""
+    if hasattr(config, "conv_channels"):
+        filters = ", ".join(map(str, config.conv_channels))
+        return (
+            f"A small convolutional network: {len(config.conv_channels)} blocks of 3x3 convolutions ({filters} "
+            f"filters) with max-pooling, then {config.hidden_size} hidden units and softmax."
+        )
+    sizes = "-".join(str(n) for n in [config.input_size, *config.hidden_sizes, config.num_labels])
+    return f"The textbook {sizes} network ({config.hidden_act.capitalize()} hidden units, softmax)."
 
 
 def load(model_id: str | None = None):
@@ -156,8 +174,8 @@ def build_demo(model_id: str | None = None) -> gr.Blocks:
     examples = sorted(os.path.join(EXAMPLES_DIR, name) for name in os.listdir(EXAMPLES_DIR) if name.endswith(".png"))
     with gr.Blocks(title="MNIST digit classifier") as demo:
         gr.Markdown(
-            "# Handwritten digit classifier\nThe textbook 784-128-10 network (ReLU, softmax). Draw a digit anywhere "
-            "on the canvas, or upload a photo: the image processor crops, scales and centers it as MNIST digits are."
+            f"# Handwritten digit classifier\n{describe(model.config)} Draw a digit anywhere on the canvas, or upload "
+            "a photo: the image processor crops, scales and centers it as MNIST digits are."
         )
         with gr.Row():
             with gr.Column():

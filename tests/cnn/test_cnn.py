@@ -31,7 +31,9 @@ def test_wrong_input_is_a_clear_error():
     ("kwargs", "message"),
     [
         ({"image_size": 30}, "multiple of 4"),
-        ({"conv_channels": [8]}, "two positive integers"),
+        ({"image_size": 28, "conv_channels": [8, 8, 8]}, "multiple of 8"),
+        ({"conv_channels": []}, "one or more positive integers"),
+        ({"conv_channels": [8, 0]}, "one or more positive integers"),
         ({"dropout": 2}, "`dropout` must be a probability"),
     ],
 )
@@ -71,3 +73,51 @@ def test_config_output_hidden_states_is_the_default():
     outputs = model(torch.randn(2, 1, 28, 28))
     assert [tuple(h.shape) for h in outputs.hidden_states] == [(2, 8 * 7 * 7), (2, 16)]
     assert model(torch.randn(2, 1, 28, 28), output_hidden_states=False).hidden_states is None
+
+
+def test_any_number_of_blocks_rgb_and_class_names():
+    from hfnets import CnnConfig, CnnForImageClassification
+
+    config = CnnConfig(
+        image_size=32, num_channels=3, conv_channels=[4, 8, 16], hidden_size=8, id2label={0: "cat", 1: "dog"}
+    )
+    model = CnnForImageClassification(config).eval()
+    outputs = model(torch.randn(2, 3, 32, 32), output_hidden_states=True)
+    assert outputs.logits.shape == (2, 2) and outputs.hidden_states[0].shape == (2, 16 * 4 * 4)
+    assert model.config.label2id == {"cat": 0, "dog": 1}
+    with pytest.raises(ValueError, match=r"shape \(batch_size, 3, 32, 32\)"):
+        model(torch.randn(2, 1, 32, 32))
+
+
+def test_the_judge_saved_before_the_general_cnn_still_loads_as_it_was(tmp_path):
+    """Folders saved as "hfnets-mnist-cnn" (the shipped judge) load into the MNIST classes, digits as classes."""
+    model = tiny_model()
+    model.save_pretrained(tmp_path / "judge")
+    config = json.loads((tmp_path / "judge" / "config.json").read_text())
+    assert config["model_type"] == "hfnets-mnist-cnn" and config["id2label"]["3"] == "3"
+    loaded = AutoModelForImageClassification.from_pretrained(tmp_path / "judge")
+    assert type(loaded) is MnistCnnForImageClassification
+
+
+def test_the_image_processor_reads_any_picture_as_the_models_square(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from hfnets import CnnImageProcessor
+
+    processor = CnnImageProcessor(image_size=16, num_channels=3, image_mean=[0.5, 0.4, 0.3], image_std=[0.2, 0.2, 0.2])
+    wide = Image.fromarray(np.full((30, 90, 3), 255, dtype=np.uint8))
+    gray = Image.fromarray(np.zeros((40, 40), dtype=np.uint8))
+    transparent = Image.fromarray(np.zeros((20, 20, 4), dtype=np.uint8))  # fully transparent: white
+    pixels = processor([wide, gray, transparent], return_tensors="pt")["pixel_values"]
+    assert pixels.shape == (3, 3, 16, 16)
+    torch.testing.assert_close(pixels[0, :, 0, 0], (1 - torch.tensor([0.5, 0.4, 0.3])) / 0.2)
+    torch.testing.assert_close(pixels[1, :, 0, 0], (0 - torch.tensor([0.5, 0.4, 0.3])) / 0.2)
+    torch.testing.assert_close(pixels[2], pixels[0])
+
+    processor.save_pretrained(tmp_path)
+    assert AutoImageProcessor.from_pretrained(tmp_path).image_mean == [0.5, 0.4, 0.3]
+    with pytest.raises(ValueError, match="more than 50,000,000"):
+        processor(Image.new("L", (10_000, 6_000)))
+    with pytest.raises(ValueError, match=r"\(height, width, 3 or 4 channels\)"):
+        processor(np.zeros((8, 8, 2), dtype=np.uint8))

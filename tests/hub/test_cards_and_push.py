@@ -91,6 +91,7 @@ def test_the_usage_snippets_of_every_trained_card_run(trained_dirs, tmp_path):
     from tests.helpers.drawing import draw_digit
 
     draw_digit(5).save(tmp_path / "digit.png")
+    draw_digit(5).convert("RGB").save(tmp_path / "photo.jpg")  # the CNN card's picture
     for family, folder in trained_dirs.items():
         card = (folder / "README.md").read_text()
         repo_id = default_repo_id(None, folder)

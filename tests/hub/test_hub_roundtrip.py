@@ -34,18 +34,19 @@ TRUST = {trust}
 
 def outputs(family, source, revision=None):
     kwargs = {{"revision": revision, "trust_remote_code": TRUST}} if revision else {{"trust_remote_code": TRUST}}
-    if family == "mlp":
+    if family in ("mlp", "cnn"):
         digit = Image.fromarray((np.arange(28 * 28).reshape(28, 28) % 251).astype(np.uint8))
         processor = AutoImageProcessor.from_pretrained(source, **kwargs)
         model = AutoModelForImageClassification.from_pretrained(source, **kwargs)
         # without trust_remote_code, hfnets' own pipeline class stands in for the one config.json names
-        own = {{}} if TRUST else {{"pipeline_class": __import__("hfnets").DigitClassificationPipeline}}
+        mlp = family == "mlp" and not TRUST
+        own = {{"pipeline_class": __import__("hfnets").DigitClassificationPipeline}} if mlp else {{}}
         classifier = pipeline("image-classification", model=source, **kwargs, **own)
         with torch.no_grad():
             logits = model(**processor(digit, return_tensors="pt")).logits
         scores = [p["score"] for p in classifier(digit, top_k=10)]
         return [logits.numpy(), np.array(scores)]
-    if family == "gpt":
+    if family in ("gpt", "rnn"):
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         ids = model.generate(**tokenizer("Shall", return_tensors="pt"), max_new_tokens=6, do_sample=False)
@@ -306,7 +307,8 @@ def _environ() -> dict:
 
 
 def test_the_gallery_space_carries_the_demos_it_shows_and_names_each_model(in_process_hub, trained_dirs, tmp_path):
-    models = {f"{family.upper()}_MODEL_ID": f"{USER}/gallery-{family}" for family in ("mlp", "gan", "ddpm", "gpt")}
+    families = ("mlp", "cnn", "gan", "ddpm", "gpt", "rnn")
+    models = {f"{family.upper()}_MODEL_ID": f"{USER}/gallery-{family}" for family in families}
     for variable, model_id in models.items():
         push_folder(trained_dirs[variable.split("_")[0].lower()], model_id, token=WRITE_TOKEN)
     gallery = REPO_ROOT / "spaces" / "gallery"

@@ -123,3 +123,25 @@ def test_saved_folder_loads_with_auto_classes_and_without_hfnets(tmp_path):
     output = json.loads(result.stdout.strip().splitlines()[-1])
     assert output["module"].startswith("transformers_modules.")
     assert output["ids"] == expected.tolist()
+
+
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+def test_training_continues_from_a_carried_state(rnn_type):
+    """Truncated backpropagation through time: a window that starts from the state an earlier window left in the
+    cache trains (gradients flow through this window), and reading the text in two windows gives the logits of
+    reading it in one."""
+    from transformers import DynamicCache
+
+    model = make_model(rnn_type)
+    model.train()
+    ids = torch.randint(0, model.config.vocab_size, (3, 12))
+    whole = model(input_ids=ids).logits
+    first = model(input_ids=ids[:, :7], use_cache=True)
+    carried = DynamicCache(config=model.config)
+    for index, layer in enumerate(first.cache.layers):
+        for slot, state in enumerate(layer.recurrent_states.values()):
+            carried.update_recurrent_state(state.detach(), index, slot)
+    second = model(input_ids=ids[:, 7:], labels=ids[:, 7:], cache=carried, use_cache=True)
+    second.loss.backward()
+    assert all(parameter.grad is not None for parameter in model.parameters())
+    torch.testing.assert_close(torch.cat([first.logits, second.logits], dim=1), whole, rtol=1e-5, atol=1e-5)

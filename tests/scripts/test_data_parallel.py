@@ -3,6 +3,7 @@ every script runs; the ranks end with identical weights; two processes at batch 
 at batch 2B; gathered evaluation metrics count every example once."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,21 @@ def family_args(family: str, data: dict[str, Path], output_dir: Path, batch: int
         flags = [*images, *common, *batch_flag, *small, "--num_train_epochs", "2"]
         return "train_ddpm.py", flags, "unet/diffusion_pytorch_model.safetensors"
     text = ["--train_file", str(data["train"]), "--validation_file", str(data["validation"])]
+    if family == "rnn":
+        tiny = ["--config_overrides", "hidden_size=16,num_layers=2,dropout=0.0", "--sample_length", "8"]
+        flags = [
+            *text,
+            *common,
+            *batch_flag,
+            *tiny,
+            "--block_size",
+            "16",
+            "--eval_streams",
+            "4",
+            "--max_train_steps",
+            "6",
+        ]
+        return "train_rnn.py", [*flags, "--card_dataset_id", "karpathy/tiny_shakespeare"], "model.safetensors"
     tiny = ["--config_overrides", "n_layer=1,n_head=2,n_embd=16,n_positions=32,dropout=0.0", "--sample_length", "8"]
     flags = [
         *text,
@@ -94,7 +110,7 @@ def assert_same_weights(first: Path, second: Path) -> None:
         torch.testing.assert_close(actual[name], expected[name], rtol=1e-4, atol=1e-5, msg=name)
 
 
-@pytest.mark.parametrize("family", ["mlp", "gpt", "ddpm", "gan"])
+@pytest.mark.parametrize("family", ["mlp", "gpt", "rnn", "ddpm", "gan"])
 def test_two_processes_at_batch_b_train_as_one_at_batch_2b(family, data, tmp_path):
     script, two_flags, weights = family_args(family, data, tmp_path / "two", BATCH)
     two = launch(script, two_flags, num_processes=2)
@@ -116,7 +132,25 @@ def test_two_processes_at_batch_b_train_as_one_at_batch_2b(family, data, tmp_pat
         assert one["eval_samples"] == two["eval_samples"] == 40
         assert two["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-4)
         assert two["eval_accuracy"] == one["eval_accuracy"]
-    if family == "gpt":
+    if family in ("gpt", "rnn"):
         assert two["eval_tokens"] == one["eval_tokens"]
         assert two["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-4)
         assert two["train_tokens"] == one["train_tokens"]
+
+
+def test_two_process_rnn_resumes_with_every_rank_s_carried_state(data, tmp_path):
+    """The recurrent state each rank carries for its own streams is gathered into the checkpoint and handed back to
+    its rank on resume: resumed from a mid-run checkpoint, the 2-process run ends with the uninterrupted weights."""
+    script, flags, weights = family_args("rnn", data, tmp_path / "run", BATCH)
+    launch(script, [*flags, "--checkpointing_steps", "3"], num_processes=2)
+    reference = load_file(tmp_path / "run" / weights)
+    states = torch.load(tmp_path / "run" / "checkpoint-3" / "custom_checkpoint_0.pkl", weights_only=False)["states"]
+    assert states[0][0].shape == (2 * BATCH, 1, 16)  # both ranks' streams
+
+    for leftover in ("checkpoint-6", weights):
+        path = tmp_path / "run" / leftover
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    launch(script, [*flags, "--checkpointing_steps", "3", "--resume_from_checkpoint", "latest"], num_processes=2)
+    resumed = load_file(tmp_path / "run" / weights)
+    for name in reference:
+        assert torch.equal(reference[name], resumed[name]), name

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT, load_script
 
-SCRIPTS = ("train_mlp", "train_gpt", "train_gan", "train_ddpm")
+SCRIPTS = ("train_mlp", "train_cnn", "train_gpt", "train_rnn", "train_gan", "train_ddpm")
 HELPERS = [*(REPO_ROOT / "hfnets" / "training").glob("*.py"), *(REPO_ROOT / "hfnets" / "hub").glob("*.py")]
 
 
@@ -46,6 +46,10 @@ def test_every_offered_flag_is_read(name):
         ("train_ddpm", ["--max_eval_samples", "8"]),
         ("train_gpt", ["--max_train_samples", "8"]),
         ("train_gpt", ["--max_eval_samples", "8"]),
+        ("train_rnn", ["--gradient_accumulation_steps", "2"]),
+        ("train_rnn", ["--per_device_eval_batch_size", "8"]),
+        ("train_rnn", ["--max_train_samples", "8"]),
+        ("train_rnn", ["--sampling", "packed"]),
     ],
 )
 def test_flags_a_family_has_no_use_for_are_refused(name, flags, capsys):
@@ -58,8 +62,7 @@ def test_flags_a_family_has_no_use_for_are_refused(name, flags, capsys):
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--architecture", "cnn", "--hidden_sizes", "64"], "--hidden_sizes shape the MLP; the CNN"),
-        (["--architecture", "cnn", "--hidden_act", "tanh"], "--hidden_act shape the MLP; the CNN"),
+        (["--architecture", "cnn"], "unrecognized arguments: --architecture cnn"),  # the CNN has its own script
         (["--model_name_or_path", "m", "--hidden_sizes", "64"], "continues a saved one with its own"),
         (["--model_name_or_path", "m", "--dropout", "0.1"], "--dropout describe a new network"),
     ],
@@ -68,3 +71,15 @@ def test_mlp_shape_flags_are_refused_where_they_would_be_ignored(flags, message,
     with pytest.raises(SystemExit) as exit_info:
         load_script("train_mlp").parse_args(["--output_dir", "out", *flags])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--image_size", "32"], ["--conv_channels", "8", "16"], ["--num_channels", "3"], ["--dropout", "0.1"]],
+)
+def test_cnn_shape_flags_are_refused_with_a_saved_model(flags, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("train_cnn").parse_args(
+            ["--output_dir", "out", "--train_dir", "d", "--model_name_or_path", "m", *flags]
+        )
+    assert exit_info.value.code == 2 and "continues a saved one with its own" in capsys.readouterr().err

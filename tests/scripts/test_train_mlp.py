@@ -182,7 +182,9 @@ def test_a_model_that_is_not_a_digit_classifier_is_refused(train_mlp, mnist_dir,
     from hfnets import CharGptConfig, CharGptForCausalLM
 
     CharGptForCausalLM(CharGptConfig(vocab_size=10, n_layer=1, n_head=2, n_embd=16)).save_pretrained(tmp_path / "gpt")
-    with pytest.raises(ValueError, match="holds a 'hfnets-char-gpt' model; this script trains the MNIST classifiers"):
+    with pytest.raises(
+        ValueError, match="holds a 'hfnets-char-gpt' model; this script trains the MNIST multilayer perceptron"
+    ):
         train_mlp.main(quick_args(mnist_dir, tmp_path / "out", "--model_name_or_path", str(tmp_path / "gpt")))
 
 

@@ -147,7 +147,7 @@ def test_ddpm_answers_four_clients_at_once(serve, trained_dirs):
 
 
 def test_gpt_streams_growing_text(serve, trained_dirs):
-    client = serve(load_app("gpt").build_demo(str(trained_dirs["gpt"])))
+    client = serve(load_app("gpt").build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"])))
     job = client.submit("Shall I", 0.8, 10, 0.95, 12, api_name="/write")
     final = job.result(timeout=120)
     outputs = job.outputs()
@@ -159,16 +159,32 @@ def test_gpt_streams_growing_text(serve, trained_dirs):
         client.predict("   ", 0.8, 10, 0.95, 12, api_name="/write")
     with pytest.raises(AppError, match="greater than maximum value 1000"):
         client.predict("Shall", 0.8, 10, 0.95, 5000, api_name="/write")
+    rnn = client.submit("Shall I", 0.8, 10, 0.95, 12, api_name="/write_rnn")  # the RNN beside it, same controls
+    assert rnn.result(timeout=120).startswith("Shall I") and len(rnn.outputs()) >= 2
 
 
-def test_gallery_serves_the_four_demos_as_tabs(serve, trained_dirs):
+GALLERY_IDS = {
+    "mnist-classifier": "mlp",
+    "mnist-cnn": "cnn",
+    "gan": "gan",
+    "ddpm": "ddpm",
+    "gpt": "gpt",
+    "char-rnn": "rnn",
+}
+
+
+def test_gallery_serves_every_demo_as_a_tab(serve, trained_dirs):
     gallery = load_app("gallery")
-    ids = {"mnist-classifier": "mlp", "gan": "gan", "ddpm": "ddpm", "gpt": "gpt"}
-    client = serve(gallery.build_gallery({name: str(trained_dirs[family]) for name, family in ids.items()}))
+    demo = gallery.build_gallery({key: str(trained_dirs[family]) for key, family in GALLERY_IDS.items()})
+    text = " ".join(str(getattr(block, "value", "")) for block in demo.blocks.values())
+    assert "A small convolutional network: 2 blocks" in text and "The textbook 784-128-10 network" in text
+    client = serve(demo)
     endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/classify", "/classify_drawing", "/interpolate", "/write"} <= endpoints
+    assert {"/classify", "/classify_drawing", "/interpolate", "/write", "/write_rnn"} <= endpoints
+    assert sum(name.startswith("/classify_drawing") for name in endpoints) == 2  # the MLP's and the CNN's
     assert sum(name.startswith("/generate") for name in endpoints) == 2  # the GAN's and the DDPM's
     assert client.predict("Shall", 0.8, 10, 0.95, 4, api_name="/write").startswith("Shall")
+    assert client.predict("Shall", 0.8, 10, 0.95, 4, api_name="/write_rnn").startswith("Shall")
 
 
 def test_a_gallery_tab_without_a_model_says_how_to_give_it_one(serve, trained_dirs, monkeypatch):
@@ -177,8 +193,8 @@ def test_a_gallery_tab_without_a_model_says_how_to_give_it_one(serve, trained_di
     apps = {name: gallery.demo_module(name) for name in ("mnist-classifier", "gan", "ddpm", "gpt")}
     monkeypatch.setattr(gallery, "demo_module", lambda name: apps[name])
     monkeypatch.setattr(apps["ddpm"], "shipped_model", lambda: None)  # as on a Space with DDPM_MODEL_ID unset
-    ids = {"mnist-classifier": "mlp", "gan": "gan", "gpt": "gpt"}
-    demo = gallery.build_gallery({name: str(trained_dirs[family]) for name, family in ids.items()})
+    ids = {key: family for key, family in GALLERY_IDS.items() if family != "ddpm"}
+    demo = gallery.build_gallery({key: str(trained_dirs[family]) for key, family in ids.items()})
     text = " ".join(str(getattr(block, "value", "")) for block in demo.blocks.values())
     assert "No diffusion model here yet" in text and "DDPM_MODEL_ID" in text and "--train_missing" in text
     assert "hfnets demo --ddpm FOLDER_OR_HUB_ID" in text

@@ -1,0 +1,103 @@
+"""Character-level tokenizer: one token per character of the training text, plus padding and unknown tokens.
+
+This file travels with the weights (`trust_remote_code=True`): it imports only the standard library and transformers.
+"""
+
+import json
+import os
+
+from transformers import PreTrainedTokenizer
+
+VOCAB_FILES_NAMES = {"vocab_file": "vocab.json"}
+PAD_TOKEN = "<pad>"
+UNK_TOKEN = "<unk>"
+
+
+class CharGptTokenizer(PreTrainedTokenizer):
+    r"""
+    Maps each character to an id. Built from a text with [`CharGptTokenizer.from_text`], saved as `vocab.json`.
+    Characters not seen in that text become `<unk>`, so any input encodes; `<pad>` pads batches (on the left for
+    generation).
+
+    Args:
+        vocab_file (`str`): a JSON object mapping each token to its id.
+
+    Example:
+
+    ```python
+    >>> from hfnets import CharGptTokenizer
+
+    >>> tokenizer = CharGptTokenizer.from_text("hello world")
+    >>> tokenizer("hello")["input_ids"]
+    [5, 4, 6, 6, 7]
+    >>> tokenizer.decode(tokenizer("hello there")["input_ids"])
+    'hello <unk>he<unk>e'
+    ```
+    """
+
+    vocab_files_names = VOCAB_FILES_NAMES
+    model_input_names = ["input_ids", "attention_mask"]
+    # Words given with `is_split_into_words=True` are joined as they are, with no space put before each.
+    add_prefix_space = False
+
+    def __init__(self, vocab_file: str, pad_token: str = PAD_TOKEN, unk_token: str = UNK_TOKEN, **kwargs):
+        with open(vocab_file, encoding="utf-8") as handle:
+            self.encoder: dict[str, int] = json.load(handle)
+        if str(unk_token) not in self.encoder:  # saved configs pass it back as an AddedToken
+            raise ValueError(
+                f"The vocabulary {vocab_file} has no unknown token {str(unk_token)!r}: characters missing from the "
+                "vocabulary are encoded as it. Name one of the vocabulary's tokens with `unk_token=`."
+            )
+        self.decoder = {i: token for token, i in self.encoder.items()}
+        kwargs.setdefault("padding_side", "left")  # batched generation continues each prompt from its last token
+        # Text is characters: a prompt that contains "<pad>" means those five characters, not the padding token.
+        kwargs.setdefault("split_special_tokens", True)
+        super().__init__(pad_token=pad_token, unk_token=unk_token, **kwargs)
+
+    @classmethod
+    def from_text(cls, text: str, save_directory: str | None = None, **kwargs) -> "CharGptTokenizer":
+        """A tokenizer whose vocabulary is `<pad>`, `<unk>` and the sorted distinct characters of `text`."""
+        import tempfile
+
+        characters = sorted(set(text) - {PAD_TOKEN, UNK_TOKEN})
+        vocab = {PAD_TOKEN: 0, UNK_TOKEN: 1, **{c: i + 2 for i, c in enumerate(characters)}}
+        folder = save_directory or tempfile.mkdtemp(prefix="char-vocab-")
+        os.makedirs(folder, exist_ok=True)
+        vocab_file = os.path.join(folder, VOCAB_FILES_NAMES["vocab_file"])
+        with open(vocab_file, "w", encoding="utf-8") as handle:
+            json.dump(vocab, handle, ensure_ascii=False, indent=0)
+        return cls(vocab_file, **kwargs)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.encoder)
+
+    def get_vocab(self) -> dict[str, int]:
+        return dict(self.encoder, **self.added_tokens_encoder)
+
+    def _tokenize(self, text: str, **kwargs) -> list[str]:
+        return list(text)
+
+    def _convert_token_to_id(self, token: str) -> int:
+        return self.encoder.get(token, self.encoder[str(self.unk_token)])
+
+    def _convert_id_to_token(self, index: int) -> str:
+        return self.decoder.get(index, self.unk_token)
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        return "".join(tokens)
+
+    def encode_fast(self, text: str) -> list[int]:
+        """Ids of every character of a long text, without the generic tokenizer machinery (for training data)."""
+        unk = self.encoder[str(self.unk_token)]
+        return [self.encoder.get(character, unk) for character in text]
+
+    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str]:
+        name = (filename_prefix + "-" if filename_prefix else "") + VOCAB_FILES_NAMES["vocab_file"]
+        path = os.path.join(save_directory, name)
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(self.encoder, handle, ensure_ascii=False, indent=0)
+        return (path,)
+
+
+CharGptTokenizer.register_for_auto_class("AutoTokenizer")  # saved beside tokenizer_config.json

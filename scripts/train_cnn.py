@@ -1,0 +1,526 @@
+#!/usr/bin/env python
+"""Train the convolutional image classifier with Accelerate, on any image-classification data: a Hub dataset or a
+local copy (`--dataset_name`), or image folders with one subfolder per class (`--train_dir`/`--validation_dir`).
+
+The same script runs on CPU, one GPU or many, with or without mixed precision, and resumes where it stopped:
+
+    # your photos: photos/train/cat/*.jpg, photos/train/dog/*.jpg, and the same under photos/val
+    accelerate launch scripts/train_cnn.py --train_dir photos/train --validation_dir photos/val \
+        --output_dir runs/cats-vs-dogs
+    # MNIST: 28x28 grayscale digits, the network that judges generated digits
+    accelerate launch scripts/train_cnn.py --dataset_name ylecun/mnist --output_dir runs/mnist-cnn \
+        --random_rotation 0 --random_shift 0 --random_scale 0 --num_train_epochs 6
+
+Images are converted to `--num_channels` (default: RGB when the training images have color, else grayscale) and
+resized to an `--image_size` square (default: the images' own size when they all share one of at most 64 pixels, else
+64) by the image processor saved with the model, so that the model reads new
+pictures exactly as it was trained. Class names come from the dataset (or the folder names) into `id2label`.
+It writes the model and its image processor with `save_pretrained` (loadable with or without hfnets installed),
+`all_results.json` with the measured validation metrics, and a model card `README.md`.
+"""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import torch
+from accelerate.logging import get_logger
+from huggingface_hub import EvalResult, ModelCardData
+from torchmetrics.classification import MulticlassAccuracy
+from tqdm.auto import tqdm
+
+from hfnets import CnnConfig, CnnForImageClassification, CnnImageProcessor
+from hfnets.hub import (
+    card_base_model,
+    card_dataset_id,
+    check_hub_access,
+    default_repo_id,
+    publish_run,
+    render_model_card,
+    training_command,
+)
+from hfnets.training.args import add_training_args, validate_training_args
+from hfnets.training.augment import RandomAffine
+from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
+from hfnets.training.data import (
+    ImageTensorDataset,
+    batch_dataloader,
+    check_labels,
+    decode_labels,
+    keep_on_device,
+    load_image_splits,
+)
+from hfnets.training.launch import (
+    build_accelerator,
+    build_lr_scheduler,
+    build_optimizer,
+    describe_hardware,
+    device_synchronize,
+    prepare_output_dir,
+    replicas_in_sync,
+    require_replicated_weights,
+    run_main,
+    start_tracking,
+    training_length,
+    unwrap,
+)
+
+logger = get_logger(__name__)
+
+PROJECT_NAME = "train_cnn"
+MAX_DEFAULT_IMAGE_SIZE = 64
+# The last convolution block works on maps of at least this side (7 for MNIST's 28 pixels after two blocks).
+MIN_FEATURE_SIDE = 7
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train the hfnets convolutional image classifier with Accelerate.")
+    add_training_args(
+        parser,
+        dataset_name=None,
+        learning_rate=1e-3,
+        per_device_train_batch_size=64,
+        num_train_epochs=30,
+        lr_scheduler_type="cosine",
+        weight_decay=0.05,
+    )
+    data = parser.add_argument_group("images")
+    data.add_argument(
+        "--train_dir", type=str, default=None, help="An image folder to train on: one subfolder of images per class."
+    )
+    data.add_argument(
+        "--validation_dir",
+        type=str,
+        default=None,
+        help="An image folder to evaluate on, with the same class subfolders (default: 10%% of --train_dir).",
+    )
+    data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
+    data.add_argument("--label_column", type=str, default=None, help="Label column (default: the ClassLabel feature).")
+    data.add_argument(
+        "--num_channels",
+        type=int,
+        choices=(1, 3),
+        default=None,
+        help="1: grayscale, 3: RGB (default: 3 when the first training images have color, else 1).",
+    )
+    data.add_argument(
+        "--image_size",
+        type=int,
+        default=None,
+        help=f"Side of the square the network reads (default: the images' own size when they all share one of at "
+        f"most {MAX_DEFAULT_IMAGE_SIZE} pixels, else {MAX_DEFAULT_IMAGE_SIZE}).",
+    )
+    augment = parser.add_argument_group("augmentation (training images only)")
+    augment.add_argument("--random_rotation", type=float, default=10.0, help="Rotate by up to +-N degrees.")
+    augment.add_argument("--random_shift", type=float, default=0.1, help="Shift by up to +-F of the side.")
+    augment.add_argument("--random_scale", type=float, default=0.1, help="Scale by a factor in [1-F, 1+F].")
+    augment.add_argument(
+        "--random_flip",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="Mirror half the training images left-right: right for photos, wrong for digits and text (auto: on for "
+        "RGB images, off for grayscale).",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--model_name_or_path", type=str, default=None, help="Continue from a saved hfnets CNN (folder or Hub id)."
+    )
+    model.add_argument(
+        "--conv_channels",
+        type=int,
+        nargs="+",
+        default=None,
+        help="Channels of the convolution blocks, one number per block (default: 32, 64, ... doubling, until the "
+        f"maps are about {MIN_FEATURE_SIDE} pixels wide).",
+    )
+    model.add_argument(
+        "--batch_norm",
+        choices=("on", "off"),
+        default=None,
+        help="Batch normalization after each convolution (default: on; the MNIST judge's recipe has it off).",
+    )
+    model.add_argument(
+        "--pooling",
+        choices=("flatten", "average", "max"),
+        default=None,
+        help="How the last maps reach the hidden layer: flatten (each position its own weights: digits), max or "
+        "average (each channel's peak or mean over the map: objects anywhere in a photo). Default: max for RGB, "
+        "flatten for grayscale.",
+    )
+    model.add_argument("--hidden_size", type=int, default=None, help="Width of the hidden layer (default: 128).")
+    model.add_argument("--dropout", type=float, default=None, help="Dropout (default: 0.25).")
+    args = parser.parse_args(argv)
+    validate_training_args(parser, args)
+    if (args.dataset_name is None) == (args.train_dir is None):
+        parser.error(
+            "Give the data as --dataset_name (a Hub id or a local copy) or as --train_dir (an image folder): one of "
+            "the two."
+        )
+    if args.validation_dir is not None and args.train_dir is None:
+        parser.error("--validation_dir needs --train_dir.")
+    shape_flags = [
+        f"--{name}"
+        for name in ("conv_channels", "hidden_size", "dropout", "image_size", "num_channels")
+        if getattr(args, name) is not None
+    ]
+    if args.model_name_or_path is not None and shape_flags:
+        parser.error(
+            f"{' and '.join(shape_flags)} describe a new network; --model_name_or_path continues a saved one with its "
+            "own."
+        )
+    if args.image_size is not None and args.image_size < 8:
+        parser.error(f"--image_size must be at least 8, got {args.image_size}.")
+    if args.conv_channels is not None and any(c < 1 for c in args.conv_channels):
+        parser.error(f"--conv_channels must be positive integers, got {args.conv_channels}.")
+    try:
+        args.augmentation = RandomAffine(args.random_rotation, args.random_shift, args.random_scale)
+    except ValueError as error:
+        parser.error(f"--random_rotation/--random_shift/--random_scale: {error}")
+    return args
+
+
+def default_conv_channels(image_size: int) -> list[int]:
+    """32, 64, ... channels: one block more while the maps stay at least `MIN_FEATURE_SIDE` wide and `image_size`
+    divides evenly (MNIST's 28 -> two blocks, 7x7 maps; 64 -> three, 8x8)."""
+    blocks = 1
+    while image_size // 2 ** (blocks + 1) >= MIN_FEATURE_SIDE and image_size % 2 ** (blocks + 1) == 0:
+        blocks += 1
+    return [32 * 2**i for i in range(blocks)]
+
+
+def infer_image_shape(dataset, image_column: str) -> tuple[int, tuple[int, int] | None]:
+    """(channels, the common (width, height) or None), read from up to 200 training images without decoding all."""
+    images = dataset.select(range(min(200, len(dataset))))[image_column]
+    color = any(image.mode not in ("L", "1", "I", "I;16", "F", "LA") for image in images)
+    sizes = {image.size for image in images}
+    return (3 if color else 1), (sizes.pop() if len(sizes) == 1 else None)
+
+
+def decode_squares(dataset, image_column: str, processor: CnnImageProcessor, desc: str) -> torch.Tensor:
+    """Every image of a split as the processor makes it (channels, resized to the square), as one uint8
+    tensor (N, C, S, S): training reads images exactly as the saved processor will read new ones."""
+    squares = [
+        (processor.to_square(image) * 255).round().astype(np.uint8)
+        for image in tqdm(dataset[image_column], desc=desc, leave=False)
+    ]
+    if not squares:
+        raise ValueError(f"The {desc.split()[-1]} split is empty: there are no images.")
+    return torch.from_numpy(np.stack(squares))
+
+
+def channel_statistics(images: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation of uint8 images, on the [0, 1] scale."""
+    pixels = images.float().div_(255).transpose(0, 1).reshape(images.shape[1], -1)
+    return pixels.mean(1).tolist(), pixels.std(1).clamp_min(1e-3).tolist()
+
+
+@torch.no_grad()
+def evaluate(model, dataloader, accelerator, num_labels: int) -> dict[str, float]:
+    """Accuracy and mean loss over the whole evaluation split, each example counted once across processes."""
+    model.eval()
+    accuracy = MulticlassAccuracy(num_classes=num_labels, average="micro").to(accelerator.device)
+    loss_sum = torch.zeros((), device=accelerator.device)
+    count = 0
+    for batch in dataloader:
+        logits = model(pixel_values=batch["pixel_values"]).logits.float()
+        logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
+        accuracy.update(logits, labels)
+        loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
+        count += len(labels)
+    model.train()
+    return {"eval_accuracy": accuracy.compute().item(), "eval_loss": loss_sum.item() / count, "eval_samples": count}
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = parse_args(argv)
+    check_hub_access(args.push_to_hub, args.hub_token)  # no token: fail now, not after training
+    # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
+    accelerator = build_accelerator(
+        args.output_dir,
+        seed=args.seed,
+        mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        report_to=args.report_to,
+        torch_compile=args.torch_compile,
+        tf32=not args.no_tf32,
+    )
+    require_replicated_weights(accelerator, "scripts/train_cnn.py")
+
+    # 1. Data: a dataset or image folders, with their class names.
+    splits = load_image_splits(
+        accelerator,
+        args.dataset_name,
+        args.dataset_config_name,
+        args.eval_split,
+        seed=args.seed,
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=args.max_eval_samples,
+        image_column=args.image_column,
+        label_column=args.label_column,
+        train_dir=args.train_dir,
+        validation_dir=args.validation_dir,
+    )
+    train_raw, eval_raw, image_column = splits.train, splits.eval, splits.image_column
+    train_labels, eval_labels = splits.train_labels, decode_labels(eval_raw, splits.label_column)
+
+    # 2. The network and its image processor: a saved one, or a new one shaped by the images.
+    if args.model_name_or_path is not None:
+        config = CnnConfig.from_pretrained(args.model_name_or_path)
+        processor = CnnImageProcessor.from_pretrained(args.model_name_or_path)
+        if len(splits.class_names) != config.num_labels:
+            raise ValueError(
+                f"The data has {len(splits.class_names)} classes and the model {args.model_name_or_path} "
+                f"{config.num_labels}: train a new model, or give data with the model's classes "
+                f"{list(config.id2label.values())}."
+            )
+    else:
+        channels, common_size = infer_image_shape(train_raw, image_column)
+        num_channels = args.num_channels or channels
+        image_size = args.image_size
+        if image_size is None:
+            fits = common_size is not None and common_size[0] == common_size[1] <= MAX_DEFAULT_IMAGE_SIZE
+            image_size = common_size[0] if fits else MAX_DEFAULT_IMAGE_SIZE
+        names = splits.class_names
+        config = CnnConfig(
+            image_size=image_size,
+            num_channels=num_channels,
+            conv_channels=args.conv_channels or default_conv_channels(image_size),
+            batch_norm=args.batch_norm != "off",
+            pooling=args.pooling or ("max" if num_channels == 3 else "flatten"),
+            hidden_size=args.hidden_size or 128,
+            dropout=0.25 if args.dropout is None else args.dropout,
+            id2label=dict(enumerate(names)),
+            label2id={name: i for i, name in enumerate(names)},
+        )
+        processor = CnnImageProcessor(image_size=config.image_size, num_channels=config.num_channels)
+    check_labels(train_labels, config.num_labels, "training")
+    check_labels(eval_labels, config.num_labels, "evaluation")
+    config.problem_type = "single_label_classification"  # said up front: the loss would write it at the first step
+    prepare_output_dir(
+        accelerator,
+        args.output_dir,
+        config.model_type,
+        overwrite=args.overwrite_output_dir,
+        resuming=args.resume_from_checkpoint is not None,
+    )
+    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
+
+    flip = args.random_flip == "on" or (args.random_flip == "auto" and config.num_channels == 3)
+    train_images = decode_squares(train_raw, image_column, processor, "decoding train")
+    eval_images = decode_squares(eval_raw, image_column, processor, "decoding evaluation")
+    if args.model_name_or_path is None:  # normalize with the training images' own statistics, saved with the model
+        processor.image_mean, processor.image_std = channel_statistics(train_images)
+    train_dataset = ImageTensorDataset(train_images, train_labels, processor.image_mean, processor.image_std)
+    eval_dataset = ImageTensorDataset(eval_images, eval_labels, processor.image_mean, processor.image_std)
+    train_dataloader = batch_dataloader(
+        keep_on_device(train_dataset, accelerator.device), args.per_device_train_batch_size, True, args.seed
+    )
+    eval_dataloader = batch_dataloader(
+        keep_on_device(eval_dataset, accelerator.device), args.per_device_eval_batch_size, False, args.seed
+    )
+
+    # 3. Model and optimizer.
+    if args.model_name_or_path is not None:
+        model = CnnForImageClassification.from_pretrained(args.model_name_or_path)
+    else:
+        model = CnnForImageClassification(config)
+    optimizer = build_optimizer(accelerator, model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    model, optimizer, train_dataloader, eval_dataloader = accelerator.prepare(
+        model, optimizer, train_dataloader, eval_dataloader
+    )
+
+    # 4. Schedule, sized after `prepare` because the dataloader is now sharded across processes.
+    num_update_steps_per_epoch, max_train_steps, num_train_epochs = training_length(
+        len(train_dataloader), args.gradient_accumulation_steps, args.max_train_steps, args.num_train_epochs
+    )
+    lr_scheduler = build_lr_scheduler(
+        accelerator, optimizer, args.lr_scheduler_type, args.num_warmup_steps, max_train_steps
+    )
+    checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
+
+    # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
+    model_config = unwrap(accelerator, model).config
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "train_samples": len(train_dataset),
+    }
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
+        accelerator,
+        args.output_dir,
+        args.resume_from_checkpoint,
+        model_config,
+        batching,
+        num_update_steps_per_epoch,
+        args.gradient_accumulation_steps,
+        total_limit=args.checkpoints_total_limit,
+    )
+    completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
+
+    total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    logger.info("***** Running training *****")
+    logger.info(f"  Examples = {len(train_dataset)}, evaluation examples = {len(eval_dataset)}")
+    logger.info(f"  Classes = {list(config.id2label.values())}, images {config.num_channels}x{config.image_size}^2")
+    logger.info(f"  Epochs = {num_train_epochs}, optimizer steps = {max_train_steps}, batch = {total_batch_size}")
+    progress_bar = tqdm(
+        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
+    )
+
+    # 6. The training loop: augment on the device, step, evaluate after each epoch.
+    train_time = resumed.train_runtime  # seconds trained before a resume count too
+    samples_seen = 0
+    metrics: dict[str, float] = {}
+    for epoch in range(starting_epoch, num_train_epochs):
+        model.train()
+        train_dataloader.set_epoch(epoch)  # the shuffle order is a function of (seed, epoch)
+        if epoch == starting_epoch and resumed.batches_to_skip:
+            active_dataloader = accelerator.skip_first_batches(train_dataloader, resumed.batches_to_skip)
+        else:
+            active_dataloader = train_dataloader
+        loss_sum = torch.zeros((), device=accelerator.device)
+        num_batches = 0
+        epoch_start = time.perf_counter()
+        for batch in active_dataloader:
+            pixel_values = args.augmentation(batch["pixel_values"])
+            if flip:  # drawn on the CPU from the global generator, as the affine distortions are
+                mirrored = (torch.rand(len(pixel_values)) < 0.5).to(pixel_values.device)[:, None, None, None]
+                pixel_values = torch.where(mirrored, pixel_values.flip(-1), pixel_values)
+            with accelerator.accumulate(model):
+                outputs = model(pixel_values=pixel_values, labels=batch["labels"])
+                accelerator.backward(outputs.loss)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad()
+            loss_sum += outputs.loss.detach()  # summed on the device: no host sync per step
+            num_batches += 1
+            samples_seen += len(batch["labels"])
+            if accelerator.sync_gradients:
+                progress_bar.update(1)
+                completed_steps += 1
+                if isinstance(checkpointing_steps, int) and completed_steps % checkpointing_steps == 0:
+                    checkpoint(completed_steps, train_runtime=train_time + time.perf_counter() - epoch_start)
+                if completed_steps >= max_train_steps:
+                    break
+        device_synchronize(accelerator)
+        train_time += time.perf_counter() - epoch_start
+
+        metrics = evaluate(model, eval_dataloader, accelerator, config.num_labels)
+        metrics["train_loss"] = accelerator.reduce(loss_sum / max(num_batches, 1), "mean").item()
+        metrics["epoch"] = epoch + 1
+        logger.info(
+            f"epoch {epoch + 1}: train_loss {metrics['train_loss']:.4f}, eval_loss {metrics['eval_loss']:.4f}, "
+            f"eval_accuracy {metrics['eval_accuracy']:.4f}"
+        )
+        accelerator.log({**metrics, "learning_rate": lr_scheduler.get_last_lr()[0]}, step=completed_steps)
+        if checkpointing_steps == "epoch":
+            checkpoint(completed_steps, train_runtime=train_time)
+        if completed_steps >= max_train_steps:
+            break
+    progress_bar.close()
+    if not metrics:  # resumed from a checkpoint taken at the very end: just evaluate
+        metrics = {**evaluate(model, eval_dataloader, accelerator, config.num_labels), "epoch": num_train_epochs}
+
+    # 7. Results, saved model and processor, card and upload.
+    session_time = train_time - resumed.train_runtime  # the time spent on samples_seen, this launch
+    total_samples = accelerator.reduce(torch.tensor(samples_seen, device=accelerator.device), "sum").item()
+    results = {
+        **metrics,
+        "step": completed_steps,
+        "train_runtime": round(train_time, 3),
+        "train_samples": total_samples,
+        "train_samples_per_second": round(total_samples / session_time, 1) if session_time > 0 else None,
+        "world_size": accelerator.num_processes,
+        "replicas_in_sync": replicas_in_sync(model, accelerator),
+        "mixed_precision": accelerator.mixed_precision,
+    }
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        unwrapped = unwrap(accelerator, model)
+        save_pretrained_atomically(args.output_dir, unwrapped, processor)
+        command = argv if argv is not None else sys.argv[1:]
+        card = build_model_card(args, results, unwrapped, accelerator, command, processor, flip)
+        url = publish_run(
+            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
+        )
+        if url is not None:
+            logger.info(f"Pushed to {url}")
+        accelerator.print(
+            f"validation accuracy {results['eval_accuracy']:.4f} (eval loss {results['eval_loss']:.4f}) after "
+            f"{completed_steps} steps; model saved to {args.output_dir}"
+        )
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return results
+
+
+def build_model_card(args, results, model, accelerator, command: list[str], processor: CnnImageProcessor, flip: bool):
+    """The model card, filled from this run's flags and measured metrics."""
+    config = model.config
+    dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id, args.train_dir)
+    split = args.eval_split or ("validation" if args.validation_dir else "held-out" if args.train_dir else "test")
+    card_data = ModelCardData(
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="image-classification",
+        tags=["hfnets", "cnn", "image-classification"],
+        datasets=[dataset_id],
+        model_name=default_repo_id(args.hub_model_id, args.output_dir),
+        base_model=card_base_model(args.model_name_or_path),
+        eval_results=[
+            EvalResult(
+                task_type="image-classification",
+                dataset_type=dataset_id,
+                dataset_name=dataset_id,
+                dataset_split=split,
+                metric_type="accuracy",
+                metric_value=round(results["eval_accuracy"], 4),
+            )
+        ],
+    )
+    augmentation = []
+    if args.augmentation.enabled:
+        augmentation.append(
+            f"random affine (rotation +-{args.random_rotation:g} degrees, shift +-{args.random_shift:g}, scale "
+            f"+-{args.random_scale:g})"
+        )
+    if flip:
+        augmentation.append("random left-right flips")
+    return render_model_card(
+        "cnn",
+        card_data,
+        repo_id=default_repo_id(args.hub_model_id, args.output_dir),
+        classes=", ".join(f"`{name}`" for name in config.id2label.values()),
+        num_labels=config.num_labels,
+        image_size=config.image_size,
+        color="RGB" if config.num_channels == 3 else "grayscale",
+        conv_channels=", ".join(map(str, config.conv_channels)),
+        num_blocks=len(config.conv_channels),
+        hidden_size=config.hidden_size,
+        dropout=config.dropout,
+        num_parameters=f"{model.num_parameters():,}",
+        image_mean=", ".join(f"{m:.4f}" for m in processor.image_mean),
+        image_std=", ".join(f"{s:.4f}" for s in processor.image_std),
+        dataset_id=dataset_id,
+        eval_split=split,
+        eval_samples=results["eval_samples"],
+        eval_accuracy=f"{results['eval_accuracy']:.4f}",
+        eval_loss=f"{results['eval_loss']:.4f}",
+        epochs=results["epoch"],
+        steps=results["step"],
+        batch_size=args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        lr_scheduler_type=args.lr_scheduler_type,
+        augmentation="; ".join(augmentation) or "none",
+        seed=args.seed,
+        mixed_precision=results["mixed_precision"],
+        hardware=describe_hardware(accelerator),
+        train_runtime=f"{results['train_runtime']:.1f}",
+        command=training_command("scripts/train_cnn.py", command),
+    )
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,497 @@
+#!/usr/bin/env python
+"""Train the character-level recurrent language model (LSTM or GRU) with Accelerate, as Karpathy's char-rnn does.
+
+Truncated backpropagation through time: the training text is cut into one contiguous stream per row of the global
+batch, each step reads the next --block_size characters of every stream, and the recurrent state carries over from
+one step to the next (detached, so gradients flow back --block_size characters). The same script runs on CPU, one
+GPU or many, with or without mixed precision, and resumes where it stopped (the carried state included):
+
+    # Tiny Shakespeare, a 2 x 512 LSTM
+    accelerate launch scripts/train_rnn.py --dataset_name karpathy/tiny_shakespeare --output_dir char-rnn
+    # a GRU, on your own text
+    accelerate launch scripts/train_rnn.py --train_file my.txt --output_dir my-rnn --config_overrides "rnn_type=gru"
+
+It writes the model and its tokenizer (the GPT family's character tokenizer) with `save_pretrained` (loadable with
+or without hfnets installed), `all_results.json` with the validation loss and perplexity, text samples, and a model
+card `README.md`.
+"""
+
+import argparse
+import math
+import sys
+import time
+
+import torch
+from accelerate.logging import get_logger
+from huggingface_hub import EvalResult, ModelCardData
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, DynamicCache
+
+from hfnets import CharGptTokenizer, CharRnnConfig, CharRnnForCausalLM
+from hfnets.atomic import write_text_atomically
+from hfnets.hub import (
+    card_base_model,
+    card_dataset_id,
+    check_hub_access,
+    default_repo_id,
+    publish_run,
+    render_model_card,
+    training_command,
+)
+from hfnets.training.args import add_training_args, validate_training_args
+from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
+from hfnets.training.launch import (
+    build_accelerator,
+    build_lr_scheduler,
+    build_optimizer,
+    describe_hardware,
+    device_synchronize,
+    prepare_output_dir,
+    replicas_in_sync,
+    require_replicated_weights,
+    run_main,
+    start_tracking,
+    unwrap,
+)
+from hfnets.training.text_data import load_text_splits, tokenize_text
+
+logger = get_logger(__name__)
+
+PROJECT_NAME = "train_rnn"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train the hfnets character-level RNN (LSTM or GRU) with Accelerate.")
+    add_training_args(
+        parser,
+        dataset_name="karpathy/tiny_shakespeare",
+        learning_rate=2e-3,
+        per_device_train_batch_size=64,
+        num_train_epochs=10,
+        lr_scheduler_type="cosine_with_min_lr",
+        weight_decay=0.0,
+        sample_limits=False,  # one long text, cut into streams: --max_train_steps bounds a quick run
+        evaluation_batches=False,  # evaluation reads the whole validation text as --eval_streams streams
+        gradient_accumulation=False,  # the state carries from one batch to the next: each batch is a step
+    )
+    data = parser.add_argument_group("text")
+    data.add_argument("--train_file", type=str, default=None, help="A text file to train on instead of a dataset.")
+    data.add_argument("--validation_file", type=str, default=None, help="A text file to evaluate on.")
+    data.add_argument("--text_column", type=str, default=None, help="Text column (default: `text`).")
+    data.add_argument(
+        "--block_size",
+        type=int,
+        default=64,
+        help="Characters per step and stream: how far back gradients flow (the state itself carries on).",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument("--model_name_or_path", type=str, default=None, help="Continue from a saved model.")
+    model.add_argument(
+        "--tokenizer_name",
+        type=str,
+        default=None,
+        help="An existing tokenizer (folder or Hub id) instead of a character vocabulary built from the text.",
+    )
+    model.add_argument(
+        "--config_overrides",
+        type=str,
+        default=None,
+        help='Config values for a new model, e.g. "rnn_type=gru,hidden_size=256,num_layers=3,dropout=0.3".',
+    )
+    optim = parser.add_argument_group("optimization")
+    optim.add_argument("--min_learning_rate", type=float, default=1e-4, help="Floor of the cosine schedule.")
+    optim.add_argument("--adam_beta1", type=float, default=0.9, help="AdamW beta1.")
+    optim.add_argument("--adam_beta2", type=float, default=0.99, help="AdamW beta2.")
+    optim.add_argument("--max_grad_norm", type=float, default=5.0, help="Gradient clipping norm (0: off; char-rnn 5).")
+    evaluation = parser.add_argument_group("evaluation")
+    evaluation.add_argument("--eval_steps", type=int, default=500, help="Evaluate (and sample) every N steps.")
+    evaluation.add_argument(
+        "--eval_streams",
+        type=int,
+        default=64,
+        help="The validation text is read as this many contiguous streams, shared out among the processes.",
+    )
+    evaluation.add_argument("--sample_prompt", type=str, default="\n", help="Prompt of the text samples.")
+    evaluation.add_argument("--sample_length", type=int, default=200, help="Tokens per text sample.")
+    parser.set_defaults(num_warmup_steps=100)
+    args = parser.parse_args(argv)
+    validate_training_args(parser, args)
+    if args.train_file is None and args.validation_file is not None:
+        parser.error("--validation_file needs --train_file.")
+    if args.block_size < 1:
+        parser.error(f"--block_size must be >= 1, got {args.block_size}.")
+    if args.eval_steps < 1 or args.eval_streams < 1 or args.sample_length < 0:
+        parser.error("--eval_steps and --eval_streams must be >= 1, and --sample_length >= 0.")
+    return args
+
+
+def build_model_config(args, vocab_size: int) -> CharRnnConfig:
+    """A new model's config: the defaults, then --config_overrides; validated."""
+    config = CharRnnConfig(vocab_size=vocab_size)
+    if args.config_overrides:
+        try:
+            config.update_from_string(args.config_overrides)
+        except ValueError as error:
+            raise ValueError(f"--config_overrides {args.config_overrides!r}: {error}") from error
+    return CharRnnConfig(**config.to_dict())  # re-validates the overridden values
+
+
+def streams(tokens: torch.Tensor, num_streams: int, block_size: int, name: str) -> tuple[torch.Tensor, int]:
+    """`(rows, steps)`: the text cut into `num_streams` contiguous rows of `steps * block_size + 1` tokens (the +1 is
+    the last step's target), as char-rnn lays out its batches. The tail that does not fill a step is dropped."""
+    steps = (len(tokens) // num_streams - 1) // block_size
+    if steps < 1:
+        raise ValueError(
+            f"The {name} text has {len(tokens)} tokens (characters): too few for {num_streams} streams of one window "
+            f"of {block_size} tokens. Use more text, fewer streams (batch size, --eval_streams) or a smaller "
+            "--block_size."
+        )
+    length = len(tokens) // num_streams
+    rows = tokens[: num_streams * length].view(num_streams, length)
+    return rows[:, : steps * block_size + 1], steps
+
+
+def detached(cache: DynamicCache | None, config: CharRnnConfig) -> DynamicCache | None:
+    """A new cache holding `cache`'s states without their history: the next step's gradients stop here."""
+    if cache is None:
+        return None
+    carried = DynamicCache(config=config)
+    for index, layer in enumerate(cache.layers):
+        for slot, state in enumerate(layer.recurrent_states.values()):
+            carried.update_recurrent_state(state.detach(), index, slot)
+    return carried
+
+
+class CarriedState:
+    """The state carried between training steps, made part of every checkpoint (`register_for_checkpointing`), so a
+    resumed run continues with the state it would have had. Each process carries the state of its own streams: the
+    checkpoint holds all of them (gathered), and each process takes its rows back on resume."""
+
+    def __init__(self, accelerator, config: CharRnnConfig, rows_per_process: int):
+        self.accelerator, self.config, self.rows = accelerator, config, rows_per_process
+        self.cache: DynamicCache | None = None
+
+    def state_dict(self) -> dict:
+        if self.cache is None:  # the first step of an epoch: nothing to carry (every process is at the same step)
+            return {"states": None}
+        states = [
+            [self.accelerator.gather(state.contiguous()).cpu() for state in layer.recurrent_states.values()]
+            for layer in self.cache.layers
+        ]
+        return {"states": states}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if state_dict["states"] is None:
+            self.cache = None
+            return
+        start = self.accelerator.process_index * self.rows
+        self.cache = DynamicCache(config=self.config)
+        for index, layer in enumerate(state_dict["states"]):
+            for slot, state in enumerate(layer):
+                own = state[start : start + self.rows].to(self.accelerator.device)
+                self.cache.update_recurrent_state(own, index, slot)
+
+
+@torch.no_grad()
+def evaluate(model, eval_rows: torch.Tensor, eval_steps: int, block_size: int, accelerator) -> dict[str, float]:
+    """Mean next-token loss over the whole validation text: each process reads its share of the streams window by
+    window, carrying the state, so every token is scored once with everything before it in its stream as context."""
+    model.eval()
+    rows = eval_rows[accelerator.process_index :: accelerator.num_processes].to(accelerator.device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=accelerator.device)
+    cache = None
+    for step in range(eval_steps if len(rows) else 0):
+        window = rows[:, step * block_size : (step + 1) * block_size + 1]
+        outputs = model(input_ids=window[:, :-1], cache=cache, use_cache=True)
+        cache = outputs.cache
+        loss_sum += F.cross_entropy(outputs.logits.float().flatten(0, 1), window[:, 1:].flatten(), reduction="sum")
+    model.train()
+    loss_sum = accelerator.reduce(loss_sum, "sum")
+    count = eval_rows.shape[0] * eval_steps * block_size
+    eval_loss = (loss_sum / count).item()
+    return {"eval_loss": eval_loss, "perplexity": math.exp(eval_loss), "eval_tokens": count}
+
+
+def sample_text(model, tokenizer, accelerator, args) -> str:
+    """A fixed-seed sample (top-k 40) that leaves the training RNG untouched."""
+    unwrapped = unwrap(accelerator, model)
+    unwrapped.eval()
+    prompt = tokenizer(args.sample_prompt, return_tensors="pt", add_special_tokens=False).to(accelerator.device)
+    devices = [accelerator.device] if accelerator.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(args.seed)
+        output = unwrapped.generate(
+            **prompt, max_new_tokens=args.sample_length, do_sample=True, top_k=40, pad_token_id=tokenizer.pad_token_id
+        )
+    unwrapped.train()
+    return tokenizer.decode(output[0], skip_special_tokens=True)
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = parse_args(argv)
+    check_hub_access(args.push_to_hub, args.hub_token)  # no token: fail now, not after training
+    # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
+    accelerator = build_accelerator(
+        args.output_dir,
+        seed=args.seed,
+        mixed_precision=args.mixed_precision,
+        report_to=args.report_to,
+        torch_compile=args.torch_compile,
+        tf32=not args.no_tf32,
+    )
+    require_replicated_weights(accelerator, "scripts/train_rnn.py")
+
+    # 1. Text: load, and build (or load) the tokenizer.
+    with accelerator.main_process_first():
+        train_text, eval_text = load_text_splits(
+            args.dataset_name,
+            args.dataset_config_name,
+            args.train_file,
+            args.validation_file,
+            args.text_column,
+            args.eval_split,
+        )
+    if args.model_name_or_path is not None:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or args.model_name_or_path)
+        config = CharRnnConfig.from_pretrained(args.model_name_or_path)
+    else:
+        if args.tokenizer_name is not None:
+            tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name)
+        else:
+            tokenizer = CharGptTokenizer.from_text(train_text)
+        config = build_model_config(args, vocab_size=len(tokenizer))
+    if tokenizer.pad_token is None:  # batched generation pads on the left
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if len(tokenizer) > config.vocab_size:
+        raise ValueError(
+            f"The tokenizer has {len(tokenizer)} tokens and the model reads {config.vocab_size}: use the tokenizer "
+            "saved with the model (drop --tokenizer_name)."
+        )
+    prepare_output_dir(
+        accelerator,
+        args.output_dir,
+        config.model_type,
+        overwrite=args.overwrite_output_dir,
+        resuming=args.resume_from_checkpoint is not None,
+    )
+    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
+
+    # 2. Tokenize once; one contiguous stream per row of the global batch, this process's rows kept on its device.
+    train_tokens, eval_tokens = tokenize_text(tokenizer, train_text), tokenize_text(tokenizer, eval_text)
+    rows_per_process = args.per_device_train_batch_size
+    train_rows, steps_per_epoch = streams(
+        train_tokens, rows_per_process * accelerator.num_processes, args.block_size, "training"
+    )
+    own = slice(accelerator.process_index * rows_per_process, (accelerator.process_index + 1) * rows_per_process)
+    train_rows = train_rows[own].to(accelerator.device)
+    eval_rows, eval_steps = streams(eval_tokens, args.eval_streams, args.block_size, "validation")
+
+    # 3. Model and optimizer.
+    if args.model_name_or_path is not None:
+        model = CharRnnForCausalLM.from_pretrained(args.model_name_or_path)
+    else:
+        model = CharRnnForCausalLM(config)
+    optimizer = build_optimizer(
+        accelerator,
+        model.parameters(),
+        lr=args.learning_rate,
+        betas=(args.adam_beta1, args.adam_beta2),
+        weight_decay=args.weight_decay,
+    )
+    model, optimizer = accelerator.prepare(model, optimizer)
+    max_train_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
+    schedule_kwargs = {"min_lr": args.min_learning_rate} if args.lr_scheduler_type == "cosine_with_min_lr" else {}
+    lr_scheduler = build_lr_scheduler(
+        accelerator, optimizer, args.lr_scheduler_type, args.num_warmup_steps, max_train_steps, **schedule_kwargs
+    )
+    carried = CarriedState(accelerator, unwrap(accelerator, model).config, rows_per_process)
+    accelerator.register_for_checkpointing(carried)
+
+    # 4. Resume: model, optimizer, schedule, RNG and carried state; the step says where in the streams we are.
+    model_config = unwrap(accelerator, model).config
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "block_size": args.block_size,
+        "train_tokens": len(train_tokens),
+    }
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
+        accelerator,
+        args.output_dir,
+        args.resume_from_checkpoint,
+        model_config,
+        batching,
+        steps_per_epoch,
+        total_limit=args.checkpoints_total_limit,
+    )
+    completed_steps = resumed.completed_steps
+    checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
+
+    logger.info("***** Running training *****")
+    logger.info(f"  Training tokens = {len(train_tokens):,}, evaluation tokens = {len(eval_tokens):,}")
+    logger.info(f"  Parameters = {unwrap(accelerator, model).num_parameters():,}")
+    logger.info(
+        f"  {rows_per_process * accelerator.num_processes} streams x {args.block_size} tokens per step, "
+        f"{steps_per_epoch} steps per epoch, {max_train_steps} steps"
+    )
+    progress_bar = tqdm(
+        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
+    )
+
+    # 5. The training loop: each step reads the next window of every stream, starting from the carried state; each
+    # epoch starts the streams (and the state) over. Evaluate and sample every --eval_steps and at the end.
+    train_time = resumed.train_runtime  # seconds trained before a resume count too
+    tokens_seen = 0
+    metrics: dict[str, float] = {}
+    samples: list[str] = []
+    loss_sum = torch.zeros((), device=accelerator.device)
+    num_batches = 0
+    model.train()
+    start = time.perf_counter()
+    while completed_steps < max_train_steps:
+        step_in_epoch = completed_steps % steps_per_epoch
+        if step_in_epoch == 0:
+            carried.cache = None
+        window = train_rows[:, step_in_epoch * args.block_size : (step_in_epoch + 1) * args.block_size + 1]
+        outputs = model(input_ids=window[:, :-1], cache=carried.cache, use_cache=True)
+        loss = F.cross_entropy(outputs.logits.float().flatten(0, 1), window[:, 1:].flatten())
+        accelerator.backward(loss)
+        if args.max_grad_norm > 0:
+            accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+        optimizer.step()
+        lr_scheduler.step()
+        optimizer.zero_grad()
+        carried.cache = detached(outputs.cache, model_config)
+        loss_sum += loss.detach()  # summed on the device: no host sync per step
+        num_batches += 1
+        tokens_seen += window.shape[0] * args.block_size
+        completed_steps += 1
+        progress_bar.update(1)
+        if completed_steps % args.eval_steps == 0 or completed_steps == max_train_steps:
+            device_synchronize(accelerator)
+            train_time += time.perf_counter() - start
+            metrics = evaluate(model, eval_rows, eval_steps, args.block_size, accelerator)
+            metrics["train_loss"] = accelerator.reduce(loss_sum / max(num_batches, 1), "mean").item()
+            loss_sum.zero_()
+            num_batches = 0
+            sample = sample_text(model, tokenizer, accelerator, args) if args.sample_length else ""
+            samples.append(f"step {completed_steps}:\n{sample}")
+            logger.info(
+                f"step {completed_steps}: train_loss {metrics['train_loss']:.4f}, eval_loss "
+                f"{metrics['eval_loss']:.4f}, perplexity {metrics['perplexity']:.2f}\n{sample}"
+            )
+            accelerator.log({**metrics, "learning_rate": lr_scheduler.get_last_lr()[0]}, step=completed_steps)
+            start = time.perf_counter()
+        end_of_epoch = completed_steps % steps_per_epoch == 0
+        if (isinstance(checkpointing_steps, int) and completed_steps % checkpointing_steps == 0) or (
+            checkpointing_steps == "epoch" and end_of_epoch
+        ):
+            if end_of_epoch:
+                carried.cache = None  # the next epoch starts the streams over
+            checkpoint(completed_steps, train_runtime=train_time + time.perf_counter() - start)
+    device_synchronize(accelerator)
+    train_time += time.perf_counter() - start
+    progress_bar.close()
+    if "eval_loss" not in metrics:  # resumed from a checkpoint taken at the very end: just evaluate
+        metrics = evaluate(model, eval_rows, eval_steps, args.block_size, accelerator)
+
+    # 6. Results, saved model and tokenizer, card and upload.
+    session_time = train_time - resumed.train_runtime  # the time spent on tokens_seen, this launch
+    total_tokens = accelerator.reduce(torch.tensor(tokens_seen, device=accelerator.device), "sum").item()
+    results = {
+        **metrics,
+        "step": completed_steps,
+        "epochs": round(completed_steps / steps_per_epoch, 2),
+        "train_runtime": round(train_time, 3),
+        "train_tokens": total_tokens,
+        "train_tokens_per_second": round(total_tokens / session_time, 1) if session_time > 0 else None,
+        "world_size": accelerator.num_processes,
+        "replicas_in_sync": replicas_in_sync(model, accelerator),
+        "mixed_precision": accelerator.mixed_precision,
+        "num_parameters": unwrap(accelerator, model).num_parameters(),
+    }
+    state_dict = accelerator.get_state_dict(model)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        unwrapped = unwrap(accelerator, model)
+        save_pretrained_atomically(args.output_dir, unwrapped, tokenizer, state_dict=state_dict)
+        write_text_atomically(f"{args.output_dir}/samples.txt", "\n\n".join(samples) + "\n")
+        command = argv if argv is not None else sys.argv[1:]
+        card = build_model_card(args, results, unwrapped, accelerator, command, samples)
+        url = publish_run(
+            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
+        )
+        if url is not None:
+            logger.info(f"Pushed to {url}")
+        accelerator.print(
+            f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
+            f"{completed_steps} steps; model saved to {args.output_dir}"
+        )
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return results
+
+
+def build_model_card(args, results, model, accelerator, command: list[str], samples: list[str]):
+    """The model card, filled from this run's flags and measured metrics."""
+    config = model.config
+    dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id, args.train_file)
+    split = args.eval_split or "validation"
+    card_data = ModelCardData(
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        tags=["hfnets", "rnn", config.rnn_type, "character-level", "text-generation"],
+        datasets=[dataset_id],
+        model_name=default_repo_id(args.hub_model_id, args.output_dir),
+        base_model=card_base_model(args.model_name_or_path),
+        eval_results=[
+            EvalResult(
+                task_type="text-generation",
+                dataset_type=dataset_id,
+                dataset_name=dataset_id,
+                dataset_split=split,
+                metric_type=name,
+                metric_value=round(results[key], 4),
+            )
+            for name, key in (("loss", "eval_loss"), ("perplexity", "perplexity"))
+        ],
+    )
+    return render_model_card(
+        "rnn",
+        card_data,
+        repo_id=default_repo_id(args.hub_model_id, args.output_dir),
+        rnn_type=config.rnn_type.upper(),
+        num_layers=config.num_layers,
+        hidden_size=config.hidden_size,
+        vocab_size=config.vocab_size,
+        dropout=config.dropout,
+        num_parameters=f"{model.num_parameters():,}",
+        dataset_id=dataset_id,
+        eval_split=split,
+        eval_streams=args.eval_streams,
+        eval_loss=f"{results['eval_loss']:.4f}",
+        perplexity=f"{results['perplexity']:.2f}",
+        steps=results["step"],
+        epochs=results["epochs"],
+        streams=args.per_device_train_batch_size * accelerator.num_processes,
+        block_size=args.block_size,
+        learning_rate=args.learning_rate,
+        min_learning_rate=args.min_learning_rate,
+        num_warmup_steps=args.num_warmup_steps,
+        weight_decay=args.weight_decay,
+        betas=f"({args.adam_beta1}, {args.adam_beta2})",
+        max_grad_norm=args.max_grad_norm,
+        lr_scheduler_type=args.lr_scheduler_type,
+        seed=args.seed,
+        mixed_precision=results["mixed_precision"],
+        hardware=describe_hardware(accelerator),
+        train_runtime=f"{results['train_runtime']:.1f}",
+        sample=samples[-1].split("\n", 1)[-1] if samples else "",
+        command=training_command("scripts/train_rnn.py", command),
+    )
+
+
+if __name__ == "__main__":
+    run_main(main)
