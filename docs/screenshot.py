@@ -1,6 +1,7 @@
-"""Take the README's screenshot: the gallery of `hfnets demo` on the shipped models, a 7 drawn with the mouse.
+"""Take the README's screenshots of the gallery of `hfnets demo` on the shipped models: a 7 drawn with the mouse on
+the MLP's tab, and the GPT and the RNN writing from the same prompt on the text tab.
 
-python docs/screenshot.py            # writes docs/images/gallery.png (needs Debian's chromium and playwright)
+python docs/screenshot.py            # writes docs/images/gallery.png and text.png (needs chromium and playwright)
 """
 
 import sys
@@ -36,6 +37,17 @@ def main() -> None:
         page.wait_for_timeout(1000)
         output = REPO_ROOT / "docs" / "images" / "gallery.png"
         output.parent.mkdir(exist_ok=True)
+        page.screenshot(path=output, full_page=True)
+        print(f"wrote {output}")
+
+        page.get_by_role("tab", name="Text: GPT and RNN").click()
+        page.locator("#write:visible").click()
+        for box in ("#text", "#rnn-text"):
+            page.wait_for_function(
+                f"() => document.querySelector('{box} textarea').value.length > 300", timeout=120_000
+            )
+        page.wait_for_timeout(1000)
+        output = REPO_ROOT / "docs" / "images" / "text.png"
         page.screenshot(path=output, full_page=True)
         print(f"wrote {output}")
         browser.close()

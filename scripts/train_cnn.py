@@ -451,6 +451,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             f"{completed_steps} steps; model saved to {args.output_dir}"
         )
     accelerator.wait_for_everyone()
+    # Free the DDP wrappers on every process before the process group goes: freed after it, at exit, a rank could
+    # wait forever in the group's destructor for a peer that has already left.
+    model, optimizer = accelerator.free_memory(model, optimizer)
     accelerator.end_training()
     return results
 

@@ -347,6 +347,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             + f"pipeline saved to {args.output_dir}"
         )
     accelerator.wait_for_everyone()
+    # Free the DDP wrappers on every process before the process group goes: freed after it, at exit, a rank could
+    # wait forever in the group's destructor for a peer that has already left.
+    generator, discriminator, optimizer_g, optimizer_d = accelerator.free_memory(
+        generator, discriminator, optimizer_g, optimizer_d
+    )
     accelerator.end_training()
     return results
 

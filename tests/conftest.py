@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -65,37 +67,62 @@ def free_port() -> int:
 def run_script(args: list[str], env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run a Python script or module of the repository in a fresh process, from the repository root.
 
-    A run that outlives `timeout` fails the test with the Python stack of every process it started (faulthandler,
-    on SIGABRT), so that a hang says where it is, and leaves no process behind."""
-    full_env = {**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})}
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=REPO_ROOT,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: the launcher and the ranks it starts
-    )
-    timed_out = False
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        os.killpg(process.pid, signal.SIGABRT)
+    Every process of the run (the launcher, and the ranks it starts in sessions of their own) carries a marker in its
+    environment. A run that outlives `timeout`, or leaves a process running after it returned (a rank stuck at
+    exit), fails the test with the Python stack of each such process (faulthandler, on SIGABRT), and leaves nothing
+    behind. The output goes to files, not pipes: a stuck rank holding a pipe cannot block the test."""
+    import psutil
+
+    marker = uuid.uuid4().hex
+    full_env = {**os.environ, "PYTHONFAULTHANDLER": "1", "HFNETS_TEST_RUN": marker, **(env or {})}
+
+    def run_processes() -> list:
+        found = []
+        for candidate in psutil.process_iter():
+            try:
+                if candidate.environ().get("HFNETS_TEST_RUN") == marker:
+                    found.append(candidate)
+            except (psutil.Error, OSError):
+                continue
+        return found
+
+    def stop(processes: list, sig: int) -> None:
+        for member in processes:
+            try:
+                member.send_signal(sig)
+            except psutil.Error:
+                pass
+        psutil.wait_procs(processes, timeout=30)
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=REPO_ROOT,
+            env=full_env,
+            stdout=out,
+            stderr=err,
+            text=True,
+            start_new_session=True,
+        )
+        problem = None
         try:
-            stdout, stderr = process.communicate(timeout=30)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            stdout, stderr = process.communicate()
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    if timed_out:
+            problem = f"did not finish within {timeout} s"
+        left = run_processes()
+        if left and problem is None:
+            problem = f"returned but left {len(left)} process(es) running (stuck at exit)"
+        if left:
+            stop(left, signal.SIGABRT)  # faulthandler prints each one's stack into the output
+            stop(run_processes(), signal.SIGKILL)
+        process.wait()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if problem is not None:
         pytest.fail(
-            f"{' '.join(args)} did not finish within {timeout} s. Its output, then the stacks when stopped:\n"
-            f"{stdout[-3000:]}\n{stderr[-12000:]}"
+            f"{' '.join(args)} {problem}. Its output, then the stacks when stopped:\n{stdout[-3000:]}\n"
+            f"{stderr[-12000:]}"
         )
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 

@@ -70,7 +70,7 @@ def paper_box(page, canvas_size: tuple[int, int]) -> dict[str, float]:
 
 def draw(page, demo, strokes: list[list[tuple[float, float]]]) -> None:
     """Draw strokes on the Sketchpad with the mouse; points are fractions of the paper's width and height."""
-    (sketchpad,) = [block for block in demo.blocks.values() if isinstance(block, gr.Sketchpad)]
+    sketchpad = next(block for block in demo.blocks.values() if isinstance(block, gr.Sketchpad))  # the first tab's
     page.get_by_role("button", name="Brush").first.click()
     box = paper_box(page, sketchpad.canvas_size)
     for stroke in strokes:
@@ -143,11 +143,13 @@ def test_gan_and_ddpm_demos_show_generated_images(open_demo, trained_dirs):
         assert page.locator("#samples img").first.get_attribute("src")
 
 
-def test_gpt_demo_streams_text(open_demo, trained_dirs):
-    page = open_demo(load_app("gpt").build_demo(str(trained_dirs["gpt"])))
+def test_gpt_and_rnn_stream_text_side_by_side(open_demo, trained_dirs):
+    page = open_demo(load_app("gpt").build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"])))
     page.locator("#write").click()
-    page.wait_for_function(
-        "() => document.querySelector('#text textarea').value.length > 'ROMEO:'.length + 20", timeout=120_000
-    )
-    screenshot(page, "gpt-streamed")
+    for box in ("#text", "#rnn-text"):  # one click, both networks writing
+        page.wait_for_function(
+            f"() => document.querySelector('{box} textarea').value.length > 'ROMEO:'.length + 20", timeout=120_000
+        )
+    screenshot(page, "gpt-and-rnn-streamed")
     assert page.locator("#text textarea").input_value().startswith("ROMEO:")
+    assert page.locator("#rnn-text textarea").input_value().startswith("ROMEO:")
