@@ -108,7 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--image_size",
         type=int,
         default=None,
-        help=f"Side of the square the network reads (default: the images' own size when they all share one of at "
+        help=f"Side of the square the network reads (default: the images' own size when the first 200 share one of at "
         f"most {MAX_DEFAULT_IMAGE_SIZE} pixels, else {MAX_DEFAULT_IMAGE_SIZE}).",
     )
     augment = parser.add_argument_group("augmentation (training images only)")
@@ -200,10 +200,11 @@ def infer_image_shape(dataset, image_column: str) -> tuple[int, tuple[int, int] 
 def decode_squares(dataset, image_column: str, processor: CnnImageProcessor, desc: str) -> torch.Tensor:
     """Every image of a split as the processor makes it (channels, resized to the square), as one uint8
     tensor (N, C, S, S): training reads images exactly as the saved processor will read new ones."""
-    squares = [
-        (processor.to_square(image) * 255).round().astype(np.uint8)
-        for image in tqdm(dataset[image_column], desc=desc, leave=False)
-    ]
+    squares = []
+    with tqdm(total=len(dataset), desc=desc, leave=False) as progress:
+        for batch in dataset.select_columns([image_column]).iter(batch_size=256):  # 256 pictures in memory at a time
+            squares += [(processor.to_square(image) * 255).round().astype(np.uint8) for image in batch[image_column]]
+            progress.update(len(batch[image_column]))
     if not squares:
         raise ValueError(f"The {desc.split()[-1]} split is empty: there are no images.")
     return torch.from_numpy(np.stack(squares))

@@ -51,7 +51,8 @@ def describe(config) -> str:
             f"filters) with max-pooling, then {config.hidden_size} hidden units and softmax."
         )
     sizes = "-".join(str(n) for n in [config.input_size, *config.hidden_sizes, config.num_labels])
-    return f"The textbook {sizes} network ({config.hidden_act.capitalize()} hidden units, softmax)."
+    activation = {"relu": "ReLU", "gelu": "GELU", "silu": "SiLU"}.get(config.hidden_act, config.hidden_act)
+    return f"The textbook {sizes} network ({activation} hidden units, softmax)."
 
 
 def load(model_id: str | None = None):
