@@ -27,7 +27,6 @@ import numpy as np
 import torch
 from accelerate.logging import get_logger
 from huggingface_hub import EvalResult, ModelCardData
-from torchmetrics.classification import MulticlassAccuracy
 from tqdm.auto import tqdm
 
 from hfnets import CnnConfig, CnnForImageClassification, CnnImageProcessor
@@ -57,6 +56,7 @@ from hfnets.training.launch import (
     build_optimizer,
     describe_hardware,
     device_synchronize,
+    evaluate_classifier,
     prepare_output_dir,
     replicas_in_sync,
     require_replicated_weights,
@@ -214,23 +214,6 @@ def channel_statistics(images: torch.Tensor) -> tuple[list[float], list[float]]:
     """Per-channel mean and standard deviation of uint8 images, on the [0, 1] scale."""
     pixels = images.float().div_(255).transpose(0, 1).reshape(images.shape[1], -1)
     return pixels.mean(1).tolist(), pixels.std(1).clamp_min(1e-3).tolist()
-
-
-@torch.no_grad()
-def evaluate(model, dataloader, accelerator, num_labels: int) -> dict[str, float]:
-    """Accuracy and mean loss over the whole evaluation split, each example counted once across processes."""
-    model.eval()
-    accuracy = MulticlassAccuracy(num_classes=num_labels, average="micro").to(accelerator.device)
-    loss_sum = torch.zeros((), device=accelerator.device)
-    count = 0
-    for batch in dataloader:
-        logits = model(pixel_values=batch["pixel_values"]).logits.float()
-        logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
-        accuracy.update(logits, labels)
-        loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
-        count += len(labels)
-    model.train()
-    return {"eval_accuracy": accuracy.compute().item(), "eval_loss": loss_sum.item() / count, "eval_samples": count}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -407,7 +390,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         device_synchronize(accelerator)
         train_time += time.perf_counter() - epoch_start
 
-        metrics = evaluate(model, eval_dataloader, accelerator, config.num_labels)
+        metrics = evaluate_classifier(model, eval_dataloader, accelerator, config.num_labels)
         metrics["train_loss"] = accelerator.reduce(loss_sum / max(num_batches, 1), "mean").item()
         metrics["epoch"] = epoch + 1
         logger.info(
@@ -421,7 +404,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             break
     progress_bar.close()
     if not metrics:  # resumed from a checkpoint taken at the very end: just evaluate
-        metrics = {**evaluate(model, eval_dataloader, accelerator, config.num_labels), "epoch": num_train_epochs}
+        metrics = {
+            **evaluate_classifier(model, eval_dataloader, accelerator, config.num_labels),
+            "epoch": num_train_epochs,
+        }
 
     # 7. Results, saved model and processor, card and upload.
     session_time = train_time - resumed.train_runtime  # the time spent on samples_seen, this launch

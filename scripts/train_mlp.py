@@ -26,7 +26,6 @@ import PIL.ImageFont
 import torch
 from accelerate.logging import get_logger
 from huggingface_hub import EvalResult, ModelCardData
-from torchmetrics.classification import MulticlassAccuracy
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForImageClassification
 
@@ -60,6 +59,7 @@ from hfnets.training.launch import (
     build_optimizer,
     describe_hardware,
     device_synchronize,
+    evaluate_classifier,
     prepare_output_dir,
     replicas_in_sync,
     require_replicated_weights,
@@ -137,23 +137,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     except ValueError as error:
         parser.error(f"--random_rotation/--random_shift/--random_scale: {error}")
     return args
-
-
-@torch.no_grad()
-def evaluate(model, dataloader, accelerator, num_labels: int) -> dict[str, float]:
-    """Accuracy and mean loss over the whole evaluation split, each example counted once across processes."""
-    model.eval()
-    accuracy = MulticlassAccuracy(num_classes=num_labels, average="micro").to(accelerator.device)
-    loss_sum = torch.zeros((), device=accelerator.device)
-    count = 0
-    for batch in dataloader:
-        logits = model(pixel_values=batch["pixel_values"]).logits.float()
-        logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
-        accuracy.update(logits, labels)
-        loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
-        count += len(labels)
-    model.train()
-    return {"eval_accuracy": accuracy.compute().item(), "eval_loss": loss_sum.item() / count, "eval_samples": count}
 
 
 @torch.no_grad()
@@ -360,7 +343,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         device_synchronize(accelerator)
         train_time += time.perf_counter() - epoch_start
 
-        metrics = evaluate(model, eval_dataloader, accelerator, config.num_labels)
+        metrics = evaluate_classifier(model, eval_dataloader, accelerator, config.num_labels)
         metrics["train_loss"] = accelerator.reduce(loss_sum / max(num_batches, 1), "mean").item()
         metrics["epoch"] = epoch + 1
         logger.info(
@@ -374,7 +357,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             break
     progress_bar.close()
     if not metrics:  # resumed from a checkpoint taken at the very end: just evaluate
-        metrics = {**evaluate(model, eval_dataloader, accelerator, config.num_labels), "epoch": num_train_epochs}
+        metrics = {
+            **evaluate_classifier(model, eval_dataloader, accelerator, config.num_labels),
+            "epoch": num_train_epochs,
+        }
 
     # 7. Results, saved model, card and upload.
     session_time = train_time - resumed.train_runtime  # the time spent on samples_seen, this launch

@@ -304,3 +304,23 @@ def run_main(main) -> None:
             raise
         print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+@torch.no_grad()
+def evaluate_classifier(model, dataloader, accelerator, num_labels: int) -> dict[str, float]:
+    """Accuracy and mean loss of an image classifier over the whole evaluation split, each example counted once
+    across processes (the MLP's and the CNN's scripts)."""
+    from torchmetrics.classification import MulticlassAccuracy
+
+    model.eval()
+    accuracy = MulticlassAccuracy(num_classes=num_labels, average="micro").to(accelerator.device)
+    loss_sum = torch.zeros((), device=accelerator.device)
+    count = 0
+    for batch in dataloader:
+        logits = model(pixel_values=batch["pixel_values"]).logits.float()
+        logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
+        accuracy.update(logits, labels)
+        loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
+        count += len(labels)
+    model.train()
+    return {"eval_accuracy": accuracy.compute().item(), "eval_loss": loss_sum.item() / count, "eval_samples": count}
