@@ -33,35 +33,37 @@ from hfnets import CnnConfig, CnnForImageClassification, CnnImageProcessor
 from hfnets.hub import (
     card_base_model,
     card_dataset_id,
-    check_hub_access,
     default_repo_id,
-    publish_run,
     render_model_card,
     training_command,
 )
-from hfnets.training.args import add_training_args, validate_training_args
+from hfnets.training.args import (
+    add_training_args,
+    load_images,
+    open_output_dir,
+    publish,
+    resume,
+    start_run,
+    validate_training_args,
+)
 from hfnets.training.augment import RandomAffine
-from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
+from hfnets.training.checkpointing import save_pretrained_atomically
 from hfnets.training.data import (
     ImageTensorDataset,
     batch_dataloader,
     check_labels,
     decode_labels,
     keep_on_device,
-    load_image_splits,
 )
 from hfnets.training.launch import (
-    build_accelerator,
     build_lr_scheduler,
     build_optimizer,
     describe_hardware,
     device_synchronize,
+    end_run,
     evaluate_classifier,
-    prepare_output_dir,
-    replicas_in_sync,
-    require_replicated_weights,
     run_main,
-    start_tracking,
+    run_results,
     training_length,
     unwrap,
 )
@@ -218,33 +220,10 @@ def channel_statistics(images: torch.Tensor) -> tuple[list[float], list[float]]:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    check_hub_access(args.push_to_hub, args.hub_token)  # no token: fail now, not after training
-    # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
-    accelerator = build_accelerator(
-        args.output_dir,
-        seed=args.seed,
-        mixed_precision=args.mixed_precision,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        report_to=args.report_to,
-        torch_compile=args.torch_compile,
-        tf32=not args.no_tf32,
-    )
-    require_replicated_weights(accelerator, "scripts/train_cnn.py")
+    accelerator = start_run(args, "scripts/train_cnn.py")
 
     # 1. Data: a dataset or image folders, with their class names.
-    splits = load_image_splits(
-        accelerator,
-        args.dataset_name,
-        args.dataset_config_name,
-        args.eval_split,
-        seed=args.seed,
-        max_train_samples=args.max_train_samples,
-        max_eval_samples=args.max_eval_samples,
-        image_column=args.image_column,
-        label_column=args.label_column,
-        train_dir=args.train_dir,
-        validation_dir=args.validation_dir,
-    )
+    splits = load_images(accelerator, args)
     train_raw, eval_raw, image_column = splits.train, splits.eval, splits.image_column
     train_labels, eval_labels = splits.train_labels, decode_labels(eval_raw, splits.label_column)
 
@@ -281,14 +260,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     check_labels(train_labels, config.num_labels, "training")
     check_labels(eval_labels, config.num_labels, "evaluation")
     config.problem_type = "single_label_classification"  # said up front: the loss would write it at the first step
-    prepare_output_dir(
-        accelerator,
-        args.output_dir,
-        config.model_type,
-        overwrite=args.overwrite_output_dir,
-        resuming=args.resume_from_checkpoint is not None,
-    )
-    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
+    open_output_dir(accelerator, args, config.model_type, PROJECT_NAME)
 
     flip = args.random_flip == "on" or (args.random_flip == "auto" and config.num_channels == 3)
     train_images = decode_squares(train_raw, image_column, processor, "decoding train")
@@ -325,21 +297,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
     model_config = unwrap(accelerator, model).config
-    batching = {
-        "num_processes": accelerator.num_processes,
-        "per_device_train_batch_size": args.per_device_train_batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
-        "train_samples": len(train_dataset),
-    }
-    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator,
-        args.output_dir,
-        args.resume_from_checkpoint,
-        model_config,
-        batching,
-        num_update_steps_per_epoch,
-        args.gradient_accumulation_steps,
-        total_limit=args.checkpoints_total_limit,
+    resumed, checkpoint = resume(  # checkpoint(step, train_runtime=seconds trained so far)
+        accelerator, args, model_config, num_update_steps_per_epoch, train_samples=len(train_dataset)
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -410,38 +369,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         }
 
     # 7. Results, saved model and processor, card and upload.
-    session_time = train_time - resumed.train_runtime  # the time spent on samples_seen, this launch
-    total_samples = accelerator.reduce(torch.tensor(samples_seen, device=accelerator.device), "sum").item()
-    results = {
-        **metrics,
-        "step": completed_steps,
-        "train_runtime": round(train_time, 3),
-        "train_samples": total_samples,
-        "train_samples_per_second": round(total_samples / session_time, 1) if session_time > 0 else None,
-        "world_size": accelerator.num_processes,
-        "replicas_in_sync": replicas_in_sync(model, accelerator),
-        "mixed_precision": accelerator.mixed_precision,
-    }
+    seen = ("samples", samples_seen, train_time - resumed.train_runtime)  # counted in this launch's seconds
+    results = run_results(accelerator, [model], metrics, completed_steps, train_time, seen)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         unwrapped = unwrap(accelerator, model)
         save_pretrained_atomically(args.output_dir, unwrapped, processor)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, processor, flip)
-        url = publish_run(
-            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
-        )
-        if url is not None:
-            logger.info(f"Pushed to {url}")
+        publish(args, results, card)
         accelerator.print(
             f"validation accuracy {results['eval_accuracy']:.4f} (eval loss {results['eval_loss']:.4f}) after "
             f"{completed_steps} steps; model saved to {args.output_dir}"
         )
-    accelerator.wait_for_everyone()
-    # Free the DDP wrappers on every process before the process group goes: freed after it, at exit, a rank could
-    # wait forever in the group's destructor for a peer that has already left.
-    model, optimizer = accelerator.free_memory(model, optimizer)
-    accelerator.end_training()
+    end_run(accelerator, model, optimizer)
     return results
 
 

@@ -28,34 +28,36 @@ from hfnets import GanDiscriminator, GanGenerator, GanPipeline
 from hfnets.evaluation import judge_pipeline
 from hfnets.hub import (
     card_dataset_id,
-    check_hub_access,
     default_repo_id,
     generation_results,
-    publish_run,
     render_model_card,
     training_command,
 )
-from hfnets.training.args import add_training_args, validate_training_args
-from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
+from hfnets.training.args import (
+    add_training_args,
+    load_images,
+    open_output_dir,
+    publish,
+    resume,
+    start_run,
+    validate_training_args,
+)
+from hfnets.training.checkpointing import save_pretrained_atomically
 from hfnets.training.data import (
     ImageTensorDataset,
     batch_dataloader,
     check_labels,
     decode_images,
     keep_on_device,
-    load_image_splits,
 )
 from hfnets.training.launch import (
-    build_accelerator,
     build_optimizer,
     describe_hardware,
     device_synchronize,
+    end_run,
     global_batch_rows,
-    prepare_output_dir,
-    replicas_in_sync,
-    require_replicated_weights,
     run_main,
-    start_tracking,
+    run_results,
     training_length,
     unwrap,
 )
@@ -131,43 +133,15 @@ def sample_grid(generator, latents: torch.Tensor, labels: torch.Tensor | None):
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    check_hub_access(args.push_to_hub, args.hub_token)  # no token: fail now, not after training
-    # The Accelerator decides the device and the processes; it also seeds every RNG (before the models are built).
-    accelerator = build_accelerator(
-        args.output_dir,
-        seed=args.seed,
-        mixed_precision=args.mixed_precision,
-        gradient_accumulation_steps=1,
-        report_to=args.report_to,
-        torch_compile=args.torch_compile,
-        tf32=not args.no_tf32,
-    )
-    require_replicated_weights(accelerator, "scripts/train_gan.py")
+    accelerator = start_run(args, "scripts/train_gan.py")
 
     # 1. Data: decode every image once into a uint8 tensor.
-    splits = load_image_splits(
-        accelerator,
-        args.dataset_name,
-        args.dataset_config_name,
-        args.eval_split,
-        seed=args.seed,
-        max_train_samples=args.max_train_samples,
-        image_column=args.image_column,
-        label_column=args.label_column,
-        labelled=not args.unconditional,
-    )
+    splits = load_images(accelerator, args, labelled=not args.unconditional)
     train_raw, eval_raw, image_column, labels = splits.train, splits.eval, splits.image_column, splits.train_labels
     num_classes = len(splits.class_names)
     if num_classes:
         check_labels(labels, num_classes, "training")
-    prepare_output_dir(
-        accelerator,
-        args.output_dir,
-        GanPipeline.__name__,
-        overwrite=args.overwrite_output_dir,
-        resuming=args.resume_from_checkpoint is not None,
-    )
-    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
+    open_output_dir(accelerator, args, GanPipeline.__name__, PROJECT_NAME)
     images = decode_images(train_raw, image_column, num_channels=1, size=args.resolution)
     dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
     dataloader = batch_dataloader(
@@ -199,19 +173,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # 3. Resume: both networks, both optimizers, the EMA and the RNG states.
     model_config = unwrap(accelerator, generator).config
-    batching = {
-        "num_processes": accelerator.num_processes,
-        "per_device_train_batch_size": args.per_device_train_batch_size,
-        "train_samples": len(dataset),
-    }
-    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator,
-        args.output_dir,
-        args.resume_from_checkpoint,
-        model_config,
-        batching,
-        num_update_steps_per_epoch,
-        total_limit=args.checkpoints_total_limit,
+    resumed, checkpoint = resume(  # checkpoint(step, train_runtime=seconds trained so far)
+        accelerator, args, model_config, num_update_steps_per_epoch, train_samples=len(dataset)
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -310,15 +273,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     progress_bar.close()
 
     # 5. Save: the pipeline with the EMA generator, the discriminator for further training, results and card.
-    results = {
-        **metrics,
-        "step": completed_steps,
-        "train_runtime": round(train_time, 3),
-        "world_size": accelerator.num_processes,
-        "replicas_in_sync": replicas_in_sync(generator, accelerator) and replicas_in_sync(discriminator, accelerator),
-        "num_classes": num_classes,
-        "history": history,
-    }
+    networks = [generator, discriminator]
+    results = run_results(
+        accelerator, networks, metrics, completed_steps, train_time, num_classes=num_classes, history=history
+    )
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         final_generator = unwrap(accelerator, generator)
@@ -335,24 +293,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, final_generator, accelerator, command)
-        url = publish_run(
-            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
-        )
-        if url is not None:
-            logger.info(f"Pushed to {url}")
+        publish(args, results, card)
         summary = results.get("evaluation", {}).get("conditional_accuracy")
         accelerator.print(
             f"{completed_steps} steps; "
             + (f"conditional accuracy {summary:.4f}; " if summary is not None else "")
             + f"pipeline saved to {args.output_dir}"
         )
-    accelerator.wait_for_everyone()
-    # Free the DDP wrappers on every process before the process group goes: freed after it, at exit, a rank could
-    # wait forever in the group's destructor for a peer that has already left.
-    generator, discriminator, optimizer_g, optimizer_d = accelerator.free_memory(
-        generator, discriminator, optimizer_g, optimizer_d
-    )
-    accelerator.end_training()
+    end_run(accelerator, generator, discriminator, optimizer_g, optimizer_d)
     return results
 
 

@@ -26,38 +26,42 @@ from accelerate.logging import get_logger
 from huggingface_hub import EvalResult, ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer
 
-from hfnets import CharGptConfig, CharGptForCausalLM, CharGptTokenizer
+from hfnets import CharGptConfig, CharGptForCausalLM
 from hfnets.atomic import write_text_atomically
 from hfnets.hub import (
     card_base_model,
     card_dataset_id,
-    check_hub_access,
     default_repo_id,
-    publish_run,
     render_model_card,
     training_command,
 )
-from hfnets.training.args import add_training_args, validate_training_args
-from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
+from hfnets.training.args import (
+    add_text_args,
+    add_training_args,
+    load_text_and_tokenizer,
+    new_config_from_overrides,
+    open_output_dir,
+    publish,
+    resume,
+    start_run,
+    validate_training_args,
+)
+from hfnets.training.checkpointing import save_pretrained_atomically
 from hfnets.training.data import batch_dataloader, keep_on_device
 from hfnets.training.launch import (
-    build_accelerator,
     build_lr_scheduler,
     build_optimizer,
     describe_hardware,
     device_synchronize,
-    prepare_output_dir,
-    replicas_in_sync,
+    end_run,
     run_main,
-    start_tracking,
+    run_results,
     training_length,
     unwrap,
 )
 from hfnets.training.text_data import (
     TokenWindowDataset,
-    load_text_splits,
     packed_windows,
     random_windows,
     tokenize_text,
@@ -82,12 +86,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         weight_decay=0.1,
         sample_limits=False,  # one long text, cut into windows: --max_train_steps bounds a quick run
     )
-    data = parser.add_argument_group("text")
-    data.add_argument("--train_file", type=str, default=None, help="A text file to train on instead of a dataset.")
-    data.add_argument("--validation_file", type=str, default=None, help="A text file to evaluate on.")
-    data.add_argument("--text_column", type=str, default=None, help="Text column (default: `text`).")
-    data.add_argument(
-        "--block_size", type=int, default=None, help="Tokens per training window (default: the context length)."
+    data, model = add_text_args(
+        parser,
+        block_size=None,
+        block_size_help="Tokens per training window (default: the context length).",
+        example="n_layer=4,n_head=4,n_embd=128,n_positions=64,dropout=0.0",
     )
     data.add_argument(
         "--sampling",
@@ -95,20 +98,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="random",
         help="random: windows at random offsets, --max_train_steps of them (nanoGPT; default 2000 steps); "
         "packed: consecutive windows, shuffled each epoch, for --num_train_epochs.",
-    )
-    model = parser.add_argument_group("model")
-    model.add_argument("--model_name_or_path", type=str, default=None, help="Continue from a saved model.")
-    model.add_argument(
-        "--tokenizer_name",
-        type=str,
-        default=None,
-        help="An existing tokenizer (folder or Hub id) instead of a character vocabulary built from the text.",
-    )
-    model.add_argument(
-        "--config_overrides",
-        type=str,
-        default=None,
-        help='Config values for a new model, e.g. "n_layer=4,n_head=4,n_embd=128,n_positions=64,dropout=0.0".',
     )
     model.add_argument("--gradient_checkpointing", action="store_true", help="Recompute activations to save memory.")
     optim = parser.add_argument_group("optimization")
@@ -137,12 +126,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def build_model_config(args, vocab_size: int) -> CharGptConfig:
     """A new model's config: defaults, the context from --block_size, then --config_overrides; validated."""
     config = CharGptConfig(vocab_size=vocab_size, n_positions=args.block_size or CharGptConfig().n_positions)
-    if args.config_overrides:
-        try:
-            config.update_from_string(args.config_overrides)
-        except ValueError as error:
-            raise ValueError(f"--config_overrides {args.config_overrides!r}: {error}") from error
-    return CharGptConfig(**config.to_dict())  # re-validates the overridden values
+    return new_config_from_overrides(config, args.config_overrides)
 
 
 @torch.no_grad()
@@ -186,53 +170,19 @@ def sample_text(model, tokenizer, accelerator, args) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    check_hub_access(args.push_to_hub, args.hub_token)  # no token: fail now, not after training
-    # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
-    accelerator = build_accelerator(
-        args.output_dir,
-        seed=args.seed,
-        mixed_precision=args.mixed_precision,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        report_to=args.report_to,
-        torch_compile=args.torch_compile,
-        tf32=not args.no_tf32,
-    )
+    accelerator = start_run(args, "scripts/train_gpt.py", sharded_weights=True)
 
     # 1. Text: load, and build (or load) the tokenizer.
-    with accelerator.main_process_first():
-        train_text, eval_text = load_text_splits(
-            args.dataset_name,
-            args.dataset_config_name,
-            args.train_file,
-            args.validation_file,
-            args.text_column,
-            args.eval_split,
-        )
-    if args.model_name_or_path is not None:
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or args.model_name_or_path)
-        config = CharGptConfig.from_pretrained(args.model_name_or_path)
-    else:
-        if args.tokenizer_name is not None:
-            tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name)
-        else:
-            tokenizer = CharGptTokenizer.from_text(train_text)
-        config = build_model_config(args, vocab_size=len(tokenizer))
-    if tokenizer.pad_token is None:  # batched generation pads on the left
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    train_text, eval_text, tokenizer, config = load_text_and_tokenizer(
+        accelerator, args, CharGptConfig, lambda vocab_size: build_model_config(args, vocab_size)
+    )
     config.check_tokenizer(tokenizer)  # a --tokenizer_name of another vocabulary than the model's is refused
     config.vocab_fingerprint = CharGptConfig.fingerprint(tokenizer.get_vocab())
     block_size = args.block_size or config.n_positions
     if block_size > config.n_positions:
         raise ValueError(f"--block_size {block_size} exceeds the model's context n_positions={config.n_positions}.")
     tokenizer.model_max_length = config.n_positions
-    prepare_output_dir(
-        accelerator,
-        args.output_dir,
-        config.model_type,
-        overwrite=args.overwrite_output_dir,
-        resuming=args.resume_from_checkpoint is not None,
-    )
-    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
+    open_output_dir(accelerator, args, config.model_type, PROJECT_NAME)
 
     # 2. Tokenize once into one long tensor per split; windows are cut from it batch by batch.
     train_tokens, eval_tokens = tokenize_text(tokenizer, train_text), tokenize_text(tokenizer, eval_text)
@@ -285,26 +235,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         accelerator, optimizer, args.lr_scheduler_type, args.num_warmup_steps, max_train_steps, **schedule_kwargs
     )
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
-    checkpoint_limit = args.checkpoints_total_limit
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
     model_config = unwrap(accelerator, model).config
-    batching = {
-        "num_processes": accelerator.num_processes,
-        "per_device_train_batch_size": args.per_device_train_batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
-        "train_tokens": len(train_tokens),
-        "windows": len(train_dataset),
-    }
-    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
+    resumed, checkpoint = resume(  # checkpoint(step, train_runtime=seconds trained so far)
         accelerator,
-        args.output_dir,
-        args.resume_from_checkpoint,
+        args,
         model_config,
-        batching,
         num_update_steps_per_epoch,
-        args.gradient_accumulation_steps,
-        total_limit=checkpoint_limit,
+        train_tokens=len(train_tokens),
+        windows=len(train_dataset),
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -377,19 +317,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics = evaluate(model, eval_dataloader, accelerator)
 
     # 7. Results, saved model and tokenizer, card and upload.
-    session_time = train_time - resumed.train_runtime  # the time spent on tokens_seen, this launch
-    total_tokens = accelerator.reduce(torch.tensor(tokens_seen, device=accelerator.device), "sum").item()
-    results = {
-        **metrics,
-        "step": completed_steps,
-        "train_runtime": round(train_time, 3),
-        "train_tokens": total_tokens,
-        "train_tokens_per_second": round(total_tokens / session_time, 1) if session_time > 0 else None,
-        "world_size": accelerator.num_processes,
-        "replicas_in_sync": replicas_in_sync(model, accelerator),
-        "mixed_precision": accelerator.mixed_precision,
-        "num_parameters": unwrap(accelerator, model).num_parameters(),
-    }
+    seen = ("tokens", tokens_seen, train_time - resumed.train_runtime)  # counted in this launch's seconds
+    results = run_results(
+        accelerator,
+        [model],
+        metrics,
+        completed_steps,
+        train_time,
+        seen,
+        num_parameters=unwrap(accelerator, model).num_parameters(),
+    )
     # every process takes part: under FSDP this gathers the shards into full weights
     state_dict = accelerator.get_state_dict(model)
     accelerator.wait_for_everyone()
@@ -399,20 +336,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         write_text_atomically(f"{args.output_dir}/samples.txt", "\n\n".join(samples) + "\n")
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, samples)
-        url = publish_run(
-            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
-        )
-        if url is not None:
-            logger.info(f"Pushed to {url}")
+        publish(args, results, card)
         accelerator.print(
             f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
             f"{completed_steps} steps; model saved to {args.output_dir}"
         )
-    accelerator.wait_for_everyone()
-    # Free the DDP wrappers on every process before the process group goes: freed after it, at exit, a rank could
-    # wait forever in the group's destructor for a peer that has already left.
-    model, optimizer = accelerator.free_memory(model, optimizer)
-    accelerator.end_training()
+    end_run(accelerator, model, optimizer)
     return results
 
 

@@ -34,16 +34,22 @@ from hfnets.atomic import save_image_atomically
 from hfnets.hub import (
     card_base_model,
     card_dataset_id,
-    check_hub_access,
     default_repo_id,
-    publish_run,
     render_model_card,
     training_command,
 )
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
-from hfnets.training.args import add_training_args, validate_training_args
+from hfnets.training.args import (
+    add_training_args,
+    load_images,
+    open_output_dir,
+    publish,
+    resume,
+    start_run,
+    validate_training_args,
+)
 from hfnets.training.augment import RandomAffine
-from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
+from hfnets.training.checkpointing import save_pretrained_atomically
 from hfnets.training.data import (
     ImageTensorDataset,
     batch_dataloader,
@@ -51,20 +57,16 @@ from hfnets.training.data import (
     decode_images,
     decode_labels,
     keep_on_device,
-    load_image_splits,
 )
 from hfnets.training.launch import (
-    build_accelerator,
     build_lr_scheduler,
     build_optimizer,
     describe_hardware,
     device_synchronize,
+    end_run,
     evaluate_classifier,
-    prepare_output_dir,
-    replicas_in_sync,
-    require_replicated_weights,
     run_main,
-    start_tracking,
+    run_results,
     training_length,
     unwrap,
 )
@@ -171,31 +173,10 @@ def mistakes_image(model, dataset: ImageTensorDataset, id2label: dict, max_image
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    check_hub_access(args.push_to_hub, args.hub_token)  # no token: fail now, not after training
-    # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
-    accelerator = build_accelerator(
-        args.output_dir,
-        seed=args.seed,
-        mixed_precision=args.mixed_precision,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        report_to=args.report_to,
-        torch_compile=args.torch_compile,
-        tf32=not args.no_tf32,
-    )
-    require_replicated_weights(accelerator, "scripts/train_mlp.py")
+    accelerator = start_run(args, "scripts/train_mlp.py")
 
     # 1. Data: load with `datasets`, decode every image once into a uint8 tensor.
-    splits = load_image_splits(
-        accelerator,
-        args.dataset_name,
-        args.dataset_config_name,
-        args.eval_split,
-        seed=args.seed,
-        max_train_samples=args.max_train_samples,
-        max_eval_samples=args.max_eval_samples,
-        image_column=args.image_column,
-        label_column=args.label_column,
-    )
+    splits = load_images(accelerator, args)
     train_raw, eval_raw, image_column = splits.train, splits.eval, splits.image_column
     train_labels, eval_labels = splits.train_labels, decode_labels(eval_raw, splits.label_column)
 
@@ -223,14 +204,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # The labels are class indices. Said up front: transformers' loss would otherwise record it in the config at the
     # first step, and a resumed run's config would then differ from its checkpoints'.
     config.problem_type = "single_label_classification"
-    prepare_output_dir(
-        accelerator,
-        args.output_dir,
-        config.model_type,
-        overwrite=args.overwrite_output_dir,
-        resuming=args.resume_from_checkpoint is not None,
-    )
-    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
+    open_output_dir(accelerator, args, config.model_type, PROJECT_NAME)
 
     train_dataset = ImageTensorDataset(
         decode_images(train_raw, image_column, config.num_channels, config.image_size),
@@ -276,26 +250,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         accelerator, optimizer, args.lr_scheduler_type, args.num_warmup_steps, max_train_steps
     )
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
-    checkpoint_limit = args.checkpoints_total_limit
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
     model_config = unwrap(accelerator, model).config
-    batching = {
-        "num_processes": accelerator.num_processes,
-        "per_device_train_batch_size": args.per_device_train_batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
-        "train_samples": len(train_dataset),
-    }
-    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator,
-        args.output_dir,
-        args.resume_from_checkpoint,
-        model_config,
-        batching,
-        num_update_steps_per_epoch,
-        args.gradient_accumulation_steps,
-        total_limit=checkpoint_limit,
+    resumed, checkpoint = resume(  # checkpoint(step, train_runtime=seconds trained so far)
+        accelerator, args, model_config, num_update_steps_per_epoch, train_samples=len(train_dataset)
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -363,21 +323,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         }
 
     # 7. Results, saved model, card and upload.
-    session_time = train_time - resumed.train_runtime  # the time spent on samples_seen, this launch
-    total_samples = accelerator.reduce(torch.tensor(samples_seen, device=accelerator.device), "sum").item()
-    in_sync = replicas_in_sync(model, accelerator)
-    if not in_sync:
-        logger.warning("The processes ended with different weights: data-parallel training did not synchronize.")
-    results = {
-        **metrics,
-        "step": completed_steps,
-        "train_runtime": round(train_time, 3),
-        "train_samples": total_samples,
-        "train_samples_per_second": round(total_samples / session_time, 1) if session_time > 0 else None,
-        "world_size": accelerator.num_processes,
-        "replicas_in_sync": in_sync,
-        "mixed_precision": accelerator.mixed_precision,
-    }
+    seen = ("samples", samples_seen, train_time - resumed.train_runtime)  # counted in this launch's seconds
+    results = run_results(accelerator, [model], metrics, completed_steps, train_time, seen)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         unwrapped = unwrap(accelerator, model)
@@ -391,20 +338,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             Path(args.output_dir, MISTAKES_FILE).unlink(missing_ok=True)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, mistakes is not None)
-        url = publish_run(
-            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
-        )
-        if url is not None:
-            logger.info(f"Pushed to {url}")
+        publish(args, results, card)
         accelerator.print(
             f"test accuracy {results['eval_accuracy']:.4f} (eval loss {results['eval_loss']:.4f}) after "
             f"{completed_steps} steps; model saved to {args.output_dir}"
         )
-    accelerator.wait_for_everyone()
-    # Free the DDP wrappers on every process before the process group goes: freed after it, at exit, a rank could
-    # wait forever in the group's destructor for a peer that has already left.
-    model, optimizer = accelerator.free_memory(model, optimizer)
-    accelerator.end_training()
+    end_run(accelerator, model, optimizer)
     return results
 
 

@@ -26,35 +26,40 @@ from accelerate.logging import get_logger
 from huggingface_hub import EvalResult, ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer, DynamicCache
+from transformers import DynamicCache
 
-from hfnets import CharGptTokenizer, CharRnnConfig, CharRnnForCausalLM
+from hfnets import CharRnnConfig, CharRnnForCausalLM
 from hfnets.atomic import write_text_atomically
 from hfnets.hub import (
     card_base_model,
     card_dataset_id,
-    check_hub_access,
     default_repo_id,
-    publish_run,
     render_model_card,
     training_command,
 )
-from hfnets.training.args import add_training_args, validate_training_args
-from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
+from hfnets.training.args import (
+    add_text_args,
+    add_training_args,
+    load_text_and_tokenizer,
+    new_config_from_overrides,
+    open_output_dir,
+    publish,
+    resume,
+    start_run,
+    validate_training_args,
+)
+from hfnets.training.checkpointing import save_pretrained_atomically
 from hfnets.training.launch import (
-    build_accelerator,
     build_lr_scheduler,
     build_optimizer,
     describe_hardware,
     device_synchronize,
-    prepare_output_dir,
-    replicas_in_sync,
-    require_replicated_weights,
+    end_run,
     run_main,
-    start_tracking,
+    run_results,
     unwrap,
 )
-from hfnets.training.text_data import load_text_splits, tokenize_text
+from hfnets.training.text_data import tokenize_text
 
 logger = get_logger(__name__)
 
@@ -75,29 +80,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         evaluation_batches=False,  # evaluation reads the whole validation text as --eval_streams streams
         gradient_accumulation=False,  # the state carries from one batch to the next: each batch is a step
     )
-    data = parser.add_argument_group("text")
-    data.add_argument("--train_file", type=str, default=None, help="A text file to train on instead of a dataset.")
-    data.add_argument("--validation_file", type=str, default=None, help="A text file to evaluate on.")
-    data.add_argument("--text_column", type=str, default=None, help="Text column (default: `text`).")
-    data.add_argument(
-        "--block_size",
-        type=int,
-        default=64,
-        help="Characters per step and stream: how far back gradients flow (the state itself carries on).",
-    )
-    model = parser.add_argument_group("model")
-    model.add_argument("--model_name_or_path", type=str, default=None, help="Continue from a saved model.")
-    model.add_argument(
-        "--tokenizer_name",
-        type=str,
-        default=None,
-        help="An existing tokenizer (folder or Hub id) instead of a character vocabulary built from the text.",
-    )
-    model.add_argument(
-        "--config_overrides",
-        type=str,
-        default=None,
-        help='Config values for a new model, e.g. "rnn_type=gru,hidden_size=256,num_layers=3,dropout=0.3".',
+    add_text_args(
+        parser,
+        block_size=64,
+        block_size_help="Characters per step and stream: how far back gradients flow (the state itself carries on).",
+        example="rnn_type=gru,hidden_size=256,num_layers=3,dropout=0.3",
     )
     optim = parser.add_argument_group("optimization")
     optim.add_argument("--min_learning_rate", type=float, default=1e-4, help="Floor of the cosine schedule.")
@@ -128,13 +115,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build_model_config(args, vocab_size: int) -> CharRnnConfig:
     """A new model's config: the defaults, then --config_overrides; validated."""
-    config = CharRnnConfig(vocab_size=vocab_size)
-    if args.config_overrides:
-        try:
-            config.update_from_string(args.config_overrides)
-        except ValueError as error:
-            raise ValueError(f"--config_overrides {args.config_overrides!r}: {error}") from error
-    return CharRnnConfig(**config.to_dict())  # re-validates the overridden values
+    return new_config_from_overrides(CharRnnConfig(vocab_size=vocab_size), args.config_overrides)
 
 
 def streams(tokens: torch.Tensor, num_streams: int, block_size: int, name: str) -> tuple[torch.Tensor, int]:
@@ -230,52 +211,18 @@ def sample_text(model, tokenizer, accelerator, args) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    check_hub_access(args.push_to_hub, args.hub_token)  # no token: fail now, not after training
-    # The Accelerator decides the device and the processes; it also seeds every RNG (before the model is built).
-    accelerator = build_accelerator(
-        args.output_dir,
-        seed=args.seed,
-        mixed_precision=args.mixed_precision,
-        report_to=args.report_to,
-        torch_compile=args.torch_compile,
-        tf32=not args.no_tf32,
-    )
-    require_replicated_weights(accelerator, "scripts/train_rnn.py")
+    accelerator = start_run(args, "scripts/train_rnn.py")
 
     # 1. Text: load, and build (or load) the tokenizer.
-    with accelerator.main_process_first():
-        train_text, eval_text = load_text_splits(
-            args.dataset_name,
-            args.dataset_config_name,
-            args.train_file,
-            args.validation_file,
-            args.text_column,
-            args.eval_split,
-        )
-    if args.model_name_or_path is not None:
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or args.model_name_or_path)
-        config = CharRnnConfig.from_pretrained(args.model_name_or_path)
-    else:
-        if args.tokenizer_name is not None:
-            tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name)
-        else:
-            tokenizer = CharGptTokenizer.from_text(train_text)
-        config = build_model_config(args, vocab_size=len(tokenizer))
-    if tokenizer.pad_token is None:  # batched generation pads on the left
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    train_text, eval_text, tokenizer, config = load_text_and_tokenizer(
+        accelerator, args, CharRnnConfig, lambda vocab_size: build_model_config(args, vocab_size)
+    )
     if len(tokenizer) > config.vocab_size:
         raise ValueError(
             f"The tokenizer has {len(tokenizer)} tokens and the model reads {config.vocab_size}: use the tokenizer "
             "saved with the model (drop --tokenizer_name)."
         )
-    prepare_output_dir(
-        accelerator,
-        args.output_dir,
-        config.model_type,
-        overwrite=args.overwrite_output_dir,
-        resuming=args.resume_from_checkpoint is not None,
-    )
-    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
+    open_output_dir(accelerator, args, config.model_type, PROJECT_NAME)
 
     # 2. Tokenize once; one contiguous stream per row of the global batch, this process's rows kept on its device.
     train_tokens, eval_tokens = tokenize_text(tokenizer, train_text), tokenize_text(tokenizer, eval_text)
@@ -310,20 +257,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # 4. Resume: model, optimizer, schedule, RNG and carried state; the step says where in the streams we are.
     model_config = unwrap(accelerator, model).config
-    batching = {
-        "num_processes": accelerator.num_processes,
-        "per_device_train_batch_size": args.per_device_train_batch_size,
-        "block_size": args.block_size,
-        "train_tokens": len(train_tokens),
-    }
-    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator,
-        args.output_dir,
-        args.resume_from_checkpoint,
-        model_config,
-        batching,
-        steps_per_epoch,
-        total_limit=args.checkpoints_total_limit,
+    resumed, checkpoint = resume(  # checkpoint(step, train_runtime=seconds trained so far)
+        accelerator, args, model_config, steps_per_epoch, block_size=args.block_size, train_tokens=len(train_tokens)
     )
     completed_steps = resumed.completed_steps
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
@@ -397,20 +332,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics = evaluate(model, eval_rows, eval_steps, args.block_size, accelerator)
 
     # 6. Results, saved model and tokenizer, card and upload.
-    session_time = train_time - resumed.train_runtime  # the time spent on tokens_seen, this launch
-    total_tokens = accelerator.reduce(torch.tensor(tokens_seen, device=accelerator.device), "sum").item()
-    results = {
-        **metrics,
-        "step": completed_steps,
-        "epochs": round(completed_steps / steps_per_epoch, 2),
-        "train_runtime": round(train_time, 3),
-        "train_tokens": total_tokens,
-        "train_tokens_per_second": round(total_tokens / session_time, 1) if session_time > 0 else None,
-        "world_size": accelerator.num_processes,
-        "replicas_in_sync": replicas_in_sync(model, accelerator),
-        "mixed_precision": accelerator.mixed_precision,
-        "num_parameters": unwrap(accelerator, model).num_parameters(),
-    }
+    seen = ("tokens", tokens_seen, train_time - resumed.train_runtime)  # counted in this launch's seconds
+    results = run_results(
+        accelerator,
+        [model],
+        metrics,
+        completed_steps,
+        train_time,
+        seen,
+        epochs=round(completed_steps / steps_per_epoch, 2),
+        num_parameters=unwrap(accelerator, model).num_parameters(),
+    )
     state_dict = accelerator.get_state_dict(model)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -419,20 +351,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         write_text_atomically(f"{args.output_dir}/samples.txt", "\n\n".join(samples) + "\n")
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, samples)
-        url = publish_run(
-            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
-        )
-        if url is not None:
-            logger.info(f"Pushed to {url}")
+        publish(args, results, card)
         accelerator.print(
             f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
             f"{completed_steps} steps; model saved to {args.output_dir}"
         )
-    accelerator.wait_for_everyone()
-    # Free the DDP wrappers on every process before the process group goes: freed after it, at exit, a rank could
-    # wait forever in the group's destructor for a peer that has already left.
-    model, optimizer = accelerator.free_memory(model, optimizer)
-    accelerator.end_training()
+    end_run(accelerator, model, optimizer)
     return results
 
 

@@ -1,4 +1,11 @@
-"""Command-line flags shared by the training scripts, named as in the Hugging Face `*_no_trainer.py` examples."""
+"""Command-line flags shared by the training scripts, named as in the Hugging Face `*_no_trainer.py` examples, and
+the steps every script takes with them.
+
+The flag groups are added here (`add_training_args`, `add_text_args`), so the functions that read them live here too:
+`start_run` (the Accelerator), `load_images` / `load_text_and_tokenizer` (the data head), `resume` (checkpoints) and
+`publish` (results, card, upload). They pass plain values on to `hfnets.training` and `hfnets.hub`, which know
+nothing of flag names.
+"""
 
 import argparse
 import os
@@ -189,3 +196,169 @@ def validate_training_args(parser: argparse.ArgumentParser, args: argparse.Names
         )
     if args.resume_from_checkpoint is not None and args.overwrite_output_dir:
         parser.error("--resume_from_checkpoint continues a run and --overwrite_output_dir starts over: pick one.")
+
+
+def add_text_args(parser: argparse.ArgumentParser, *, block_size_help: str, block_size: int | None, example: str):
+    """The flags of the language-model scripts: the text (a dataset or files), the model to start from or the
+    `--config_overrides` of a new one, and the tokenizer. Returns the groups "text" and "model", for the script's own
+    flags."""
+    text = parser.add_argument_group("text")
+    text.add_argument("--train_file", type=str, default=None, help="A text file to train on instead of a dataset.")
+    text.add_argument("--validation_file", type=str, default=None, help="A text file to evaluate on.")
+    text.add_argument("--text_column", type=str, default=None, help="Text column (default: `text`).")
+    text.add_argument("--block_size", type=int, default=block_size, help=block_size_help)
+    model = parser.add_argument_group("model")
+    model.add_argument("--model_name_or_path", type=str, default=None, help="Continue from a saved model.")
+    model.add_argument(
+        "--tokenizer_name",
+        type=str,
+        default=None,
+        help="An existing tokenizer (folder or Hub id) instead of a character vocabulary built from the text.",
+    )
+    model.add_argument(
+        "--config_overrides", type=str, default=None, help=f'Config values for a new model, e.g. "{example}".'
+    )
+    return text, model
+
+
+def start_run(args: argparse.Namespace, script: str, sharded_weights: bool = False):
+    """The run's `Accelerator`, from the shared flags: it decides the device and the processes and seeds every RNG
+    (so call it before building a model). The Hub token is checked first (no token: fail now, not after training);
+    sharded weights (FSDP, DeepSpeed ZeRO-3) are refused, naming `script`, unless it supports them."""
+    from hfnets.hub import check_hub_access
+    from hfnets.training.launch import build_accelerator, require_replicated_weights
+
+    check_hub_access(args.push_to_hub, args.hub_token)
+    accelerator = build_accelerator(
+        args.output_dir,
+        seed=args.seed,
+        mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=getattr(args, "gradient_accumulation_steps", 1),
+        report_to=args.report_to,
+        torch_compile=args.torch_compile,
+        tf32=not args.no_tf32,
+    )
+    if not sharded_weights:
+        require_replicated_weights(accelerator, script)
+    return accelerator
+
+
+def publish(args: argparse.Namespace, results: dict, card) -> str | None:
+    """Write `results` and the card into --output_dir and, with --push_to_hub, upload the folder; the URL or None."""
+    from accelerate.logging import get_logger
+
+    from hfnets.hub import publish_run
+
+    url = publish_run(
+        args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
+    )
+    if url is not None:
+        get_logger(__name__).info(f"Pushed to {url}")
+    return url
+
+
+def load_text_and_tokenizer(accelerator, args: argparse.Namespace, config_class, new_config):
+    """The training and evaluation text, the tokenizer and the model config of a language-model script (the flags of
+    `add_text_args`): a saved model's config and tokenizer with --model_name_or_path, else a character vocabulary
+    built from the training text (or --tokenizer_name) and `new_config(vocab_size)`. The tokenizer pads (on the
+    left, for batched generation) with its end or unknown token where it has no pad token."""
+    from transformers import AutoTokenizer
+
+    from hfnets.training.text_data import load_text_splits
+
+    with accelerator.main_process_first():
+        train_text, eval_text = load_text_splits(
+            args.dataset_name,
+            args.dataset_config_name,
+            args.train_file,
+            args.validation_file,
+            args.text_column,
+            args.eval_split,
+        )
+    if args.model_name_or_path is not None:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or args.model_name_or_path)
+        config = config_class.from_pretrained(args.model_name_or_path)
+    else:
+        if args.tokenizer_name is not None:
+            tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name)
+        else:
+            from hfnets.gpt.tokenization_gpt import CharGptTokenizer
+
+            tokenizer = CharGptTokenizer.from_text(train_text)
+        config = new_config(len(tokenizer))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return train_text, eval_text, tokenizer, config
+
+
+def new_config_from_overrides(config: "PretrainedConfig", overrides: str | None):  # noqa: F821
+    """`config` with --config_overrides ("key=value,...") applied, rebuilt so that its checks run on the new values."""
+    if overrides:
+        try:
+            config.update_from_string(overrides)
+        except ValueError as error:
+            raise ValueError(f"--config_overrides {overrides!r}: {error}") from error
+    return type(config)(**config.to_dict())
+
+
+def resume(accelerator, args: argparse.Namespace, model_config, steps_per_epoch: int, **data):
+    """`resume_run` with the checkpoint flags: restore --resume_from_checkpoint, after checking that it was saved by
+    the same model configuration and batching (the processes, the batch flags and the script's `data`, such as how
+    many samples an epoch has), and return where training continues with the run's `checkpoint` function.
+    `total_limit` overrides --checkpoints_total_limit."""
+    from hfnets.training.checkpointing import resume_run
+
+    accumulation = getattr(args, "gradient_accumulation_steps", 1)
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        **({"gradient_accumulation_steps": accumulation} if hasattr(args, "gradient_accumulation_steps") else {}),
+        **data,
+    }
+    return resume_run(
+        accelerator,
+        args.output_dir,
+        args.resume_from_checkpoint,
+        model_config,
+        batching,
+        steps_per_epoch,
+        accumulation,
+        total_limit=args.checkpoints_total_limit,
+    )
+
+
+def load_images(accelerator, args: argparse.Namespace, labelled: bool = True):
+    """`load_image_splits` with the data flags of an image script: --dataset_name (or --train_dir/--validation_dir,
+    where the script has them), --eval_split, the quick-run limits, --image_column and --label_column."""
+    from hfnets.training.data import load_image_splits
+
+    return load_image_splits(
+        accelerator,
+        args.dataset_name,
+        args.dataset_config_name,
+        args.eval_split,
+        seed=args.seed,
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=getattr(args, "max_eval_samples", None),
+        image_column=args.image_column,
+        label_column=args.label_column,
+        labelled=labelled,
+        train_dir=getattr(args, "train_dir", None),
+        validation_dir=getattr(args, "validation_dir", None),
+    )
+
+
+def open_output_dir(accelerator, args: argparse.Namespace, model_kind: str, project_name: str) -> None:
+    """Make --output_dir ready for a `model_kind` run (a model type or pipeline class; a folder of another kind, or
+    an earlier run's checkpoints, is refused unless --overwrite_output_dir or --resume_from_checkpoint says what to
+    do) and start the --report_to tracker with every flag as a hyperparameter."""
+    from hfnets.training.launch import prepare_output_dir, start_tracking
+
+    prepare_output_dir(
+        accelerator,
+        args.output_dir,
+        model_kind,
+        overwrite=args.overwrite_output_dir,
+        resuming=args.resume_from_checkpoint is not None,
+    )
+    start_tracking(accelerator, args.report_to, project_name, vars(args))

@@ -324,3 +324,42 @@ def evaluate_classifier(model, dataloader, accelerator, num_labels: int) -> dict
         count += len(labels)
     model.train()
     return {"eval_accuracy": accuracy.compute().item(), "eval_loss": loss_sum.item() / count, "eval_samples": count}
+
+
+def end_run(accelerator: Accelerator, *prepared) -> None:
+    """The end every script shares, on every process: wait for the others, free the `prepared` models and
+    optimizers (their DDP wrappers go before the process group: freed after it, at exit, a rank could wait forever in
+    the group's destructor for a peer that has already left), and end the trackers."""
+    accelerator.wait_for_everyone()
+    accelerator.free_memory(*prepared)
+    accelerator.end_training()
+
+
+def run_results(
+    accelerator: Accelerator,
+    models: list[torch.nn.Module],
+    metrics: dict,
+    step: int,
+    train_runtime: float,
+    counted: tuple[str, int, float] | None = None,
+    **extra,
+) -> dict:
+    """What every script reports at the end (its `results.json`): the last `metrics`, the step, the seconds in the
+    training loop, the processes and whether their weights agree at the end, the precision, then `extra`.
+    `counted=(unit, count, seconds)`: this process counted `count` samples or tokens in `seconds` of this launch;
+    reported summed over the processes, as `train_<unit>` and `train_<unit>_per_second`."""
+    in_sync = None
+    for model in models:
+        agree = replicas_in_sync(model, accelerator)
+        in_sync = agree if in_sync is None else (in_sync and agree)
+    if in_sync is False:
+        logger.warning("The processes ended with different weights: data-parallel training did not synchronize.")
+    results = {**metrics, "step": step, "train_runtime": round(train_runtime, 3)}
+    if counted is not None:
+        unit, count, seconds = counted
+        total = accelerator.reduce(torch.tensor(count, device=accelerator.device), "sum").item()
+        results[f"train_{unit}"] = total
+        results[f"train_{unit}_per_second"] = round(total / seconds, 1) if seconds > 0 else None
+    results.update(world_size=accelerator.num_processes, replicas_in_sync=in_sync)
+    results["mixed_precision"] = accelerator.mixed_precision
+    return {**results, **extra}

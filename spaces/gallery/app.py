@@ -45,9 +45,9 @@ def missing_model_tab(kind: str, variable: str) -> gr.Blocks:
     with gr.Blocks() as tab:
         gr.Markdown(
             f"### No {kind} model here yet\n\n"
-            f"Give this tab a model with `hfnets demo --{flag} FOLDER_OR_HUB_ID` (a folder saved by the training "
-            "script, or a Hub model id), or let `hfnets demo --train_missing` train a small one on this machine "
-            f"(CPU minutes). On a Space, set the variable `{variable}` in its settings."
+            f"Give this tab a model with `hfnets demo --{flag} FOLDER_OR_HUB_ID`: a folder saved by the training "
+            f"script (`accelerate launch scripts/train_{flag}.py --output_dir my-{flag}`), or a Hub model id. On a "
+            f"Space, set the variable `{variable}` in its settings."
         )
     return tab
 
