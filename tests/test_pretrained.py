@@ -103,7 +103,8 @@ def test_every_shipped_folder_loads_with_stock_libraries_without_hfnets(tmp_path
         assert out[name] == [2, 28, 28, 1]
 
 
-@pytest.mark.parametrize("name", ["mnist-mlp", "mnist-cnn"])
+# Re-measuring a shipped model's card takes seconds to a minute each: the MLP's runs by default, the rest with -m slow.
+@pytest.mark.parametrize("name", ["mnist-mlp", pytest.param("mnist-cnn", marks=pytest.mark.slow)])
 def test_the_classifiers_reproduce_their_cards_test_accuracy(name, mnist_dir):
     from datasets import load_dataset
     from transformers import AutoModelForImageClassification
@@ -141,6 +142,7 @@ def test_the_gpt_reproduces_its_cards_validation_loss(shakespeare_dir):
     assert loss <= BARS["char-gpt"] and math.exp(card_loss) == pytest.approx(results("char-gpt")["perplexity"])
 
 
+@pytest.mark.slow
 def test_the_gan_draws_the_digits_asked_for(mnist_dir, tmp_path):
     gan, judge = shipped("mnist-gan"), shipped("mnist-cnn")
     report = tmp_path / "report.json"
@@ -149,6 +151,7 @@ def test_the_gan_draws_the_digits_asked_for(mnist_dir, tmp_path):
     assert measured["conditional_accuracy"] >= 0.98
 
 
+@pytest.mark.slow
 def test_the_ddpm_draws_the_digits_asked_for_and_its_card_beats_the_gan(mnist_dir, tmp_path):
     ddpm, judge = shipped("mnist-ddpm"), shipped("mnist-cnn")
     report = tmp_path / "report.json"
@@ -162,6 +165,7 @@ def test_the_ddpm_draws_the_digits_asked_for_and_its_card_beats_the_gan(mnist_di
     assert card["frechet_distance"] < gan["frechet_distance"]
 
 
+@pytest.mark.slow
 def test_the_rnn_reproduces_its_cards_validation_loss_and_generates_alike_in_any_batch(shakespeare_dir, tmp_path):
     """With stock transformers and the folder's own code: the whole validation split read as the training script reads
     it (contiguous streams, the state carried along each) gives the card's loss; greedy generation with the cache

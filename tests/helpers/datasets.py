@@ -79,3 +79,12 @@ def make_shape_folders(
                     pen.polygon(corners, fill=color)
                 picture.save(folder / f"{index}.jpg", quality=85)
     return root
+
+
+def make_text_dataset(folder: Path, train: str, validation: str) -> Path:
+    """Write `folder/data/{train,validation}-00000-of-00001.parquet`, one row whose `text` holds the whole split, as
+    `karpathy/tiny_shakespeare` lays out its text; return `folder`."""
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    for split, text in (("train", train), ("validation", validation)):
+        Dataset.from_dict({"text": [text]}).to_parquet(folder / "data" / f"{split}-00000-of-00001.parquet")
+    return folder

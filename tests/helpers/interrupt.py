@@ -30,6 +30,34 @@ def run_killed_after_checkpoint(script: str, argv: list[str], step: int) -> subp
     return run_script(["-c", driver])
 
 
+class SimulatedKill(BaseException):
+    """Raised from inside a run, as a crash would stop it (not an Exception: nothing in the run catches it)."""
+
+
+def interrupt_in_process(script: str, argv: list[str], step: int) -> None:
+    """Run `scripts/<script>`'s `main(argv)` in this process until checkpoint-<step> is on disk, then stop it there,
+    as a crash right after that save would (the slow tests kill fresh processes with SIGKILL at random moments)."""
+    import hfnets.training.checkpointing as checkpointing
+    from tests.conftest import run_in_process
+
+    save_checkpoint = checkpointing.save_checkpoint
+
+    def save_then_die(accelerator, output_dir, saved_step, *args, **kwargs):
+        path = save_checkpoint(accelerator, output_dir, saved_step, *args, **kwargs)
+        if saved_step == step:
+            raise SimulatedKill(f"simulated kill after step {step}")
+        return path
+
+    checkpointing.save_checkpoint = save_then_die  # what the run's checkpoint function (resume_run) calls
+    try:
+        run_in_process(script, argv)
+    except SimulatedKill:
+        return
+    finally:
+        checkpointing.save_checkpoint = save_checkpoint
+    raise AssertionError(f"{script} finished without saving checkpoint-{step}")
+
+
 def run_with_random_kills(script: str, argv: list[str], output_dir, kills: int, seed: int = 0, launcher=None):
     """Run `scripts/<script>` and kill -9 it `kills` times at random moments (0-0.3 s after its 1st or 2nd saved
     checkpoint of that launch: mid-step, mid-save or mid-evaluation), resuming each time from its latest checkpoint;

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -92,14 +94,32 @@ def test_the_usage_snippets_of_every_trained_card_run(trained_dirs, tmp_path):
 
     draw_digit(5).save(tmp_path / "digit.png")
     draw_digit(5).convert("RGB").save(tmp_path / "photo.jpg")  # the CNN card's picture
+    snippets = []
     for family, folder in trained_dirs.items():
         card = (folder / "README.md").read_text()
         repo_id = default_repo_id(None, folder)
         for code in re.findall(r"```python\n(.*?)```", card, flags=re.DOTALL):
             code = code.replace(f'"{repo_id}"', repr(str(folder)))
             code = code.replace("num_inference_steps=25", "num_inference_steps=2")  # the DDPM's, to keep it short
-            result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
-            assert result.returncode == 0, f"{family} card snippet failed:\n{code}\n{result.stderr[-3000:]}"
+            snippets.append((family, code))
+    assert {family for family, _ in snippets} == set(trained_dirs)
+    # One fresh Python for all of them (the imports are paid once), each snippet in a namespace of its own.
+    runner = (
+        "import json, sys, traceback\n"
+        "failures = []\n"
+        "for family, code in json.load(sys.stdin):\n"
+        "    try:\n"
+        "        exec(compile(code, family + ' card', 'exec'), {'__name__': '__main__'})\n"
+        "    except BaseException:\n"
+        "        failures.append(f'{family} card snippet failed:\\n{code}\\n{traceback.format_exc()[-3000:]}')\n"
+        "print(json.dumps(failures))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", runner], input=json.dumps(snippets), cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    failures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not failures, "\n\n".join(failures)
 
 
 @pytest.mark.parametrize(

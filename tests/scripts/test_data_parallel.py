@@ -110,7 +110,11 @@ def assert_same_weights(first: Path, second: Path) -> None:
         torch.testing.assert_close(actual[name], expected[name], rtol=1e-4, atol=1e-5, msg=name)
 
 
-@pytest.mark.parametrize("family", ["mlp", "gpt", "rnn", "ddpm", "gan"])
+# By default the three kinds of loop (one network; two networks; a state carried between steps), the rest with -m slow.
+@pytest.mark.parametrize(
+    "family",
+    ["mlp", "rnn", "gan", pytest.param("gpt", marks=pytest.mark.slow), pytest.param("ddpm", marks=pytest.mark.slow)],
+)
 def test_two_processes_at_batch_b_train_as_one_at_batch_2b(family, data, tmp_path):
     script, two_flags, weights = family_args(family, data, tmp_path / "two", BATCH)
     two = launch(script, two_flags, num_processes=2)

@@ -8,7 +8,7 @@ from accelerate.state import AcceleratorState
 from diffusers import DiffusionPipeline
 from PIL import Image
 
-from tests.conftest import load_script, run_script
+from tests.conftest import load_script, run_in_process, run_script
 from tests.helpers.datasets import make_image_dataset
 
 
@@ -43,10 +43,10 @@ def quick_args(dataset_dir, output_dir, *extra) -> list[str]:
 def test_short_run_lowers_the_loss_and_saves_a_loadable_pipeline(train_ddpm, mnist_dir, tmp_path):
     output_dir = tmp_path / "ddpm"
     results = train_ddpm.main(
-        quick_args(mnist_dir, output_dir, "--max_train_samples", "1024", "--num_train_epochs", "5")
+        quick_args(mnist_dir, output_dir, "--max_train_samples", "1024", "--num_train_epochs", "3")
     )
     losses = [epoch["train_loss"] for epoch in results["history"]]
-    assert results["step"] == 80 and results["num_classes"] == 10
+    assert results["step"] == 48 and results["num_classes"] == 10
     assert losses[-1] < 0.6 * losses[0], losses
     assert (output_dir / "samples" / "step-16.png").is_file() and (output_dir / "samples.png").is_file()
     assert Image.open(output_dir / "samples.png").size == (10 * 28, 10 * 28)
@@ -84,19 +84,15 @@ def assert_same_ema(expected_dir, actual_dir):
 
 
 def test_interrupted_run_resumes_to_the_same_weights_and_ema(train_ddpm, mnist_dir, tmp_path):
-    from tests.helpers.interrupt import run_killed_after_checkpoint
+    from tests.helpers.interrupt import interrupt_in_process
 
     train_ddpm.main(quick_args(mnist_dir, tmp_path / "reference", *RESUME_FLAGS))
     flags = quick_args(mnist_dir, tmp_path / "resumed", *RESUME_FLAGS)
-    killed = run_killed_after_checkpoint("train_ddpm.py", flags, 8)
-    assert killed.returncode != 0 and "simulated kill" in killed.stderr
-    resumed = run_script(
-        [
-            "scripts/train_ddpm.py",
-            *quick_args(mnist_dir, tmp_path / "resumed", *RESUME_FLAGS, "--resume_from_checkpoint", "latest"),
-        ]
+    interrupt_in_process("train_ddpm.py", flags, 8)
+    run_in_process(
+        "train_ddpm.py",
+        quick_args(mnist_dir, tmp_path / "resumed", *RESUME_FLAGS, "--resume_from_checkpoint", "latest"),
     )
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_ema(tmp_path / "reference", tmp_path / "resumed")
 
 

@@ -12,8 +12,9 @@ from transformers import pipeline
 
 import hfnets  # noqa: F401  (registers the Auto classes)
 from hfnets import CharGptConfig, CharGptForCausalLM
-from tests.conftest import SHARED_DIR, load_script, run_script
-from tests.helpers.interrupt import killed_and_uninterrupted, run_killed_after_checkpoint
+from tests.conftest import SHARED_DIR, load_script, run_in_process, run_script
+from tests.helpers.datasets import make_text_dataset
+from tests.helpers.interrupt import interrupt_in_process, killed_and_uninterrupted
 
 TINY = "n_layer=2,n_head=2,n_embd=32,n_positions=32,dropout=0.0"
 VERSE = (
@@ -107,17 +108,11 @@ def assert_same_weights(expected_dir, actual_dir):
 def test_interrupted_run_resumes_to_the_same_weights(train_gpt, text_files, tmp_path):
     train, validation = text_files
     train_gpt.main(tiny_args(train, validation, tmp_path / "reference", *RESUME_FLAGS))
-    killed = run_killed_after_checkpoint(
-        "train_gpt.py", tiny_args(train, validation, tmp_path / "resumed", *RESUME_FLAGS), 20
+    interrupt_in_process("train_gpt.py", tiny_args(train, validation, tmp_path / "resumed", *RESUME_FLAGS), 20)
+    run_in_process(
+        "train_gpt.py",
+        tiny_args(train, validation, tmp_path / "resumed", *RESUME_FLAGS, "--resume_from_checkpoint", "latest"),
     )
-    assert killed.returncode != 0 and "simulated kill" in killed.stderr
-    resumed = run_script(
-        [
-            "scripts/train_gpt.py",
-            *tiny_args(train, validation, tmp_path / "resumed", *RESUME_FLAGS, "--resume_from_checkpoint", "latest"),
-        ]
-    )
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_weights(tmp_path / "reference", tmp_path / "resumed")
 
 
@@ -205,6 +200,14 @@ def test_invalid_config_overrides_are_refused(train_gpt, text_files, tmp_path):
         train_gpt.main(tiny_args(train, validation, tmp_path / "out", "--config_overrides", "n_embd=30,n_head=4"))
 
 
+def test_a_text_dataset_in_the_hub_layout_trains(train_gpt, tmp_path):
+    dataset = make_text_dataset(tmp_path / "text", VERSE * 40, VERSE * 4)
+    train_args = tiny_args("-", "-", tmp_path / "gpt", "--max_train_steps", "4", "--eval_steps", "4")[4:]
+    results = train_gpt.main(["--dataset_name", str(dataset), *train_args])
+    assert results["train_tokens"] == 4 * 8 * 32 and results["eval_tokens"] > 0
+
+
+@pytest.mark.slow
 def test_tiny_shakespeare_run(tmp_path):
     dataset = SHARED_DIR / "datasets" / "tiny_shakespeare"
     if not (dataset / "README.md").is_file():

@@ -13,8 +13,9 @@ from transformers import pipeline
 
 import hfnets  # noqa: F401  (registers the Auto classes)
 from hfnets import CharRnnForCausalLM
-from tests.conftest import SHARED_DIR, load_script, run_script
-from tests.helpers.interrupt import killed_and_uninterrupted, run_killed_after_checkpoint
+from tests.conftest import SHARED_DIR, load_script, run_in_process, run_script
+from tests.helpers.datasets import make_text_dataset
+from tests.helpers.interrupt import interrupt_in_process, killed_and_uninterrupted
 
 TINY = "hidden_size=48,num_layers=2,dropout=0.0"
 VERSE = (
@@ -138,17 +139,11 @@ def test_interrupted_run_resumes_to_the_same_weights(train_rnn, text_files, tmp_
     dropout's random state) it had, and ends exactly where the uninterrupted run ends."""
     train, validation = text_files
     train_rnn.main(tiny_args(train, validation, tmp_path / "reference", *RESUME_FLAGS))
-    killed = run_killed_after_checkpoint(
-        "train_rnn.py", tiny_args(train, validation, tmp_path / "resumed", *RESUME_FLAGS), 20
+    interrupt_in_process("train_rnn.py", tiny_args(train, validation, tmp_path / "resumed", *RESUME_FLAGS), 20)
+    run_in_process(
+        "train_rnn.py",
+        tiny_args(train, validation, tmp_path / "resumed", *RESUME_FLAGS, "--resume_from_checkpoint", "latest"),
     )
-    assert killed.returncode != 0 and "simulated kill" in killed.stderr
-    resumed = run_script(
-        [
-            "scripts/train_rnn.py",
-            *tiny_args(train, validation, tmp_path / "resumed", *RESUME_FLAGS, "--resume_from_checkpoint", "latest"),
-        ]
-    )
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_weights(tmp_path / "reference", tmp_path / "resumed")
 
 
@@ -199,6 +194,14 @@ def test_invalid_config_overrides_are_refused(train_rnn, text_files, tmp_path):
         train_rnn.main(tiny_args(train, validation, tmp_path / "out", "--config_overrides", "rnn_type=transformer"))
 
 
+def test_a_text_dataset_in_the_hub_layout_trains(train_rnn, tmp_path):
+    dataset = make_text_dataset(tmp_path / "text", VERSE * 40, VERSE * 4)
+    train_args = tiny_args("-", "-", tmp_path / "rnn", "--max_train_steps", "4", "--eval_steps", "4")[6:]
+    results = train_rnn.main(["--dataset_name", str(dataset), "--output_dir", str(tmp_path / "rnn"), *train_args])
+    assert results["train_tokens"] == 4 * 8 * 16 and results["eval_loss"] > 0
+
+
+@pytest.mark.slow
 def test_tiny_shakespeare_run(tmp_path):
     dataset = SHARED_DIR / "datasets" / "tiny_shakespeare"
     if not (dataset / "README.md").is_file():
