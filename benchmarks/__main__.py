@@ -27,6 +27,7 @@ BENCHMARKS = {
     "ddpm_training": "bench_ddpm_training.py",  # UNet training-step variants against the fp32 step
     "canvas": "bench_canvas.py",  # canvas-style drawings through the stock pipeline against original digits
     "demo_load": "bench_demo_load.py",  # the classifier demo, 20 good users with 20 hostile ones against alone
+    "playground": "bench_playground.py",  # the Playground's live epoch against a plain loop; activations compared
 }
 
 
@@ -57,7 +58,7 @@ def run_one(name: str, args: argparse.Namespace, output: Path) -> tuple[list[dic
     command = [sys.executable, str(HERE / BENCHMARKS[name]), "--device", args.device, "--json", str(output)]
     if args.quick:
         command.append("--quick")
-    if name in ("mlp", "canvas"):
+    if name in ("mlp", "canvas", "playground"):
         command += ["--dataset_name", args.dataset_name]
     if name == "ddpm" and args.ddpm_model:
         command += ["--model", args.ddpm_model]

@@ -1,9 +1,11 @@
-"""Take the README's screenshots of the gallery of `hfnets demo` on the shipped models: a 7 drawn with the mouse on
-the MLP's tab, and the GPT and the RNN writing from the same prompt on the text tab.
+"""Take the docs' screenshots of the demos on the shipped models: the gallery of `hfnets demo` (a 7 drawn with the
+mouse on the MLP's tab; the GPT and the RNN writing from the same prompt on the text tab) and each view of the
+Playground, after it trained a network live on MNIST.
 
-python docs/screenshot.py            # writes docs/images/gallery.png and text.png (needs chromium and playwright)
+python docs/screenshot.py --dataset_name ../shared/datasets/mnist   # writes docs/images/*.png (chromium, playwright)
 """
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -20,9 +22,8 @@ from tests.spaces.test_browser import CHROMIUM, draw, predicted_label  # noqa: E
 SEVEN = [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)], [(0.42, 0.52), (0.62, 0.52)]]
 
 
-def main() -> None:
-    no_cache = Path("/nonexistent")
-    models = {spec.demo: resolve_model(family, None, no_cache, False, {}) for family, spec in FAMILIES.items()}
+def gallery() -> None:
+    models = {spec.demo: resolve_model(family, None) for family, spec in FAMILIES.items()}
     demo = load_app("gallery").build_gallery(models)
     demo.queue()
     port = free_port()
@@ -30,7 +31,8 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="load")  # the Playground's tab keeps a connection open
+        page.locator("#classify-drawing").first.wait_for(state="visible")
         draw(page, demo, SEVEN)
         page.locator("#classify-drawing").click()
         print("the gallery read the drawing as", predicted_label(page))
@@ -54,5 +56,62 @@ def main() -> None:
     demo.close()
 
 
+def save(page, name: str) -> None:
+    page.wait_for_timeout(1000)
+    output = REPO_ROOT / "docs" / "images" / f"{name}.png"
+    page.screenshot(path=output, full_page=True)
+    print(f"wrote {output}")
+
+
+def playground(dataset_name: str) -> None:
+    demo = load_app("playground").build_demo(dataset=dataset_name)
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+        page.locator("#train").wait_for(state="visible")
+        page.locator("#train").click()
+        page.locator("#train-status").get_by_text("Done.").wait_for(timeout=600_000)
+        save(page, "playground-train")
+
+        page.get_by_role("tab", name="Weights").click()
+        page.locator("#show-weights").click()
+        page.locator("#weights-first img").wait_for(state="visible")
+        save(page, "playground-weights")
+
+        page.get_by_role("tab", name="Forward pass").click()
+        draw(page, demo, SEVEN)
+        page.locator("#forward").click()
+        page.locator("#top-units img").first.wait_for(state="visible", timeout=60_000)
+        save(page, "playground-forward")
+
+        page.get_by_role("tab", name="Backward step").click()
+        page.locator("#label input").click()
+        page.get_by_role("option", name="2", exact=True).click()
+        for _ in range(3):
+            page.locator("#backward").click()
+            page.wait_for_timeout(2000)
+        save(page, "playground-backward")
+
+        page.get_by_role("tab", name="Compare activations").click()
+        page.locator("#compare").click()
+        page.wait_for_function(
+            "() => document.querySelector('#compare-table').innerText.includes('none (linear)')", timeout=600_000
+        )
+        save(page, "playground-compare")
+        browser.close()
+    demo.close()
+
+
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset_name", default="ylecun/mnist", help="MNIST for the Playground: Hub id or folder.")
+    parser.add_argument("--only", choices=("gallery", "playground"), default=None, help="Take one set only.")
+    args = parser.parse_args()
+    if args.only in (None, "gallery"):
+        gallery()
+    if args.only in (None, "playground"):
+        playground(args.dataset_name)

@@ -6,7 +6,7 @@ This file travels with the weights (`trust_remote_code=True`): it imports only t
 from transformers import PretrainedConfig
 
 # The activations a hidden layer may use; the names are those of `transformers.activations.ACT2FN`.
-SUPPORTED_ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu")
+SUPPORTED_ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "linear")
 
 
 class MnistMlpConfig(PretrainedConfig):
@@ -23,7 +23,8 @@ class MnistMlpConfig(PretrainedConfig):
         hidden_sizes (`list[int]`, *optional*, defaults to `[128]`):
             Width of each hidden layer, input side first. An empty list gives a linear (softmax regression) model.
         hidden_act (`str`, *optional*, defaults to `"relu"`):
-            Activation after each hidden layer: one of `"relu"`, `"sigmoid"`, `"tanh"`, `"gelu"`.
+            Activation after each hidden layer: one of `"relu"`, `"sigmoid"`, `"tanh"`, `"gelu"`, or `"linear"` (none:
+            the layers then compose into one linear map, which shows what the non-linearity buys).
         dropout (`float`, *optional*, defaults to 0.0):
             Dropout probability applied after each hidden activation during training.
         num_labels (`int`, *optional*, defaults to 10):

@@ -1,8 +1,9 @@
 """The hfnets demos in one app, a tab each.
 
 Runs locally (`python spaces/gallery/app.py`, or `hfnets demo`, which also provides models) and as a Hugging Face
-Space. Each tab's model comes from an environment variable (a Hub id or a local folder): MLP_MODEL_ID, GAN_MODEL_ID,
-DDPM_MODEL_ID, GPT_MODEL_ID and RNN_MODEL_ID (the text tab shows the GPT and the RNN side by side; on a Space,
+Space. Each tab's model comes from an environment variable (a Hub id or a local folder): MLP_MODEL_ID (the MLP
+tab and the Playground's starting network), CNN_MODEL_ID, GAN_MODEL_ID, DDPM_MODEL_ID, GPT_MODEL_ID and RNN_MODEL_ID
+(the text tab shows the GPT and the RNN side by side; on a Space,
 variables in its settings); where one is unset, the model that ships with hfnets, when the app runs from the
 repository or an installed hfnets. A tab without a model says how to give it
 one. The demos' code is read from the sibling folders (`../<name>/app.py`) or, in a Space, from `apps/<name>.py`
@@ -24,6 +25,7 @@ DEMOS = [
     ("GAN", "gan", "gan", "GAN_MODEL_ID", "shipped_model", "GAN"),
     ("Diffusion", "ddpm", "ddpm", "DDPM_MODEL_ID", "shipped_model", "diffusion"),
     ("Text: GPT and RNN", "gpt", "gpt", "GPT_MODEL_ID", "shipped_model", "GPT"),
+    ("Playground: see an MLP learn", "playground", "mnist-classifier", "MLP_MODEL_ID", "shipped_model", "MLP"),
 ]
 # Second models of a tab: demo folder -> (build_demo's argument, key in `model_ids`, environment variable)
 SECOND_MODELS = {"gpt": ("rnn_model_id", "char-rnn", "RNN_MODEL_ID")}

@@ -180,7 +180,15 @@ def test_gallery_serves_every_demo_as_a_tab(serve, trained_dirs):
     assert "A small convolutional network: 2 blocks" in text and "The textbook 784-128-10 network" in text
     client = serve(demo)
     endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/classify", "/classify_drawing", "/interpolate", "/write", "/write_rnn"} <= endpoints
+    assert {
+        "/classify",
+        "/classify_drawing",
+        "/interpolate",
+        "/write",
+        "/write_rnn",
+        "/train",
+        "/forward",
+    } <= endpoints
     assert sum(name.startswith("/classify_drawing") for name in endpoints) == 2  # the MLP's and the CNN's
     assert sum(name.startswith("/generate") for name in endpoints) == 2  # the GAN's and the DDPM's
     assert client.predict("Shall", 0.8, 10, 0.95, 4, api_name="/write").startswith("Shall")
@@ -190,7 +198,7 @@ def test_gallery_serves_every_demo_as_a_tab(serve, trained_dirs):
 def test_a_gallery_tab_without_a_model_says_how_to_give_it_one(serve, trained_dirs, monkeypatch):
     gallery = load_app("gallery")
     monkeypatch.delenv("DDPM_MODEL_ID", raising=False)
-    apps = {name: gallery.demo_module(name) for name in ("mnist-classifier", "gan", "ddpm", "gpt")}
+    apps = {name: gallery.demo_module(name) for name in ("mnist-classifier", "gan", "ddpm", "gpt", "playground")}
     monkeypatch.setattr(gallery, "demo_module", lambda name: apps[name])
     monkeypatch.setattr(apps["ddpm"], "shipped_model", lambda: None)  # as on a Space with DDPM_MODEL_ID unset
     ids = {key: family for key, family in GALLERY_IDS.items() if family != "ddpm"}

@@ -34,12 +34,16 @@ def open_demo(browser):
     """Serve a demo on a free port and open it in a new page; close both afterwards."""
     opened = []
 
-    def start(demo):
+    def start(demo, ready: str | None = None):
+        """`ready`: an element to wait for, where the page never idles (an app with per-visitor state keeps a
+        heartbeat connection open)."""
         demo.queue()
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="load" if ready else "networkidle")
+        if ready:
+            page.locator(ready).wait_for(state="visible", timeout=60_000)
         opened.append((demo, page))
         return page
 
@@ -153,3 +157,58 @@ def test_gpt_and_rnn_stream_text_side_by_side(open_demo, trained_dirs):
     screenshot(page, "gpt-and-rnn-streamed")
     assert page.locator("#text textarea").input_value().startswith("ROMEO:")
     assert page.locator("#rnn-text textarea").input_value().startswith("ROMEO:")
+
+
+def test_the_playground_follows_a_digit_forward_learns_from_it_trains_and_compares(
+    open_demo, shipped_mlp_dir, tmp_path
+):
+    """As a learner uses it: draw a 1 and follow it forward; say it is a 7 and take backward steps (the loss on 7
+    falls, the prediction moves toward it); train a network live; compare the activation functions."""
+    import re
+
+    from tests.helpers.datasets import make_image_dataset
+
+    digits = make_image_dataset(tmp_path / "digits", num_rows=200, num_classes=10)
+    demo = load_app("playground").build_demo(str(shipped_mlp_dir), str(digits))
+    page = open_demo(demo, ready="#train")
+
+    page.get_by_role("tab", name="Forward pass").click()
+    draw(page, demo, [[(0.5, 0.2), (0.5, 0.8)]])
+    page.locator("#forward").click()
+    answer = page.locator('#probabilities [data-testid="label-output-value"]')
+    answer.wait_for(state="visible", timeout=60_000)
+    assert answer.inner_text().strip() == "1"
+    page.locator("#top-units img").first.wait_for(state="visible", timeout=30_000)
+    screenshot(page, "playground-forward")
+
+    page.get_by_role("tab", name="Backward step").click()
+    page.locator("#label input").click()
+    page.get_by_role("option", name="7", exact=True).click()
+    losses, text = [], page.locator("#backward-explanation")
+    for _ in range(2):  # press again: keep learning from the same example
+        previous = f"{losses[-1][0]:.3f}" if losses else ""
+        page.locator("#backward").click()
+        page.wait_for_function(  # this step's numbers: a loss before it other than the last step's
+            "previous => { const m = document.querySelector('#backward-explanation').innerText"
+            ".match(/([0-9.]+) before this step/); return m !== null && m[1] !== previous; }",
+            arg=previous,
+            timeout=60_000,
+        )
+        before, after = map(float, re.findall(r"([\d.]+) (?:before|after)", text.inner_text()))
+        losses.append((before, after))
+        assert after < before
+    assert losses[1][0] == pytest.approx(losses[0][1], abs=1e-3)  # the second step starts where the first ended
+    screenshot(page, "playground-backward")
+
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train").click()
+    page.locator("#train-status").get_by_text("Done.").wait_for(timeout=120_000)
+    page.locator("#weights img").wait_for(state="visible")
+    screenshot(page, "playground-train")
+
+    page.get_by_role("tab", name="Compare activations").click()
+    page.locator("#compare").click()
+    page.wait_for_function(
+        "() => document.querySelector('#compare-table').innerText.includes('none (linear)')", timeout=180_000
+    )
+    screenshot(page, "playground-compare")

@@ -1,0 +1,183 @@
+"""The Playground's live training, as a visitor gets it: the app (spaces/playground) served locally and driven through
+`gradio_client`. One epoch of the 784-128-10 ReLU network on MNIST (Adam, batch 64) as the app reports it, against
+the same epoch in a plain PyTorch loop over the same tensors in this process; a forward-pass request answered while
+a training runs (other visitors stay served); and the comparison of activation functions after `--compare_epochs`.
+
+The bars: an epoch in the app at most 3x the plain loop (a few seconds on 2 CPU cores); ReLU and tanh above 97% and
+the network without an activation around 92% (a linear classifier) after a few epochs.
+
+    python benchmarks/bench_playground.py --dataset_name ylecun/mnist --json bench_playground.json
+"""
+
+import argparse
+import importlib.util
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import add_common_args, pick_device, row, write_rows
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_EPOCH_RATIO = 3.0
+ACCURACY_BARS = {"ReLU": 0.97, "tanh": 0.97}
+
+
+def load_app():
+    spec = importlib.util.spec_from_file_location("playground_app", ROOT / "spaces" / "playground" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def plain_epoch(app, playground, seed: int = 0) -> float:
+    """Seconds of one epoch of the same network and recipe in a bare loop: no app, no progress records."""
+    model = playground.new_model([128], "relu", seed)
+    images, labels = playground.data()["train"]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    model.train()
+    start = time.perf_counter()
+    for first in range(0, len(order), 64):
+        batch = order[first : first + 64]
+        loss = torch.nn.functional.cross_entropy(model(images[batch]).logits, labels[batch])
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default=None, help="The MLP whose code the app uses (default: the shipped one).")
+    parser.add_argument("--dataset_name", default="ylecun/mnist", help="MNIST: Hub id or local folder.")
+    parser.add_argument("--epochs", type=int, default=2, help="Epochs of the live training run.")
+    parser.add_argument("--compare_epochs", type=int, default=5, help="Epochs of each activation in the comparison.")
+    add_common_args(parser)
+    args = parser.parse_args(argv)
+    device = pick_device(args.device)
+    if device.type != "cpu":
+        print("The Playground trains on the CPU of the app's machine; measuring it there.")
+        device = torch.device("cpu")
+    from gradio_client import Client, handle_file
+
+    app = load_app()
+    playground = app.Playground(args.model, args.dataset_name)
+    start = time.perf_counter()
+    playground.data()
+    load_seconds = time.perf_counter() - start
+    reference = min(plain_epoch(app, playground) for _ in range(1 if args.quick else 2))  # before the app starts
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # The app in a process of its own, as on a Space: the clients' work here does not share its interpreter.
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+    env.update(DATASET=args.dataset_name, **({"MODEL_ID": args.model} if args.model else {}))
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "spaces" / "playground" / "app.py")], env=env, stdout=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(600):
+        try:
+            Client(url, verbose=False)
+            break
+        except Exception:  # not serving yet
+            time.sleep(0.5)
+    rows = []
+    try:
+
+        def train_once(epochs: int) -> tuple[float, float, int, float]:
+            """(seconds per epoch as the app reports it, final test accuracy, updates received, wall seconds)"""
+            started = time.perf_counter()
+            job = Client(url, verbose=False).submit(
+                1, 128, 64, 32, "ReLU", 1e-3, 64, "Adam", epochs, api_name="/train"
+            )
+            updates = list(job)
+            status = updates[-1][-1]
+            accuracy = float(re.search(r"test accuracy \*\*([\d.]+)%\*\*", status).group(1)) / 100
+            epoch_seconds = float(re.search(r"([\d.]+) s per epoch", status).group(1))
+            return epoch_seconds, accuracy, len(updates), time.perf_counter() - started
+
+        epoch_seconds, accuracy, updates, wall = train_once(args.epochs)
+        rows.append(
+            row(
+                "playground: one epoch of 784-128-10 in the app (gradio_client)",
+                epoch_seconds,
+                "s",
+                device,
+                peer=f"the same epoch in a plain PyTorch loop ({reference:.2f} s)",
+                ratio=epoch_seconds / reference,
+                bar=MAX_EPOCH_RATIO,
+                bar_kind="max",
+                updates=updates,
+                wall_seconds=round(wall, 1),
+                data_load_seconds=round(load_seconds, 1),
+                test_accuracy=accuracy,
+                epochs=args.epochs,
+            )
+        )
+
+        # A second visitor's forward passes while the first visitor's network trains.
+        canvas = np.zeros((320, 320, 4), dtype=np.uint8)
+        canvas[60:260, 150:170] = (0, 0, 0, 255)
+        drawing_path = Path(tempfile.mkdtemp()) / "one.png"
+        Image.fromarray(canvas).save(drawing_path)
+        drawing = {"background": None, "layers": [], "composite": handle_file(drawing_path)}
+        latencies, training_done = [], threading.Event()
+
+        def visitor():
+            client = Client(url, verbose=False)
+            while not training_done.is_set():
+                begin = time.perf_counter()
+                client.predict(drawing, api_name="/forward")
+                latencies.append(time.perf_counter() - begin)
+                time.sleep(0.5)
+
+        other = threading.Thread(target=visitor)
+        other.start()
+        busy_epoch, _, _, _ = train_once(1)
+        training_done.set()
+        other.join()
+        rows.append(
+            row(
+                "playground: another visitor's forward pass during training (median)",
+                float(np.median(latencies)) if latencies else float("nan"),
+                "s",
+                device,
+                requests=len(latencies),
+                slowest=round(max(latencies), 3) if latencies else None,
+                epoch_seconds_meanwhile=busy_epoch,
+            )
+        )
+
+        curves, table = Client(url, verbose=False).predict(args.compare_epochs, api_name="/compare")
+        for name, shown, seconds in table["data"]:
+            value = float(shown.rstrip("%")) / 100
+            rows.append(
+                row(
+                    f"playground: {name} after {args.compare_epochs} epochs (test accuracy)",
+                    value,
+                    "accuracy",
+                    device,
+                    bar=ACCURACY_BARS.get(name),
+                    bar_on="value",
+                    seconds=seconds,
+                )
+            )
+    finally:
+        server.terminate()
+        server.wait()
+    write_rows(args.json, rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
