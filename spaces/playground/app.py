@@ -11,6 +11,7 @@ page starts with; it loads with `trust_remote_code=True`, so hfnets need not be 
 `ylecun/mnist`, a Hub id or a local copy) is what the networks train and are tested on.
 """
 
+import contextlib
 import copy
 import io
 import os
@@ -37,6 +38,13 @@ MAX_EPOCHS = 10
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
 ACTIVATIONS = {"ReLU": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "none (linear)": "linear"}
 OPTIMIZERS = ["SGD", "Adam"]
+COMPARE_COLORS = {
+    "ReLU": (8, 119, 189),
+    "sigmoid": (44, 160, 44),
+    "tanh": (148, 103, 189),
+    "none (linear)": (245, 147, 34),
+}
+TABLE_COLUMNS = ["activation", "test accuracy", "seconds"]
 COMPARE_SETTINGS = {"hidden_sizes": [128], "learning_rate": 1e-3, "batch_size": 64, "optimizer": "Adam", "seed": 0}
 UPDATE_SECONDS = 1.0  # how often a training run redraws its curves and weights
 CURVE_TEST_DIGITS = 2000  # the curves' test accuracy is measured on this many test digits (the final one on all)
@@ -71,7 +79,11 @@ class Playground:
         self._data = None
         self._data_lock = threading.Lock()
         # Decode the digits in the background now, so that they are ready by the time a visitor presses Train.
-        threading.Thread(target=self.data, daemon=True).start()
+        threading.Thread(target=self._prefetch, daemon=True).start()
+
+    def _prefetch(self) -> None:
+        with contextlib.suppress(Exception):  # a dataset that cannot load is reported to the visitor who trains
+            self.data()
 
     def new_model(self, hidden_sizes: list[int], activation: str, seed: int):
         """A new, untrained network of the shipped model's class, initialized from `seed`."""
@@ -243,7 +255,7 @@ def weight_pictures(model) -> tuple[Image.Image, Image.Image]:
         return first_picture, tile_grid(tiles, 10, zoom=3)
     output = model.classifier.weight.detach().float().numpy()
     cell = max(2, min(12, 640 // output.shape[1]))
-    return first_picture, Image.fromarray(colorize(output).repeat(cell, 0).repeat(cell, 1))
+    return first_picture, Image.fromarray(colorize(output).repeat(12, 0).repeat(cell, 1))
 
 
 ACTIVATION_FUNCTIONS = {
@@ -274,7 +286,42 @@ def activation_curve(activation: str, weighted_sums: np.ndarray, size: int = 260
     for x, y in zip(weighted_sums, outputs):
         px, py = to_pixel(float(x), float(y))
         pen.ellipse([px - 3, py - 3, px + 3, py + 3], fill=tuple(POSITIVE) if x >= 0 else tuple(NEGATIVE))
-    pen.text((6, 4), f"{activation}: x from {-span:.1f} to {span:.1f}", fill=(0, 0, 0))
+    pen.text((size // 2 + 6, size - 24), f"{activation}(x)", fill=(0, 0, 0))
+    return image
+
+
+def accuracy_chart(rows: list[dict], epochs: int, width: int = 760, height: int = 340) -> Image.Image:
+    """The comparison's test-accuracy curves, one colour per activation (COMPARE_COLORS), epochs along x."""
+    left, right, top, bottom = 56, 170, 16, 40
+    values = [row["test accuracy"] for row in rows] or [0.9]
+    low = min(0.9, np.floor(min(values) * 20) / 20)
+    image = Image.new("RGB", (width, height), "white")
+    pen = ImageDraw.Draw(image)
+
+    def to_pixel(epoch: float, value: float) -> tuple[float, float]:
+        x = left + epoch / epochs * (width - left - right)
+        return x, top + (1 - (value - low) / (1 - low)) * (height - top - bottom)
+
+    for tick in np.arange(low, 1.0001, 0.05 if 1 - low > 0.2 else 0.01):
+        y = to_pixel(0, tick)[1]
+        pen.line([(left, y), (width - right, y)], fill=(230, 230, 230))
+        pen.text((6, y - 6), f"{tick:.0%}" if 1 - low > 0.2 else f"{tick:.1%}", fill=(90, 90, 90))
+    for epoch in range(epochs + 1):
+        x = to_pixel(epoch, low)[0]
+        pen.line([(x, top), (x, height - bottom)], fill=(230, 230, 230))
+        pen.text((x - 3, height - bottom + 6), str(epoch), fill=(90, 90, 90))
+    pen.text(((width - right) / 2, height - 16), "epoch", fill=(60, 60, 60))
+    for index, (name, color) in enumerate(COMPARE_COLORS.items()):
+        points = [to_pixel(row["epoch"], row["test accuracy"]) for row in rows if row["activation"] == name]
+        if len(points) > 1:
+            pen.line(points, fill=color, width=3)
+        for x, y in points[-1:]:
+            pen.ellipse([x - 4, y - 4, x + 4, y + 4], fill=color)
+        last = [row["test accuracy"] for row in rows if row["activation"] == name][-1:]
+        label = f"{name}: {last[0]:.1%}" if last else name
+        y = top + 10 + index * 22
+        pen.rectangle([width - right + 14, y, width - right + 30, y + 12], fill=color)
+        pen.text((width - right + 36, y), label, fill=(0, 0, 0))
     return image
 
 
@@ -523,9 +570,9 @@ def build_demo(model_id: str | None = None, dataset: str | None = None, playgrou
                 settings["seed"],
             ):
                 rows.append({"activation": name, "epoch": record["epoch"], "test accuracy": record["test_accuracy"]})
-                yield pd.DataFrame(rows), pd.DataFrame(table, columns=["activation", "test accuracy", "seconds"])
+                yield accuracy_chart(rows, epochs), pd.DataFrame(table, columns=TABLE_COLUMNS)
             table.append([name, f"{accuracy(model, *data['test']):.2%}", round(time.perf_counter() - started, 1)])
-            yield pd.DataFrame(rows), pd.DataFrame(table, columns=["activation", "test accuracy", "seconds"])
+            yield accuracy_chart(rows, epochs), pd.DataFrame(table, columns=TABLE_COLUMNS)
 
     def download(model):
         model = session_model(model)
@@ -581,9 +628,7 @@ def build_demo(model_id: str | None = None, dataset: str | None = None, playgrou
                 with gr.Column(scale=2):
                     status = gr.Markdown(elem_id="train-status")
                     with gr.Row():
-                        loss_plot = gr.LinePlot(
-                            x="epoch", y="loss", y_lim=[0, None], label="Training loss", elem_id="loss-plot"
-                        )
+                        loss_plot = gr.LinePlot(x="epoch", y="loss", label="Training loss", elem_id="loss-plot")
                         accuracy_plot = gr.LinePlot(
                             x="epoch", y="test_accuracy", y_lim=[0, 1], label="Test accuracy", elem_id="accuracy-plot"
                         )
@@ -641,7 +686,9 @@ def build_demo(model_id: str | None = None, dataset: str | None = None, playgrou
                 "Learning from a mistake: the loss says how wrong the answer was, backward propagation gives every "
                 "weight its share of the blame (its gradient), and each weight moves a little against it. Draw a "
                 "digit in *Forward pass*, choose its correct label here and press the button; press again to keep "
-                "learning from that one example."
+                "learning from that one example. In the gradient pictures blue means the loss grows with that weight "
+                "(the step lowers it), orange the reverse: each is the input digit, scaled by the unit's share of the "
+                "blame."
             )
             with gr.Row():
                 label = gr.Dropdown([str(d) for d in range(10)], label="The correct digit", elem_id="label")
@@ -652,7 +699,12 @@ def build_demo(model_id: str | None = None, dataset: str | None = None, playgrou
                 before = gr.Label(num_top_classes=3, label="Prediction before", elem_id="before")
                 after = gr.Label(num_top_classes=3, label="Prediction after", elem_id="after")
             backward_text = gr.Markdown(elem_id="backward-explanation")
-            gradients = gr.Gallery(label="Gradient of the most-blamed units' weights", columns=4, elem_id="gradients")
+            gradients = gr.Gallery(
+                label="Gradient of the most-blamed units' incoming weights (the update is its opposite)",
+                columns=8,
+                height=240,
+                elem_id="gradients",
+            )
         with gr.Tab("Compare activations"):
             gr.Markdown(
                 "The same 784-128-10 network, seed and budget (Adam, learning rate 0.001, batch 64) with each "
@@ -660,7 +712,7 @@ def build_demo(model_id: str | None = None, dataset: str | None = None, playgrou
             )
             compare_epochs = gr.Slider(1, MAX_EPOCHS, value=2, step=1, label="Epochs each")
             compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
-            compare_plot = gr.LinePlot(x="epoch", y="test accuracy", color="activation", label="Test accuracy")
+            compare_plot = gr.Image(label="Test accuracy as they train", format="png", elem_id="compare-plot")
             compare_table = gr.Dataframe(label="Final test accuracy", elem_id="compare-table")
 
         training = train_button.click(
