@@ -18,7 +18,6 @@ card `README.md`.
 
 import argparse
 import math
-import sys
 import time
 
 import torch
@@ -29,7 +28,6 @@ from tqdm.auto import tqdm
 from transformers import DynamicCache
 
 from hfnets import CharRnnConfig, CharRnnForCausalLM
-from hfnets.atomic import write_text_atomically
 from hfnets.hub import (
     card_base_model,
     card_dataset_id,
@@ -43,12 +41,11 @@ from hfnets.training.args import (
     load_text_and_tokenizer,
     new_config_from_overrides,
     open_output_dir,
-    publish,
     resume,
+    save_text_run,
     start_run,
     validate_training_args,
 )
-from hfnets.training.checkpointing import save_pretrained_atomically
 from hfnets.training.launch import (
     build_lr_scheduler,
     build_optimizer,
@@ -346,16 +343,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     state_dict = accelerator.get_state_dict(model)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        unwrapped = unwrap(accelerator, model)
-        save_pretrained_atomically(args.output_dir, unwrapped, tokenizer, state_dict=state_dict)
-        write_text_atomically(f"{args.output_dir}/samples.txt", "\n\n".join(samples) + "\n")
-        command = argv if argv is not None else sys.argv[1:]
-        card = build_model_card(args, results, unwrapped, accelerator, command, samples)
-        publish(args, results, card)
-        accelerator.print(
-            f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
-            f"{completed_steps} steps; model saved to {args.output_dir}"
-        )
+        save_text_run(args, accelerator, model, tokenizer, state_dict, samples, results, argv, build_model_card)
     end_run(accelerator, model, optimizer)
     return results
 

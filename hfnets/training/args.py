@@ -362,3 +362,26 @@ def open_output_dir(accelerator, args: argparse.Namespace, model_kind: str, proj
         resuming=args.resume_from_checkpoint is not None,
     )
     start_tracking(accelerator, args.report_to, project_name, vars(args))
+
+
+def save_text_run(
+    args: argparse.Namespace, accelerator, model, tokenizer, state_dict, samples: list[str], results, argv, build_card
+) -> None:
+    """The language-model scripts' end, on the main process: the model (with `state_dict`, gathered from every
+    process) and its tokenizer saved as one folder, the text samples beside them, then `build_card(args, results,
+    model, accelerator, command, samples)` published with the results."""
+    import sys
+
+    from hfnets.atomic import write_text_atomically
+    from hfnets.training.checkpointing import save_pretrained_atomically
+    from hfnets.training.launch import unwrap
+
+    unwrapped = unwrap(accelerator, model)
+    save_pretrained_atomically(args.output_dir, unwrapped, tokenizer, state_dict=state_dict)
+    write_text_atomically(f"{args.output_dir}/samples.txt", "\n\n".join(samples) + "\n")
+    command = argv if argv is not None else sys.argv[1:]
+    publish(args, results, build_card(args, results, unwrapped, accelerator, command, samples))
+    print(
+        f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
+        f"{results['step']} steps; model saved to {args.output_dir}"
+    )
