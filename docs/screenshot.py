@@ -106,12 +106,41 @@ def playground(dataset_name: str) -> None:
     demo.close()
 
 
+def gpt_inside() -> None:
+    demo = load_app("gpt").build_demo()
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+        page.get_by_text("Inside the GPT: attention and the next character").click()
+        page.locator("#head input").click()
+        page.get_by_role("option", name="3", exact=True).click()
+        for _ in range(3):
+            before = page.locator("#inside-text textarea").input_value()
+            page.locator("#next-character").click()
+            page.wait_for_function(
+                "before => document.querySelector('#inside-text textarea').value.length === before.length + 1",
+                arg=before,
+            )
+        page.wait_for_timeout(3000)  # the view redrawn after the last draw
+        page.locator("#attention img").wait_for(state="visible", timeout=60_000)
+        page.locator("#inside").scroll_into_view_if_needed()
+        save(page, "gpt-inside")
+        browser.close()
+    demo.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset_name", default="ylecun/mnist", help="MNIST for the Playground: Hub id or folder.")
-    parser.add_argument("--only", choices=("gallery", "playground"), default=None, help="Take one set only.")
+    parser.add_argument("--only", choices=("gallery", "playground", "gpt"), default=None, help="Take one set only.")
     args = parser.parse_args()
     if args.only in (None, "gallery"):
         gallery()
     if args.only in (None, "playground"):
         playground(args.dataset_name)
+    if args.only in (None, "gpt"):
+        gpt_inside()

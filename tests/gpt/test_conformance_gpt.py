@@ -47,6 +47,39 @@ def test_output_attentions_returns_each_blocks_causal_attention_weights(model, i
     assert plain.attentions is None
 
 
+@pytest.mark.parametrize("positions", ["rotary", "learned"])
+def test_the_attention_weights_are_softmax_of_q_k_over_sqrt_d_under_the_causal_mask(tokenizer, ids, positions):
+    """What an explainer draws is the model's own attention: each block's `output_attentions` weights equal
+    softmax(q k^T / sqrt(head_dim)) of that block's query and key projections (rotary angles applied), with every
+    later position masked out."""
+    model = tiny_model(len(tokenizer), position_embedding_type=positions)
+    seen = []
+    hooks = [
+        block.attn.register_forward_hook(lambda module, args, output: seen.append((module, args[0], args[1])))
+        for block in model.transformer.h
+    ]
+    with torch.no_grad():
+        outputs = model(ids, output_attentions=True)
+    for hook in hooks:
+        hook.remove()
+    for (attention, hidden, rotary), weights in zip(seen, outputs.attentions):
+        batch, seq, _ = hidden.shape
+        head_dim = model.config.n_embd // model.config.n_head
+        q, k, _ = attention.qkv(hidden).view(batch, seq, 3, model.config.n_head, head_dim).unbind(2)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)  # (batch, n_head, seq, head_dim)
+        if positions == "rotary":
+            angles = torch.arange(seq)[:, None] * model.config.rope_theta ** (-torch.arange(0, head_dim, 2) / head_dim)
+            cos, sin = angles.cos().repeat(1, 2), angles.sin().repeat(1, 2)  # RoFormer eq. 34, halves rotated
+            q = q * cos + torch.cat([-q[..., head_dim // 2 :], q[..., : head_dim // 2]], -1) * sin
+            k = k * cos + torch.cat([-k[..., head_dim // 2 :], k[..., : head_dim // 2]], -1) * sin
+        else:
+            assert rotary is None
+        scores = q @ k.transpose(-2, -1) / head_dim**0.5
+        causal = torch.ones(seq, seq, dtype=torch.bool).tril()
+        expected = scores.masked_fill(~causal, float("-inf")).softmax(-1)
+        torch.testing.assert_close(weights, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_eager_attention_gives_the_same_logits_as_sdpa(tokenizer, ids):
     sdpa = tiny_model(len(tokenizer))
     eager = tiny_model(len(tokenizer), attn_implementation="eager")

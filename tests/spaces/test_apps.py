@@ -163,6 +163,39 @@ def test_gpt_streams_growing_text(serve, trained_dirs):
     assert rnn.result(timeout=120).startswith("Shall I") and len(rnn.outputs()) >= 2
 
 
+def test_gpt_inside_view_is_the_models_own_attention_and_sampling_distribution(serve, trained_dirs):
+    import torch
+
+    app = load_app("gpt")
+    tokenizer, model = app.load(str(trained_dirs["gpt"]))
+    ids = tokenizer("Shall I", return_tensors="pt", add_special_tokens=False).input_ids
+    with torch.no_grad():
+        own = model(input_ids=ids, output_attentions=True)
+    logits = own.logits[0, -1].float()
+    logits[tokenizer.all_special_ids] = float("-inf")
+
+    view = app.inside_view(tokenizer, model, "Shall I", 1.0, 0, 1.0)
+    assert "".join(view["characters"]) == "Shall I"
+    for shown, weights in zip(view["attentions"], own.attentions, strict=True):
+        torch.testing.assert_close(shown, weights[0])
+    torch.testing.assert_close(view["probabilities"], logits.softmax(-1))
+    torch.testing.assert_close(view["sampling"], logits.softmax(-1))  # temperature 1, no top-k, top-p 1: as is
+    warped = app.inside_view(tokenizer, model, "Shall I", 0.5, 3, 1.0)["sampling"]
+    top = logits.topk(3).indices
+    expected = torch.zeros_like(logits)
+    expected[top] = (logits[top] / 0.5).softmax(-1)  # the 3 likeliest, sharpened by temperature 0.5
+    torch.testing.assert_close(warped, expected)
+
+    client = serve(app.build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"])))
+    attention, chart, note = client.predict("Shall I", 1, 2, 0.8, 40, 0.95, api_name="/inside")
+    assert Image.open(attention).size == (18 + 7 * 14 + 1, 18 + 7 * 14 + 1)  # a cell per character pair
+    assert "Layer 1, head 2" in note and "attends most to" in note
+    text, seed, note = client.predict("Shall I", 0.8, 40, 0.95, 0, api_name="/next_character")
+    assert text.startswith("Shall I") and len(text) == len("Shall I") + 1 and seed == 1 and "Drew" in note
+    with pytest.raises(AppError, match="9 is not in the list of choices"):
+        client.predict("Shall I", 1, 9, 0.8, 40, 0.95, api_name="/inside")
+
+
 GALLERY_IDS = {
     "mnist-classifier": "mlp",
     "mnist-cnn": "cnn",

@@ -212,3 +212,21 @@ def test_the_playground_follows_a_digit_forward_learns_from_it_trains_and_compar
         "() => document.querySelector('#compare-table').innerText.includes('none (linear)')", timeout=180_000
     )
     screenshot(page, "playground-compare")
+
+
+def test_the_gpt_inside_view_draws_attention_and_takes_one_character_at_a_time(open_demo, trained_dirs):
+    demo = load_app("gpt").build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"]))
+    page = open_demo(demo)
+    page.get_by_text("Inside the GPT: attention and the next character").click()
+    page.locator("#look").click()
+    page.locator("#attention img").wait_for(state="visible", timeout=60_000)
+    page.locator("#inside-note").get_by_text("attends most to").wait_for(timeout=60_000)
+    before = page.locator("#inside-text textarea").input_value()
+    page.locator("#next-character").click()
+    page.wait_for_function(
+        "before => document.querySelector('#inside-text textarea').value.length === before.length + 1",
+        arg=before,
+        timeout=60_000,
+    )
+    assert page.locator("#inside-text textarea").input_value().startswith(before)
+    screenshot(page, "gpt-inside")
