@@ -129,6 +129,13 @@ def gpt_inside() -> None:
         page.locator("#attention img").wait_for(state="visible", timeout=60_000)
         page.locator("#inside").scroll_into_view_if_needed()
         save(page, "gpt-inside")
+        page.get_by_text("Inside the GPT: attention and the next character").click()  # closed again
+        page.get_by_text("Inside the RNN: one unit along a text").click()
+        page.locator("#show-unit").click()
+        page.locator('#responsive-units [data-testid="cell-0-1"]').click(timeout=60_000)  # the top line-end unit
+        page.wait_for_timeout(3000)
+        page.locator("#rnn-inside").scroll_into_view_if_needed()
+        save(page, "rnn-inside")
         browser.close()
     demo.close()
 

@@ -163,6 +163,38 @@ def test_gpt_streams_growing_text(serve, trained_dirs):
     assert rnn.result(timeout=120).startswith("Shall I") and len(rnn.outputs()) >= 2
 
 
+def test_rnn_inside_view_shows_a_units_own_activation_along_the_text(serve, trained_dirs):
+    import torch
+
+    app = load_app("gpt")
+    tokenizer, rnn = app.load(str(trained_dirs["rnn"]))
+    text = "Shall I compare thee\nTo a summer's day?"
+    captured = []
+    hooks = [layer.register_forward_hook(lambda m, args, out: captured.append(out[0][0])) for layer in rnn.layers]
+    characters, layers = app.unit_activations(tokenizer, rnn, text)
+    for hook in hooks:
+        hook.remove()
+    assert "".join(characters) == text and len(layers) == rnn.config.num_layers
+    for shown, own in zip(layers, captured, strict=True):  # each recurrent layer's own output, character by character
+        torch.testing.assert_close(shown, own)
+
+    activations = torch.randn(40, 6, generator=torch.Generator().manual_seed(0)) * 0.1
+    selected = torch.zeros(40, dtype=torch.bool)
+    selected[::5] = True
+    activations[selected, 4] += 1.0  # unit 4 fires on the selected characters
+    assert app.responsive_units(activations, selected)[0][0] == 4
+    shown = app.colored_text(list("ab"), torch.tensor([1.0, -0.5]))
+    assert "rgb(8, 119, 189)" in shown and 'title="+1.000"' in shown and 'title="-0.500"' in shown
+
+    client = serve(app.build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"])))
+    layer = rnn.config.num_layers
+    colored, table, note = client.predict(text, layer, 3, api_name="/rnn_unit")
+    assert note.startswith(f"Layer {layer}, unit 3") and colored.count("<span") == len(text)
+    assert table["data"] and {row[0] for row in table["data"]} <= set(app.KINDS)
+    with pytest.raises(AppError, match="greater than maximum value"):
+        client.predict(text, layer, 10**6, api_name="/rnn_unit")
+
+
 def test_gpt_inside_view_is_the_models_own_attention_and_sampling_distribution(serve, trained_dirs):
     import torch
 

@@ -230,3 +230,17 @@ def test_the_gpt_inside_view_draws_attention_and_takes_one_character_at_a_time(o
     )
     assert page.locator("#inside-text textarea").input_value().startswith(before)
     screenshot(page, "gpt-inside")
+
+
+def test_the_rnn_inside_view_colours_a_unit_along_the_text_and_picks_units_from_the_table(open_demo, trained_dirs):
+    demo = load_app("gpt").build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"]))
+    page = open_demo(demo)
+    page.get_by_text("Inside the RNN: one unit along a text").click()
+    page.locator("#show-unit").click()
+    page.locator("#rnn-inside-note").get_by_text("Layer 1, unit 0").wait_for(timeout=60_000)
+    assert page.locator("#unit-text span").count() > 50  # a span per character
+    cell = page.locator('#responsive-units [data-testid="cell-0-1"]')  # the first row's unit
+    unit = cell.inner_text().strip()
+    cell.click()  # selecting a row shows its unit
+    page.locator("#rnn-inside-note").get_by_text(f"Layer 1, unit {unit}:").wait_for(timeout=60_000)
+    screenshot(page, "rnn-inside")
