@@ -121,14 +121,15 @@ TOP_CHARACTERS = 12
 
 
 def shown_char(token: str) -> str:
-    return {"\n": "⏎", " ": "␣"}.get(token, token)
+    """A character as the pictures label it: a line end as "/", a space as "_" (the pictures' font has no symbols)."""
+    return {"\n": "/", " ": "_"}.get(token, token)
 
 
-def attention_map(weights: torch.Tensor, characters: list[str], cell: int = 14) -> Image.Image:
+def attention_map(weights: torch.Tensor, characters: list[str], cell: int = 18) -> Image.Image:
     """One head's attention (query rows, key columns) as a grid: darker is more attention; the cells above the
     diagonal, which the causal mask hides from each query, are hatched grey."""
     size = len(characters)
-    margin = 18
+    margin = 20
     image = Image.new("RGB", (margin + size * cell + 1, margin + size * cell + 1), "white")
     pen = ImageDraw.Draw(image)
     peak = float(weights.max()) or 1.0
@@ -403,7 +404,8 @@ def inside_tab(tokenizer, model, temperature, top_k, top_p) -> None:
             "Each row is a character reading the ones before it: the darker a cell, the more attention it pays "
             "to that column's character (the hatched cells are the future, hidden by the causal mask). The bars "
             "show the next character's probabilities, and what the temperature, top-k and top-p above leave to "
-            "draw from. Press *Next character* to draw one and see where it came from."
+            "draw from. Press *Next character* to draw one and see where it came from. In the pictures `_` is a "
+            "space and `/` a line end."
         )
         text = gr.Textbox(value="ROMEO:\nWhat", label="Text (its last 64 characters)", lines=2, elem_id="inside-text")
         with gr.Row():
@@ -416,8 +418,10 @@ def inside_tab(tokenizer, model, temperature, top_k, top_p) -> None:
             step_button = gr.Button("Next character", elem_id="next-character")
         note = gr.Markdown(elem_id="inside-note")
         with gr.Row():
-            attention = gr.Image(label="Attention (rows: reading; columns: read)", format="png", elem_id="attention")
-            chart = gr.Image(label="The next character", format="png", elem_id="next-chart")
+            attention = gr.Image(
+                label="Attention (rows: reading; columns: read)", show_label=False, format="png", elem_id="attention"
+            )
+            chart = gr.Image(label="The next character", show_label=False, format="png", elem_id="next-chart")
         settings = [temperature, top_k, top_p]
         look_inputs = [text, layer, head, *settings]
         look_button.click(look, look_inputs, [attention, chart, note], api_name="inside")
