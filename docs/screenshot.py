@@ -140,10 +140,32 @@ def gpt_inside() -> None:
     demo.close()
 
 
+def cnn_inside() -> None:
+    demo = load_app("mnist-classifier").build_demo(str(REPO_ROOT / "pretrained" / "mnist-cnn"))
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+        draw(page, demo, SEVEN)
+        page.locator("#classify-drawing").click()
+        page.get_by_text("Inside the CNN: feature maps and filters").click()
+        page.locator("#cnn-look").click()
+        page.locator("#cnn-note").get_by_text("The CNN reads").wait_for(timeout=60_000)
+        page.locator("#cnn-maps img").first.wait_for(state="visible", timeout=30_000)
+        save(page, "cnn-inside")
+        browser.close()
+    demo.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset_name", default="ylecun/mnist", help="MNIST for the Playground: Hub id or folder.")
-    parser.add_argument("--only", choices=("gallery", "playground", "gpt"), default=None, help="Take one set only.")
+    parser.add_argument(
+        "--only", choices=("gallery", "playground", "gpt", "cnn"), default=None, help="Take one set only."
+    )
     args = parser.parse_args()
     if args.only in (None, "gallery"):
         gallery()
@@ -151,3 +173,5 @@ if __name__ == "__main__":
         playground(args.dataset_name)
     if args.only in (None, "gpt"):
         gpt_inside()
+    if args.only in (None, "cnn"):
+        cnn_inside()

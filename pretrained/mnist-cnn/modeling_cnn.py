@@ -88,8 +88,10 @@ class CnnForImageClassification(CnnPreTrainedModel):
             pixel_values (`torch.FloatTensor` of shape `(batch_size, num_channels, image_size, image_size)`):
                 Normalized images, as the model's image processor returns them.
             labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*): class indices; gives the loss.
-            output_hidden_states (`bool`, *optional*): also return the flattened convolution features and the
-                hidden layer's activations (the last one is the judge's feature space).
+            output_hidden_states (`bool`, *optional*): also return every convolution block's feature maps, each
+                `(batch_size, conv_channels[i], side, side)` after its max-pooling (`side` halves from block to
+                block), then the flattened convolution features and the hidden layer's activations (the last one is
+                the judge's feature space).
             return_dict (`bool`, *optional*): return an `ImageClassifierOutput` rather than a tuple.
         """
         config = self.config
@@ -105,11 +107,15 @@ class CnnForImageClassification(CnnPreTrainedModel):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        convolved = self.features(pixel_values.to(self.hidden.weight.dtype))  # (batch, c_last * side^2)
+        convolved, maps = pixel_values.to(self.hidden.weight.dtype), ()
+        for layer in self.features:  # the blocks, then the pooling over each map (if any) and the flattening
+            convolved = layer(convolved)
+            if output_hidden_states and isinstance(layer, nn.Sequential):
+                maps += (convolved,)  # (batch, channels, side, side): this block's feature maps
         hidden = torch.relu(self.hidden(self.dropout(convolved)))  # (batch, hidden_size)
         logits = self.classifier(self.dropout(hidden))  # (batch, num_labels)
         loss = self.loss_function(labels, logits, config, **kwargs) if labels is not None else None
-        hidden_states = (convolved, hidden) if output_hidden_states else None
+        hidden_states = (*maps, convolved, hidden) if output_hidden_states else None
         if not return_dict:
             output = (logits,) + ((hidden_states,) if output_hidden_states else ())
             return ((loss,) + output) if loss is not None else output

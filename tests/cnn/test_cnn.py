@@ -4,7 +4,13 @@ import pytest
 import torch
 from transformers import AutoImageProcessor, AutoModelForImageClassification
 
-from hfnets import MnistCnnConfig, MnistCnnForImageClassification, MnistMlpImageProcessor
+from hfnets import (
+    CnnConfig,
+    CnnForImageClassification,
+    MnistCnnConfig,
+    MnistCnnForImageClassification,
+    MnistMlpImageProcessor,
+)
 from tests.helpers.isolated import run_without_hfnets
 
 
@@ -20,6 +26,28 @@ def test_logits_loss_and_features():
     assert outputs.logits.shape == (3, 10)
     assert torch.allclose(outputs.loss, torch.nn.functional.cross_entropy(outputs.logits, labels))
     assert outputs.hidden_states[-1].shape == (3, 16)
+
+
+@pytest.mark.parametrize("pooling", ["flatten", "max"])
+def test_hidden_states_hold_each_blocks_feature_maps_as_the_layers_compute_them(pooling):
+    """What an explainer draws: `hidden_states` begins with every convolution block's feature maps, equal to what a
+    forward hook on that block sees, then the flattened features and the hidden layer."""
+    torch.manual_seed(0)
+    config = CnnConfig(image_size=32, conv_channels=[4, 8, 6], hidden_size=16, pooling=pooling)
+    model = CnnForImageClassification(config).eval()
+    seen = []
+    blocks = [layer for layer in model.features if isinstance(layer, torch.nn.Sequential)]
+    hooks = [block.register_forward_hook(lambda module, args, output: seen.append(output)) for block in blocks]
+    with torch.no_grad():
+        outputs = model(torch.randn(2, 1, 32, 32), output_hidden_states=True)
+    for hook in hooks:
+        hook.remove()
+    assert len(outputs.hidden_states) == 3 + 2
+    for maps, hooked, channels, side in zip(outputs.hidden_states, seen, (4, 8, 6), (16, 8, 4), strict=False):
+        assert maps.shape == (2, channels, side, side)
+        torch.testing.assert_close(maps, hooked)
+    flat = 6 * 4 * 4 if pooling == "flatten" else 6
+    assert outputs.hidden_states[3].shape == (2, flat) and outputs.hidden_states[4].shape == (2, 16)
 
 
 def test_wrong_input_is_a_clear_error():
@@ -71,7 +99,7 @@ def test_config_output_hidden_states_is_the_default():
     model = tiny_model()
     model.config.output_hidden_states = True
     outputs = model(torch.randn(2, 1, 28, 28))
-    assert [tuple(h.shape) for h in outputs.hidden_states] == [(2, 8 * 7 * 7), (2, 16)]
+    assert [tuple(h.shape) for h in outputs.hidden_states] == [(2, 4, 14, 14), (2, 8, 7, 7), (2, 8 * 7 * 7), (2, 16)]
     assert model(torch.randn(2, 1, 28, 28), output_hidden_states=False).hidden_states is None
 
 
@@ -83,7 +111,7 @@ def test_any_number_of_blocks_rgb_and_class_names():
     )
     model = CnnForImageClassification(config).eval()
     outputs = model(torch.randn(2, 3, 32, 32), output_hidden_states=True)
-    assert outputs.logits.shape == (2, 2) and outputs.hidden_states[0].shape == (2, 16 * 4 * 4)
+    assert outputs.logits.shape == (2, 2) and outputs.hidden_states[-2].shape == (2, 16 * 4 * 4)
     assert model.config.label2id == {"cat": 0, "dog": 1}
     with pytest.raises(ValueError, match=r"shape \(batch_size, 3, 32, 32\)"):
         model(torch.randn(2, 1, 32, 32))

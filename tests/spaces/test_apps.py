@@ -76,6 +76,40 @@ def test_classifier_reads_the_sketchpad_and_asks_for_a_drawing_when_empty(classi
         classifier.predict(blank, api_name="/classify_drawing")
 
 
+def test_the_cnn_inside_view_shows_the_models_own_feature_maps_and_filters_beside_the_mlp(
+    serve, trained_dirs, tmp_path, monkeypatch
+):
+    import torch
+
+    app = load_app("mnist-classifier")
+    processor, model = app.load(str(trained_dirs["cnn"]))
+    pixel_values = torch.randn(1, 1, 28, 28)
+    inside = app.cnn_inside(model, pixel_values)
+    with torch.no_grad():
+        own = model(pixel_values=pixel_values, output_hidden_states=True)
+    maps = [state for state in own.hidden_states if state.dim() == 4]
+    assert len(inside["maps"]) == len(model.config.conv_channels) == len(maps)
+    for shown, computed in zip(inside["maps"], maps, strict=True):
+        np.testing.assert_array_equal(shown, computed[0].numpy())
+    first_conv = next(module for module in model.modules() if isinstance(module, torch.nn.Conv2d))
+    np.testing.assert_array_equal(inside["filters"], first_conv.weight.detach().numpy())
+
+    monkeypatch.setenv("MLP_MODEL_ID", str(trained_dirs["mlp"]))
+    client = serve(app.build_demo(str(trained_dirs["cnn"])))
+    canvas = np.zeros((400, 400, 4), dtype=np.uint8)
+    canvas[80:320, 190:210] = (0, 0, 0, 255)
+    Image.fromarray(canvas).save(tmp_path / "one.png")
+    drawing = {"background": None, "layers": [], "composite": handle_file(tmp_path / "one.png")}
+    picture, note = client.predict(drawing, api_name="/cnn_inside")
+    captions = [line[2:] for line in note.splitlines() if line.startswith("- ")]
+    blocks = len(model.config.conv_channels)
+    assert [c.startswith(f"block {i + 1}:") for i, c in enumerate(captions[:blocks])] == [True] * blocks
+    assert "filters" in captions[blocks] and "the MLP's" in captions[blocks + 1] and "The CNN reads" in note
+    assert Image.open(picture).size[1] > 30 * len(captions)  # a picture under each caption
+    with pytest.raises(AppError, match="Draw a digit first"):
+        client.predict({"background": None, "layers": [], "composite": None}, api_name="/cnn_inside")
+
+
 def test_classifier_refuses_hostile_uploads_in_plain_words_and_keeps_answering(classifier, tmp_path):
     Image.new("L", (9000, 9000), "white").save(tmp_path / "huge.png")  # 81 MP, a few hundred kB on disk
     (tmp_path / "notes.png").write_text("not an image")

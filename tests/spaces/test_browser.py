@@ -244,3 +244,18 @@ def test_the_rnn_inside_view_colours_a_unit_along_the_text_and_picks_units_from_
     cell.click()  # selecting a row shows its unit
     page.locator("#rnn-inside-note").get_by_text(f"Layer 1, unit {unit}:").wait_for(timeout=60_000)
     screenshot(page, "rnn-inside")
+
+
+def test_the_cnn_inside_view_shows_feature_maps_for_a_drawn_digit(open_demo, shipped_mlp_dir):
+    cnn = REPO_ROOT / "pretrained" / "mnist-cnn"
+    if not (cnn / "model.safetensors").is_file():
+        pytest.skip(f"needs the shipped CNN at {cnn}")
+    demo = load_app("mnist-classifier").build_demo(str(cnn))
+    page = open_demo(demo)
+    draw(page, demo, [[(0.5, 0.2), (0.5, 0.8)]])
+    page.get_by_text("Inside the CNN: feature maps and filters").click()
+    page.locator("#cnn-look").click()
+    page.locator("#cnn-note").get_by_text("The CNN reads").wait_for(timeout=60_000)
+    assert "reads 1" in page.locator("#cnn-note").inner_text()
+    page.locator("#cnn-maps img").first.wait_for(state="visible", timeout=30_000)
+    screenshot(page, "cnn-inside")
