@@ -6,6 +6,7 @@ python docs/screenshot.py --dataset_name ../shared/datasets/mnist   # writes doc
 """
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -25,22 +26,11 @@ SEVEN = [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)], [(0.42, 0.52), (0.62, 0.52)]]
 def gallery() -> None:
     models = {spec.demo: resolve_model(family, None) for family, spec in FAMILIES.items()}
     demo = load_app("gallery").build_gallery(models)
-    demo.queue()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"http://127.0.0.1:{port}/", wait_until="load")  # the Playground's tab keeps a connection open
-        page.locator("#classify-drawing").first.wait_for(state="visible")
+    with opened(demo, ready="#classify-drawing") as page:
         draw(page, demo, SEVEN)
         page.locator("#classify-drawing").click()
         print("the gallery read the drawing as", predicted_label(page))
-        page.wait_for_timeout(1000)
-        output = REPO_ROOT / "docs" / "images" / "gallery.png"
-        output.parent.mkdir(exist_ok=True)
-        page.screenshot(path=output, full_page=True)
-        print(f"wrote {output}")
+        save(page, "gallery")
 
         page.get_by_role("tab", name="Text: GPT and RNN").click()
         page.locator("#write:visible").click()
@@ -48,12 +38,27 @@ def gallery() -> None:
             page.wait_for_function(
                 f"() => document.querySelector('{box} textarea').value.length > 300", timeout=120_000
             )
-        page.wait_for_timeout(1000)
-        output = REPO_ROOT / "docs" / "images" / "text.png"
-        page.screenshot(path=output, full_page=True)
-        print(f"wrote {output}")
-        browser.close()
-    demo.close()
+        save(page, "text")
+
+
+@contextlib.contextmanager
+def opened(demo, ready: str | None = None):
+    """`demo` served locally and opened in Chromium; the page, once loaded (and `ready` visible, for a page with
+    per-visitor state, which never goes network-idle)."""
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="load" if ready else "networkidle")
+        if ready:
+            page.locator(ready).first.wait_for(state="visible")
+        try:
+            yield page
+        finally:
+            browser.close()
+            demo.close()
 
 
 def save(page, name: str) -> None:
@@ -65,14 +70,7 @@ def save(page, name: str) -> None:
 
 def playground(dataset_name: str) -> None:
     demo = load_app("playground").build_demo(dataset=dataset_name)
-    demo.queue()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
-        page.locator("#train").wait_for(state="visible")
+    with opened(demo, ready="#train") as page:
         page.locator("#train").click()
         page.locator("#train-status").get_by_text("Done.").wait_for(timeout=600_000)
         save(page, "playground-train")
@@ -102,19 +100,11 @@ def playground(dataset_name: str) -> None:
             "() => document.querySelector('#compare-table').innerText.includes('none (linear)')", timeout=600_000
         )
         save(page, "playground-compare")
-        browser.close()
-    demo.close()
 
 
 def gpt_inside() -> None:
     demo = load_app("gpt").build_demo()
-    demo.queue()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+    with opened(demo) as page:
         page.get_by_text("Inside the GPT: attention and the next character").click()
         page.locator("#head input").click()
         page.get_by_role("option", name="3", exact=True).click()
@@ -136,19 +126,11 @@ def gpt_inside() -> None:
         page.wait_for_timeout(3000)
         page.locator("#rnn-inside").scroll_into_view_if_needed()
         save(page, "rnn-inside")
-        browser.close()
-    demo.close()
 
 
 def cnn_inside() -> None:
     demo = load_app("mnist-classifier").build_demo(str(REPO_ROOT / "pretrained" / "mnist-cnn"))
-    demo.queue()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+    with opened(demo) as page:
         draw(page, demo, SEVEN)
         page.locator("#classify-drawing").click()
         page.get_by_text("Inside the CNN: feature maps and filters").click()
@@ -156,8 +138,6 @@ def cnn_inside() -> None:
         page.locator("#cnn-note").get_by_text("The CNN reads").wait_for(timeout=60_000)
         page.locator("#cnn-maps img").first.wait_for(state="visible", timeout=30_000)
         save(page, "cnn-inside")
-        browser.close()
-    demo.close()
 
 
 if __name__ == "__main__":
