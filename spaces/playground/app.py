@@ -575,26 +575,21 @@ def build_demo(model_id: str | None = None, dataset: str | None = None, playgrou
             yield accuracy_chart(rows, epochs), pd.DataFrame(table, columns=TABLE_COLUMNS)
 
     def download(model):
-        model = session_model(model)
-        folder = Path(tempfile.mkdtemp(prefix="hfnets-playground-"))
-        model.save_pretrained(folder / "model")
-        playground.processor.save_pretrained(folder / "model")
-        archive = folder / "mnist-mlp-playground.zip"
+        folder = saved_folder(session_model(model), playground.processor)
+        archive = folder.parent / "mnist-mlp-playground.zip"
         with zipfile.ZipFile(archive, "w") as zipped:
-            for path in sorted((folder / "model").iterdir()):
+            for path in sorted(folder.iterdir()):
                 zipped.write(path, f"mnist-mlp-playground/{path.name}")
         return str(archive)
 
     def push(model, repo_id, token):
         if not repo_id or not token:
             raise gr.Error("Give a repository id (user/name) and a Hub token with write access.")
-        model = session_model(model)
         try:
-            url = model.push_to_hub(repo_id, token=token)
-            playground.processor.push_to_hub(repo_id, token=token)
+            url = push_model(session_model(model), playground.processor, repo_id.strip(), token.strip())
         except Exception as error:  # the Hub's own message: bad token, no rights, bad name
             raise gr.Error(f"The push failed: {error}") from None
-        return f"Pushed: {getattr(url, 'commit_url', url)}"
+        return f"Pushed: {url}"
 
     widths_default = [128, 64, 32]
     with gr.Blocks(title="MNIST Playground") as demo:
@@ -749,6 +744,27 @@ def build_demo(model_id: str | None = None, dataset: str | None = None, playgrou
         push_button.click(push, [model_state, repo_id, token], push_result, api_name=False)
         reset_button.click(lambda: None, None, model_state, api_name=False)
     return demo
+
+
+def saved_folder(model, processor) -> Path:
+    """The model and its image processor saved with `save_pretrained` into a new folder (code files included, so it
+    loads with `trust_remote_code=True` anywhere)."""
+    folder = Path(tempfile.mkdtemp(prefix="hfnets-playground-")) / "model"
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def push_model(model, processor, repo_id: str, token: str) -> str:
+    """Upload the saved folder to the Hub repository `repo_id` (created if needed) in one commit; its URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, exist_ok=True)
+    commit = api.upload_folder(
+        folder_path=saved_folder(model, processor), repo_id=repo_id, commit_message="Trained in the hfnets Playground"
+    )
+    return commit.commit_url
 
 
 def curves(history: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -334,3 +334,28 @@ def test_the_gallery_space_carries_the_demos_it_shows_and_names_each_model(in_pr
     assert result.returncode == 1 and "names a Space variable twice" in result.stderr
     with pytest.raises(PushError, match="an upper-case variable the app reads"):
         push_space(gallery, "gallery", {"gan_model_id": f"{USER}/gallery-gan"}, token=WRITE_TOKEN)
+
+
+def test_the_playground_pushes_a_visitors_network_that_loads_from_the_hub(in_process_hub, shipped_mlp_dir, tmp_path):
+    import torch
+    from huggingface_hub import HfApi
+    from transformers import AutoModelForImageClassification
+
+    from tests.helpers.datasets import make_image_dataset
+    from tests.hub.conftest import READ_TOKEN, WRITE_TOKEN
+    from tests.spaces.test_apps import load_app
+
+    app = load_app("playground")
+    playground = app.Playground(str(shipped_mlp_dir), str(make_image_dataset(tmp_path / "digits", num_classes=10)))
+    model = playground.new_model([16], "tanh", seed=3)
+    url = app.push_model(model, playground.processor, "alice/playground-mlp", WRITE_TOKEN)
+    assert "alice/playground-mlp" in url
+    folder = HfApi(endpoint=in_process_hub.endpoint).snapshot_download(
+        "alice/playground-mlp", cache_dir=tmp_path / "cache"
+    )
+    loaded = AutoModelForImageClassification.from_pretrained(folder, trust_remote_code=True)
+    assert loaded.config.hidden_sizes == [16] and loaded.config.hidden_act == "tanh"
+    for name, weights in model.state_dict().items():
+        assert torch.equal(weights, loaded.state_dict()[name]), name
+    with pytest.raises(Exception, match="(?i)forbidden|write|permission|403"):  # a read token cannot push
+        app.push_model(model, playground.processor, "alice/playground-mlp-2", READ_TOKEN)
