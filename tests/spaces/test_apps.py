@@ -376,3 +376,39 @@ def test_each_space_pins_the_versions_it_was_tested_with(space):
     requirements = [line for line in (folder / "requirements.txt").read_text().splitlines() if line.strip()]
     assert requirements and all(re.fullmatch(r"[\w-]+==[\w.]+", line) for line in requirements), requirements
     assert re.search(r"^sdk_version: \d+\.\d+\.\d+$", (folder / "README.md").read_text(), re.MULTILINE)
+
+
+# What a Space's app imports, by the name pip installs it under; gradio (and huggingface_hub, which it installs) come
+# with the Space's SDK.
+DISTRIBUTIONS = {"PIL": "pillow"}
+FROM_THE_SDK = {"gradio", "gradio_client", "huggingface_hub"}
+
+
+def imported_modules(path) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("space", sorted(p.parent.name for p in (REPO_ROOT / "spaces").glob("*/requirements.txt")))
+def test_each_space_requires_everything_its_apps_import(space):
+    import sys
+
+    folder = REPO_ROOT / "spaces" / space
+    apps = [folder / "app.py"]
+    manifest = folder / "space_files.txt"  # the gallery carries the other apps
+    if manifest.is_file():
+        for line in manifest.read_text().splitlines():
+            if line.strip() and not line.startswith("#") and line.split()[0].endswith(".py"):
+                apps.append((folder / line.split()[0]).resolve())
+    required = {line.split("==")[0].lower() for line in (folder / "requirements.txt").read_text().split()}
+    for app in apps:
+        third_party = imported_modules(app) - set(sys.stdlib_module_names) - FROM_THE_SDK
+        missing = {DISTRIBUTIONS.get(name, name) for name in third_party} - required
+        assert not missing, f"{app.relative_to(REPO_ROOT)} imports {sorted(missing)}, not in {space}/requirements.txt"
