@@ -291,7 +291,7 @@ def load_text_and_tokenizer(accelerator, args: argparse.Namespace, config_class,
     return train_text, eval_text, tokenizer, config
 
 
-def new_config_from_overrides(config: "PretrainedConfig", overrides: str | None):  # noqa: F821
+def new_config_from_overrides(config, overrides: str | None):
     """`config` with --config_overrides ("key=value,...") applied, rebuilt so that its checks run on the new values."""
     if overrides:
         try:
@@ -304,8 +304,8 @@ def new_config_from_overrides(config: "PretrainedConfig", overrides: str | None)
 def resume(accelerator, args: argparse.Namespace, model_config, steps_per_epoch: int, **data):
     """`resume_run` with the checkpoint flags: restore --resume_from_checkpoint, after checking that it was saved by
     the same model configuration and batching (the processes, the batch flags and the script's `data`, such as how
-    many samples an epoch has), and return where training continues with the run's `checkpoint` function.
-    `total_limit` overrides --checkpoints_total_limit."""
+    many samples an epoch has), and return where training continues with the run's `checkpoint` function, which
+    keeps the newest --checkpoints_total_limit checkpoints."""
     from hfnets.training.checkpointing import resume_run
 
     accumulation = getattr(args, "gradient_accumulation_steps", 1)
