@@ -90,7 +90,7 @@ class DdpmPipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = "unet"
-    _callback_tensor_inputs = ["latents"]
+    _callback_tensor_inputs = ["latents", "noise_pred", "pred_original_sample"]
     _compatibles = [e.name for e in KarrasDiffusionSchedulers]
     # The most images one call draws: a larger batch is refused before any memory is asked for. Raise it on a
     # machine that can hold more (`pipe.max_batch_size = 4096`), or draw in several calls.
@@ -167,9 +167,14 @@ class DdpmPipeline(DiffusionPipeline):
             return_dict (`bool`, *optional*, defaults to `True`): return an `ImagePipelineOutput`, not a tuple.
             callback_on_step_end (`Callable`, *optional*): called after each step as `callback_on_step_end(pipe,
                 step, timestep, callback_kwargs)`; `callback_kwargs` holds the tensors named in
-                `callback_on_step_end_tensor_inputs` (`"latents"`), and the dict it returns may replace them. It may
-                also set `pipe._guidance_scale` (for example to 1 for the last steps: half the UNet work).
-            callback_on_step_end_tensor_inputs (`list[str]`, *optional*): the tensors passed to the callback.
+                `callback_on_step_end_tensor_inputs`, and the `"latents"` of the dict it returns replace the
+                sample. It may also set `pipe._guidance_scale` (for example to 1 for the last steps: half the UNet
+                work).
+            callback_on_step_end_tensor_inputs (`list[str]`, *optional*): the tensors passed to the callback, among
+                `"latents"` (the sample after the step, at the UNet's side, in the model's range), `"noise_pred"`
+                (the UNet's prediction at this step after guidance: the noise, or v under v-prediction) and
+                `"pred_original_sample"` (the scheduler's estimate of the clean image from this step's prediction,
+                where the scheduler computes one, as DDPM, DDIM and Euler do; else None).
 
         Returns:
             [`~diffusers.ImagePipelineOutput`] with `images`.
@@ -235,9 +240,11 @@ class DdpmPipeline(DiffusionPipeline):
             if guided:
                 conditional, unconditional = prediction.chunk(2)
                 prediction = unconditional + self._guidance_scale * (conditional - unconditional)
-            latents = self.scheduler.step(prediction, t, latents, **step_kwargs).prev_sample
+            stepped = self.scheduler.step(prediction, t, latents, **step_kwargs)
+            latents = stepped.prev_sample
             if callback_on_step_end is not None:
-                tensors = {"latents": latents}
+                estimate = getattr(stepped, "pred_original_sample", None)
+                tensors = {"latents": latents, "noise_pred": prediction, "pred_original_sample": estimate}
                 callback_kwargs = {name: tensors[name] for name in callback_on_step_end_tensor_inputs}
                 latents = callback_on_step_end(self, i, t, callback_kwargs).get("latents", latents)
 

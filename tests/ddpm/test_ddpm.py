@@ -148,6 +148,49 @@ def test_callback_sees_every_step_and_can_change_the_latents():
     assert torch.allclose(images, torch.full_like(images, 0.5))
 
 
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_the_callback_gets_each_steps_noise_prediction_and_the_schedulers_clean_image_estimate(prediction_type):
+    """What a timestep view draws: at every step, the guided UNet prediction and the predicted clean image x0, which
+    is the scheduler's formula applied to the sample the step started from: x0 = (x_t - sqrt(1 - a) eps) / sqrt(a)
+    for a noise prediction, x0 = sqrt(a) x_t - sqrt(1 - a) v for v-prediction (a = alpha_bar_t), clipped as the
+    scheduler clips it."""
+    pipe = pipeline()
+    pipe.scheduler = DDPMScheduler.from_config(pipe.scheduler.config, prediction_type=prediction_type)
+    side = pipe.unet.config.sample_size
+    start = torch.randn(2, 1, side, side, generator=torch.Generator().manual_seed(0))
+    seen = []
+
+    def record(pipe, step, timestep, tensors):
+        seen.append((int(timestep), {name: tensor.clone() for name, tensor in tensors.items()}))
+        return tensors
+
+    inputs = ["latents", "noise_pred", "pred_original_sample"]
+    pipe(
+        class_labels=[3, 5],
+        num_inference_steps=4,
+        latents=start,
+        output_type="latent",
+        callback_on_step_end=record,
+        callback_on_step_end_tensor_inputs=inputs,
+        guidance_scale=2.0,
+    )
+    assert [t for t, _ in seen] == pipe.scheduler.timesteps.tolist()
+    sample = start
+    alphas = pipe.scheduler.alphas_cumprod
+    for timestep, tensors in seen:
+        alpha = alphas[timestep]
+        if prediction_type == "epsilon":
+            x0 = (sample - (1 - alpha).sqrt() * tensors["noise_pred"]) / alpha.sqrt()
+        else:
+            x0 = alpha.sqrt() * sample - (1 - alpha).sqrt() * tensors["noise_pred"]
+        if pipe.scheduler.config.clip_sample:
+            x0 = x0.clamp(-pipe.scheduler.config.clip_sample_range, pipe.scheduler.config.clip_sample_range)
+        torch.testing.assert_close(tensors["pred_original_sample"], x0, rtol=1e-4, atol=1e-5)
+        sample = tensors["latents"]  # where the next step starts
+    with pytest.raises(ValueError, match="The callback can receive only"):
+        run(pipe, class_labels=1, callback_on_step_end=lambda *a: a[-1], callback_on_step_end_tensor_inputs=["x"])
+
+
 def test_save_and_load_give_the_same_images(tmp_path):
     pipe = pipeline(guidance_scale=2.5)
     pipe.save_pretrained(tmp_path)
