@@ -140,11 +140,27 @@ def cnn_inside() -> None:
         save(page, "cnn-inside")
 
 
+def ddpm_inside() -> None:
+    demo = load_app("ddpm").build_demo()
+    with opened(demo, ready="#generate") as page:
+        page.get_by_text("Inside the diffusion: step by step").click()
+        page.locator("#trace").click()
+        page.locator("#trace-note").get_by_text("Step 1 of 50").wait_for(timeout=120_000)
+        box = page.locator("#trace-step input[type=number]")
+        box.fill("35")
+        box.press("Enter")
+        page.locator("#trace-note").get_by_text("Step 35 of 50").wait_for(timeout=60_000)
+        page.locator("#compare-ddpm").click()
+        page.locator("#samplers img").wait_for(state="visible", timeout=300_000)
+        page.locator("#ddpm-inside").scroll_into_view_if_needed()
+        save(page, "ddpm-inside")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset_name", default="ylecun/mnist", help="MNIST for the Playground: Hub id or folder.")
     parser.add_argument(
-        "--only", choices=("gallery", "playground", "gpt", "cnn"), default=None, help="Take one set only."
+        "--only", choices=("gallery", "playground", "gpt", "cnn", "ddpm"), default=None, help="Take one set only."
     )
     args = parser.parse_args()
     if args.only in (None, "gallery"):
@@ -155,3 +171,5 @@ if __name__ == "__main__":
         gpt_inside()
     if args.only in (None, "cnn"):
         cnn_inside()
+    if args.only in (None, "ddpm"):
+        ddpm_inside()

@@ -197,6 +197,35 @@ def test_gpt_streams_growing_text(serve, trained_dirs):
     assert rnn.result(timeout=120).startswith("Shall I") and len(rnn.outputs()) >= 2
 
 
+def test_the_diffusion_trace_is_the_pipelines_own_steps_and_the_schedulers_formula(serve, trained_dirs):
+    import torch
+
+    app = load_app("ddpm")
+    pipe = app.load(str(trained_dirs["ddpm"]))
+    schedulers = app.make_schedulers(pipe)
+    record = app.trace(pipe, schedulers["DDPM"], label=3, guidance_scale=2.0, seed=0, steps=5)
+    scheduler = schedulers["DDPM"]
+    assert record["timesteps"] == scheduler.timesteps.tolist() and len(record["x0"]) == 5
+    for x_t, noise, x0, t in zip(record["x_t"], record["noise"], record["x0"], record["timesteps"], strict=True):
+        alpha = scheduler.alphas_cumprod[t]
+        expected = (x_t - (1 - alpha).sqrt() * noise) / alpha.sqrt()  # the clean image the noise implies
+        if scheduler.config.clip_sample:
+            expected = expected.clamp(-scheduler.config.clip_sample_range, scheduler.config.clip_sample_range)
+        torch.testing.assert_close(x0, expected, rtol=1e-4, atol=1e-4)
+    # the trace starts from the seed's noise, as the sampler does
+    side = pipe.unet.config.sample_size
+    start = torch.randn(1, pipe.unet.config.in_channels, side, side, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(record["x_t"][0], start[0])
+
+    client = serve(app.build_demo(str(trained_dirs["ddpm"])))
+    _, step_picture, schedule, note = client.predict("3", 2.0, 0, api_name="/trace")
+    assert "Step 1 of 50" in note and Image.open(step_picture).size[0] > 3 * 28 and Image.open(schedule).size[1] > 100
+    guided, samplers = client.predict("3", 0, api_name="/compare")
+    assert Image.open(guided).size[0] > 4 * 28 and Image.open(samplers).size[0] > 2 * 28
+    with pytest.raises(AppError, match="Guidance needs a digit"):
+        client.predict("random", 0, api_name="/compare")
+
+
 def test_rnn_inside_view_shows_a_units_own_activation_along_the_text(serve, trained_dirs):
     import torch
 

@@ -259,3 +259,18 @@ def test_the_cnn_inside_view_shows_feature_maps_for_a_drawn_digit(open_demo, shi
     assert "reads 1" in page.locator("#cnn-note").inner_text()
     page.locator("#cnn-maps img").first.wait_for(state="visible", timeout=30_000)
     screenshot(page, "cnn-inside")
+
+
+def test_the_diffusion_trace_steps_through_the_denoising(open_demo, trained_dirs):
+    demo = load_app("ddpm").build_demo(str(trained_dirs["ddpm"]))
+    page = open_demo(demo, ready="#generate")
+    page.get_by_text("Inside the diffusion: step by step").click()
+    page.locator("#trace").click()
+    page.locator("#trace-note").get_by_text("Step 1 of 50").wait_for(timeout=120_000)
+    box = page.locator("#trace-step input[type=number]")
+    box.fill("40")
+    box.press("Enter")
+    page.locator("#trace-note").get_by_text("Step 40 of 50").wait_for(timeout=60_000)
+    page.locator("#compare-ddpm").click()
+    page.locator("#samplers img").wait_for(state="visible", timeout=180_000)
+    screenshot(page, "ddpm-inside")
