@@ -300,35 +300,34 @@ def make_inside(pipe, schedulers: dict, lock: threading.Lock):
         return (record, gr.Slider(minimum=1, maximum=TRACE_STEPS, value=1, step=1), *show_step(record, 1))
 
     def compare(digit, seed):
+        """Stream the comparison as it is drawn: the guidance row, then each sampler (DDPM's 250 steps last)."""
         label = label_of(digit)
         seed = bounded(seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}.")
         if label is None:
             raise gr.Error("Guidance needs a digit: pick one.")
+
+        def draw(name: str, steps: int, scale: float | None = None) -> torch.Tensor:
+            pipe.scheduler = schedulers[name]
+            return pipe(
+                class_labels=label,
+                guidance_scale=scale,
+                num_inference_steps=steps,
+                output_type="latent",
+                generator=torch.Generator().manual_seed(seed),
+            ).images[0]
+
         guided, samplers = [], []
         with lock, torch.no_grad():
-            pipe.scheduler = schedulers["DPM-Solver"]
             for scale in GUIDANCE_SCALES:
-                image = pipe(
-                    class_labels=label,
-                    guidance_scale=scale,
-                    num_inference_steps=25,
-                    output_type="latent",
-                    generator=torch.Generator().manual_seed(seed),
-                ).images[0]
-                guided.append((f"guidance {scale:g}" + (" (none)" if scale == 1 else ""), picture(image, image_size)))
+                caption = f"guidance {scale:g}" + (" (none)" if scale == 1 else "")
+                guided.append((caption, picture(draw("DPM-Solver", 25, scale), image_size)))
+            yield labelled_row(guided), None
             for name, steps in COMPARED:
-                pipe.scheduler = schedulers[name]
                 started = time.perf_counter()
-                image = pipe(
-                    class_labels=label,
-                    num_inference_steps=steps,
-                    output_type="latent",
-                    generator=torch.Generator().manual_seed(seed),
-                ).images[0]
-                samplers.append(
-                    (f"{name}, {steps} steps: {time.perf_counter() - started:.1f} s", picture(image, image_size))
-                )
-        return labelled_row(guided), labelled_row(samplers)
+                image = draw(name, steps)
+                caption = f"{name}, {steps} steps: {time.perf_counter() - started:.1f} s"
+                samplers.append((caption, picture(image, image_size)))
+                yield labelled_row(guided), labelled_row(samplers)
 
     return start, show_step, compare
 
