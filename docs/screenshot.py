@@ -151,7 +151,7 @@ def ddpm_inside() -> None:
         box.press("Enter")
         page.locator("#trace-note").get_by_text("Step 35 of 50").wait_for(timeout=60_000)
         page.locator("#compare-ddpm").click()
-        page.locator("#samplers img").wait_for(state="visible", timeout=300_000)
+        page.locator("#compare-status").get_by_text("Done.").wait_for(timeout=300_000)
         page.locator("#ddpm-inside").scroll_into_view_if_needed()
         save(page, "ddpm-inside")
 

@@ -321,13 +321,14 @@ def make_inside(pipe, schedulers: dict, lock: threading.Lock):
             for scale in GUIDANCE_SCALES:
                 caption = f"guidance {scale:g}" + (" (none)" if scale == 1 else "")
                 guided.append((caption, picture(draw("DPM-Solver", 25, scale), image_size)))
-            yield labelled_row(guided), None
+            yield labelled_row(guided), None, "Guidance done; now the samplers (DDPM's 250 steps take longest)."
             for name, steps in COMPARED:
                 started = time.perf_counter()
                 image = draw(name, steps)
                 caption = f"{name}, {steps} steps: {time.perf_counter() - started:.1f} s"
                 samplers.append((caption, picture(image, image_size)))
-                yield labelled_row(guided), labelled_row(samplers)
+                status = "Done." if len(samplers) == len(COMPARED) else f"{caption}; now the next sampler."
+                yield labelled_row(guided), labelled_row(samplers), status
 
     return start, show_step, compare
 
@@ -355,7 +356,8 @@ def inside_tab(pipe, schedulers, lock, digit, guidance, seed) -> None:
             start, [digit, guidance, seed], [record, step, step_picture, schedule, note], api_name="trace"
         )
         step.change(show_step, [record, step], [step_picture, schedule, note], api_name="trace_step")
-        compare_button.click(compare, [digit, seed], [guided, samplers], api_name="compare")
+        compare_status = gr.Markdown(elem_id="compare-status")
+        compare_button.click(compare, [digit, seed], [guided, samplers, compare_status], api_name="compare")
 
 
 def build_demo(model_id: str | None = None) -> gr.Blocks:

@@ -220,7 +220,8 @@ def test_the_diffusion_trace_is_the_pipelines_own_steps_and_the_schedulers_formu
     client = serve(app.build_demo(str(trained_dirs["ddpm"])))
     _, step_picture, schedule, note = client.predict("3", 2.0, 0, api_name="/trace")
     assert "Step 1 of 50" in note and Image.open(step_picture).size[0] > 3 * 28 and Image.open(schedule).size[1] > 100
-    guided, samplers = client.predict("3", 0, api_name="/compare")
+    guided, samplers, status = client.predict("3", 0, api_name="/compare")
+    assert status == "Done."
     assert Image.open(guided).size[0] > 4 * 28 and Image.open(samplers).size[0] > 2 * 28
     with pytest.raises(AppError, match="Guidance needs a digit"):
         client.predict("random", 0, api_name="/compare")

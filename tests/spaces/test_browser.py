@@ -272,5 +272,6 @@ def test_the_diffusion_trace_steps_through_the_denoising(open_demo, trained_dirs
     box.press("Enter")
     page.locator("#trace-note").get_by_text("Step 40 of 50").wait_for(timeout=60_000)
     page.locator("#compare-ddpm").click()
-    page.locator("#samplers img").wait_for(state="visible", timeout=180_000)
+    page.locator("#compare-status").get_by_text("Done.").wait_for(timeout=180_000)  # every sampler drawn
+    page.locator("#samplers img").wait_for(state="visible")
     screenshot(page, "ddpm-inside")
