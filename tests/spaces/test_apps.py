@@ -4,6 +4,7 @@ browser or script would: every endpoint answers with the right types, bad input 
 import concurrent.futures
 import importlib.util
 import re
+import threading
 
 import numpy as np
 import pytest
@@ -374,7 +375,8 @@ def generative_functions(trained_dirs):
     gpt = load_app("gpt")
     write = gpt.make_writer(*gpt.load(str(trained_dirs["gpt"])))
     ddpm = load_app("ddpm")
-    sample = ddpm.make_sampler(ddpm.load(str(trained_dirs["ddpm"])))
+    pipe = ddpm.load(str(trained_dirs["ddpm"]))
+    sample = ddpm.make_sampler(pipe, ddpm.make_schedulers(pipe), threading.Lock())
     return [
         (generate, ["3", 0, 4], [1, 2]),
         (interpolate, ["3", 0, 1, 4], [1, 2, 3]),

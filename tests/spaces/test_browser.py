@@ -136,7 +136,7 @@ def test_an_oversized_photo_is_refused_on_the_upload_itself(open_demo, shipped_m
 
 def test_gan_and_ddpm_demos_show_generated_images(open_demo, trained_dirs):
     for name in ("gan", "ddpm"):
-        page = open_demo(load_app(name).build_demo(str(trained_dirs[name])))
+        page = open_demo(load_app(name).build_demo(str(trained_dirs[name])), ready="#generate")
         page.locator("#generate").click()
         page.locator("#samples img").first.wait_for(state="visible", timeout=120_000)
         if name == "ddpm":
