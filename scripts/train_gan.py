@@ -6,9 +6,10 @@ learning rates and an exponential moving average of the generator.
     accelerate launch scripts/train_gan.py --output_dir mnist-gan --resume_from_checkpoint latest \
         --checkpointing_steps epoch
 
-It writes a `GanPipeline` (the EMA generator, loadable with `DiffusionPipeline.from_pretrained(..., trust_remote_code
-=True)`), the discriminator in `discriminator/` for further training, sample grids in `samples/`, and
-`all_results.json`.
+It writes a `GanPipeline` (the EMA generator and the discriminator, loadable with `DiffusionPipeline.from_pretrained(...,
+trust_remote_code=True)`), the training history: the fixed-noise sample grid at the end of each epoch in
+`samples/step-<step>.png` (the generator as it was then, before averaging; one row per class) and each epoch's losses
+in `all_results.json`'s "history", and the final grid in `samples.png`.
 """
 
 import argparse
@@ -272,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             break
     progress_bar.close()
 
-    # 5. Save: the pipeline with the EMA generator, the discriminator for further training, results and card.
+    # 5. Save: the pipeline (the EMA generator and the discriminator), results and card.
     networks = [generator, discriminator]
     results = run_results(
         accelerator, networks, metrics, completed_steps, train_time, num_classes=num_classes, history=history
@@ -283,11 +284,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if ema is not None:
             ema.copy_to(final_generator.parameters())  # the averaged weights are the ones to sample from
         final_generator.eval()
-        pipe = GanPipeline(generator=final_generator)
-        # The discriminator too (to fine-tune from), in a subfolder the pipeline does not load.
-        save_pretrained_atomically(
-            args.output_dir, pipe, subfolders={"discriminator": unwrap(accelerator, discriminator)}
-        )
+        # The discriminator travels with the pipeline: it scores images (`pipe.discriminate`) and training can go on.
+        pipe = GanPipeline(generator=final_generator, discriminator=unwrap(accelerator, discriminator).eval())
+        save_pretrained_atomically(args.output_dir, pipe)
         sample_grid(final_generator, fixed_latents, fixed_labels).save(Path(args.output_dir, "samples.png"))
         if args.judge_model is not None:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)

@@ -4,6 +4,7 @@ still hold when measured again (the MLP, CNN and GPT on their whole test or vali
 import json
 import math
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -149,6 +150,26 @@ def test_the_gan_draws_the_digits_asked_for(mnist_dir, tmp_path):
     assert cli.main(["evaluate", gan, "--judge", judge, "--dataset_name", str(mnist_dir), "--json", str(report)]) == 0
     measured = json.loads(report.read_text())
     assert measured["conditional_accuracy"] >= 0.98
+
+
+def test_the_gans_discriminator_and_training_history_come_with_it(mnist_dir):
+    """The shipped GAN's discriminator tells real digits from noise (its generator's digits it can barely tell apart
+    any more: the end of a GAN's training), and the folder keeps each epoch's fixed-noise grid and losses."""
+    from datasets import load_dataset
+    from diffusers import DiffusionPipeline
+
+    folder = shipped("mnist-gan")
+    pipe = DiffusionPipeline.from_pretrained(folder, trust_remote_code=True)
+    test = load_dataset(str(mnist_dir), split="test").select(range(256)).with_format("torch")[:]
+    real = test["image"].float().div(255).reshape(-1, 1, 28, 28)
+    labels = test["label"]
+    noise = torch.rand(real.shape, generator=torch.Generator().manual_seed(0))
+    real_scores, noise_scores = (pipe.discriminate(x, class_labels=labels).scores for x in (real, noise))
+    assert real_scores.mean() > noise_scores.mean() + 2 and (real_scores > noise_scores).float().mean() > 0.95
+    history = results("mnist-gan")["history"]
+    grids = sorted(Path(folder, "samples").glob("step-*.png"), key=lambda path: int(path.stem.split("-")[1]))
+    assert [int(path.stem.split("-")[1]) for path in grids] == [epoch["step"] for epoch in history]
+    assert [epoch["epoch"] for epoch in history] == list(range(1, len(history) + 1))
 
 
 @pytest.mark.slow

@@ -11,10 +11,14 @@ import numbers
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 
 import torch
+import numpy as np
 from diffusers import DiffusionPipeline, ImagePipelineOutput
+from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 # Component libraries diffusers imports by name; anything else is our own code and travels with the weights.
@@ -41,12 +45,27 @@ def check_count(name: str, value, limit: int) -> int:
     return int(value)
 
 
+@dataclass
+class GanDiscriminationOutput(BaseOutput):
+    """What the discriminator believes of each image.
+
+    `scores`: its raw output (batch,), trained with the hinge loss: it pushes real images to +1 or above and the
+    generator's to -1 or below, so a score above 0 leans "real", below 0 "fake", and beyond +-1 is sure.
+    `class_labels`: the class each image was scored as (batch,), or None for an unconditional GAN.
+    """
+
+    scores: torch.Tensor
+    class_labels: torch.Tensor | None
+
+
 class GanPipeline(DiffusionPipeline):
     r"""
-    Generates images with a GAN generator (`GanGenerator`): noise (+ class) in, images out.
+    Generates images with a GAN generator (`GanGenerator`): noise (+ class) in, images out; with the discriminator
+    it was trained against (`GanDiscriminator`, optional), says how real images look to it ([`~GanPipeline.discriminate`]).
 
     Args:
         generator (`GanGenerator`): the trained generator network.
+        discriminator (`GanDiscriminator`, *optional*): the discriminator of the same training run.
 
     Example:
 
@@ -60,13 +79,14 @@ class GanPipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = "generator"
+    _optional_components = ["discriminator"]
     # The most images one call draws: a larger batch is refused before any memory is asked for. Raise it on a
     # machine that can hold more (`pipe.max_batch_size = 65536`), or draw in several calls.
     max_batch_size = 4096
 
-    def __init__(self, generator):
+    def __init__(self, generator, discriminator=None):
         super().__init__()
-        self.register_modules(generator=generator)
+        self.register_modules(generator=generator, discriminator=discriminator)
 
     @property
     def num_classes(self) -> int:
@@ -85,7 +105,7 @@ class GanPipeline(DiffusionPipeline):
             config["_class_name"] = cls.__name__
             module = importlib.import_module(package)
             for name, entry in config.items():
-                own_code = isinstance(entry, list) and len(entry) == 2 and entry[0] not in _LIBRARIES
+                own_code = isinstance(entry, list) and len(entry) == 2 and entry[0] not in (*_LIBRARIES, None)
                 if own_code and name != "_class_name" and hasattr(module, entry[1]):
                     config[name] = [getattr(module, entry[1]).__module__, entry[1]]  # an imported module's class
         return loaded
@@ -174,6 +194,82 @@ class GanPipeline(DiffusionPipeline):
                 torch.randint(0, num_classes, (1,), generator=torch.Generator().manual_seed(start_seed))
             )
         return self(num_images, class_labels, latents=latents.to(device), output_type=output_type)
+
+    @torch.no_grad()
+    def discriminate(
+        self,
+        images: "Image.Image | list[Image.Image] | np.ndarray | torch.Tensor",
+        class_labels: int | list[int] | torch.Tensor | None = None,
+        return_dict: bool = True,
+    ) -> GanDiscriminationOutput | tuple:
+        r"""
+        The discriminator's score for each image: how real it looks to the network the generator was trained to fool.
+
+        Args:
+            images: in the pipeline's own output formats: PIL images (resized to the model's side and converted to
+                its channels), a float array (batch, H, W, C) or a tensor (batch, C, H, W), with values in [0, 1].
+            class_labels (`int`, `list[int]` or `torch.Tensor`, *optional*): the class each image claims to be (one
+                for all or one per image); a class-conditional discriminator judges "a real image *of this class*".
+                Required by a class-conditional GAN, refused by an unconditional one.
+            return_dict (`bool`, *optional*, defaults to `True`): return a [`GanDiscriminationOutput`], not a tuple.
+
+        The images are scored together, as one batch, as in training: the discriminator's minibatch-deviation
+        feature sees how varied the batch is, so a score moves slightly with the company an image keeps (score a
+        batch of one for an answer that depends on the image alone; copies of one image count as alone).
+        """
+        if self.discriminator is None:
+            raise ValueError(
+                "This pipeline has no discriminator: load a folder saved with one (scripts/train_gan.py saves it in "
+                "`discriminator/`), or pass `discriminator=GanDiscriminator.from_pretrained(...)` to the pipeline."
+            )
+        config = self.discriminator.config
+        pixels = self._image_tensor(images, config.num_channels, config.image_size)
+        if len(pixels) == 0:
+            raise ValueError("`images` is empty: give at least one image to score.")
+        count = check_count("batch_size", len(pixels), self.max_batch_size)
+        device, dtype = self._execution_device, self.discriminator.dtype
+        if config.num_classes and class_labels is None:
+            raise ValueError(
+                f"This discriminator is class-conditional: pass `class_labels` in [0, {config.num_classes}), the "
+                "class each image claims to be."
+            )
+        labels = self._class_labels(class_labels, count, config.num_classes, device)
+        scores = self.discriminator((pixels * 2 - 1).to(device=device, dtype=dtype), labels).logits.float()
+        labels = None if labels is None else labels.cpu()
+        return GanDiscriminationOutput(scores=scores.cpu(), class_labels=labels) if return_dict else (scores, labels)
+
+    @staticmethod
+    def _image_tensor(images, num_channels: int, image_size: int) -> torch.Tensor:
+        """Images in the pipeline's output formats as a float tensor (batch, C, H, W) in [0, 1]; a clear error for
+        anything else."""
+        if isinstance(images, Image.Image):
+            images = [images]
+        if isinstance(images, list) and images and all(isinstance(image, Image.Image) for image in images):
+            mode = "L" if num_channels == 1 else "RGB"
+            arrays = [
+                np.asarray(image.convert(mode).resize((image_size, image_size), Image.BILINEAR), dtype=np.float32)
+                for image in images
+            ]
+            pixels = torch.from_numpy(np.stack(arrays) / 255.0).float()
+            return pixels[:, None] if num_channels == 1 else pixels.permute(0, 3, 1, 2)
+        if isinstance(images, np.ndarray):
+            if images.ndim != 4:
+                raise ValueError(f"An image array must be (batch, H, W, C) in [0, 1], got shape {images.shape}.")
+            images = torch.from_numpy(images).permute(0, 3, 1, 2)
+        if not isinstance(images, torch.Tensor):
+            raise ValueError(
+                f"`images` must be PIL images, a (batch, H, W, C) array or a (batch, C, H, W) tensor, got "
+                f"{type(images).__name__}."
+            )
+        expected = (num_channels, image_size, image_size)
+        if images.dim() != 4 or tuple(images.shape[1:]) != expected or not images.is_floating_point():
+            raise ValueError(
+                f"`images` must be floats of shape (batch, {', '.join(map(str, expected))}), got "
+                f"{tuple(images.shape)} ({images.dtype})."
+            )
+        if len(images) and (images.min() < 0 or images.max() > 1 or not torch.isfinite(images).all()):
+            raise ValueError("`images` must hold values in [0, 1], as the pipeline outputs them.")
+        return images.float()
 
     @staticmethod
     def _class_labels(class_labels, batch_size: int, num_classes: int, device, generator=None) -> torch.Tensor | None:

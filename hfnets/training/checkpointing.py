@@ -245,14 +245,11 @@ def is_model_entry(path: Path) -> bool:
     return path.name in MODEL_FILE_NAMES or path.suffix in MODEL_FILE_SUFFIXES
 
 
-def save_pretrained_atomically(
-    output_dir: str | Path, *components, state_dict: dict | None = None, subfolders: dict | None = None
-) -> None:
+def save_pretrained_atomically(output_dir: str | Path, *components, state_dict: dict | None = None) -> None:
     """`save_pretrained` each component (model, processor, pipeline, ...) into `output_dir`, replacing the model there.
 
     `state_dict`, when given, is what the first component (a model) saves: the full weights gathered from a
-    sharded (FSDP) model by `accelerate.get_state_dict`. `subfolders` maps a subfolder name to a component saved
-    there (a GAN's discriminator).
+    sharded (FSDP) model by `accelerate.get_state_dict`.
 
     The new folder is built beside `output_dir` (the run's checkpoints, logs and results hard-linked in, the earlier
     model's files left out) and swapped in whole (`hfnets.atomic.publish_folder`): whenever the process is killed,
@@ -269,8 +266,6 @@ def save_pretrained_atomically(
         for index, component in enumerate(components):
             extra = {"state_dict": state_dict} if index == 0 and state_dict is not None else {}
             component.save_pretrained(staging, **extra)
-        for name, component in (subfolders or {}).items():
-            component.save_pretrained(staging / name)
         written = {entry.name for entry in staging.iterdir()}
         if output_dir.is_dir():
             for entry in output_dir.iterdir():

@@ -10,9 +10,12 @@ from hfnets import GanDiscriminator, GanGenerator, GanPipeline
 from tests.helpers.isolated import run_without_hfnets
 
 
-def pipeline(num_classes: int = 10) -> GanPipeline:
+def pipeline(num_classes: int = 10, discriminator: bool = False) -> GanPipeline:
     torch.manual_seed(0)
-    return GanPipeline(GanGenerator(latent_dim=16, num_classes=num_classes, base_channels=8).eval())
+    generator = GanGenerator(latent_dim=16, num_classes=num_classes, base_channels=8).eval()
+    if not discriminator:
+        return GanPipeline(generator)
+    return GanPipeline(generator, GanDiscriminator(num_classes=num_classes, base_channels=8).eval())
 
 
 def test_generator_and_discriminator_shapes():
@@ -108,9 +111,11 @@ def test_save_and_load_give_the_same_images(tmp_path):
 
 
 def test_saved_pipeline_loads_without_hfnets(tmp_path):
-    pipe = pipeline()
+    pipe = pipeline(discriminator=True)
     pipe.save_pretrained(tmp_path / "mnist-gan")
+    assert (tmp_path / "mnist-gan" / "discriminator" / "modeling_gan.py").is_file()
     expected = pipe(batch_size=2, class_labels=[4, 9], generator=torch.manual_seed(3), output_type="np").images
+    scores = pipe.discriminate(expected, class_labels=[4, 9]).scores
     result = run_without_hfnets(
         """
         import json, torch
@@ -118,13 +123,77 @@ def test_saved_pipeline_loads_without_hfnets(tmp_path):
 
         pipe = DiffusionPipeline.from_pretrained("mnist-gan", trust_remote_code=True)
         images = pipe(batch_size=2, class_labels=[4, 9], generator=torch.manual_seed(3), output_type="np").images
-        print(json.dumps({"images": images.tolist(), "class": type(pipe).__name__}))
+        scores = pipe.discriminate(images, class_labels=[4, 9]).scores
+        print(json.dumps({"images": images.tolist(), "scores": scores.tolist(), "class": type(pipe).__name__}))
         """,
         cwd=tmp_path,
     )
     output = json.loads(result.stdout.strip().splitlines()[-1])
     assert output["class"] == "GanPipeline"
     assert np.allclose(np.array(output["images"]), expected, atol=1e-6)
+    assert np.allclose(output["scores"], scores.numpy(), atol=1e-5)
+
+
+def test_discriminate_is_the_discriminators_output_on_the_images_scaled_to_its_range():
+    pipe = pipeline(discriminator=True)
+    images = pipe(class_labels=[0, 3, 7, 7], generator=torch.manual_seed(0), output_type="pt").images  # [0, 1]
+    claimed = torch.tensor([0, 3, 7, 1])
+    output = pipe.discriminate(images, class_labels=claimed)
+    expected = pipe.discriminator(images * 2 - 1, claimed).logits
+    assert torch.allclose(output.scores, expected, atol=1e-6) and torch.equal(output.class_labels, claimed)
+    # the class matters (projection discriminator): the same image scored as another digit scores differently
+    assert not torch.allclose(pipe.discriminate(images, class_labels=5).scores, output.scores)
+    # the other output formats are read as the pipeline writes them
+    array = images.permute(0, 2, 3, 1).numpy()
+    assert torch.allclose(pipe.discriminate(array, class_labels=claimed).scores, output.scores, atol=1e-6)
+    pictures = pipe.numpy_to_pil(array)
+    quantized = torch.from_numpy(np.stack([np.asarray(p, dtype=np.float32) / 255 for p in pictures]))[:, None]
+    expected_pil = pipe.discriminator(quantized * 2 - 1, claimed).logits
+    assert torch.allclose(pipe.discriminate(pictures, class_labels=claimed).scores, expected_pil, atol=1e-5)
+    # a picture of another size or mode is converted as the model needs it
+    big = pictures[0].resize((56, 56)).convert("RGB")
+    assert pipe.discriminate(big, class_labels=0).scores.shape == (1,)
+
+
+def test_a_batch_of_copies_scores_as_each_image_alone():
+    pipe = pipeline(discriminator=True)
+    image = pipe(class_labels=2, generator=torch.manual_seed(4), output_type="pt").images
+    alone = pipe.discriminate(image, class_labels=2).scores
+    copies = pipe.discriminate(image.expand(10, -1, -1, -1), class_labels=list(range(10))).scores
+    assert torch.allclose(copies[2], alone[0], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "images, kwargs, message",
+    [
+        (torch.rand(2, 1, 28, 28), {}, "class-conditional: pass `class_labels`"),
+        (torch.rand(2, 1, 28, 28), {"class_labels": [1, 2, 3]}, "Got 3 class labels for batch_size=2"),
+        (torch.rand(2, 1, 28, 28), {"class_labels": 10}, r"must lie in \[0, 10\)"),
+        (torch.rand(2, 1, 32, 32), {"class_labels": 1}, r"shape \(batch, 1, 28, 28\), got \(2, 1, 32, 32\)"),
+        (torch.rand(2, 1, 28, 28) * 255, {"class_labels": 1}, r"values in \[0, 1\]"),
+        (torch.zeros(0, 1, 28, 28), {"class_labels": 1}, "`images` is empty"),
+        ("digit.png", {"class_labels": 1}, "must be PIL images, a .* array or a .* tensor, got str"),
+    ],
+)
+def test_bad_discriminate_arguments_are_clear_errors(images, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pipeline(discriminator=True).discriminate(images, **kwargs)
+
+
+def test_discriminate_without_a_discriminator_says_how_to_get_one(tmp_path):
+    pipe = pipeline()
+    with pytest.raises(ValueError, match="has no discriminator"):
+        pipe.discriminate(torch.rand(1, 1, 28, 28), class_labels=1)
+    pipe.save_pretrained(tmp_path)  # a folder without one still loads, with `discriminator` None
+    assert DiffusionPipeline.from_pretrained(tmp_path, trust_remote_code=True).discriminator is None
+
+
+def test_an_unconditional_discriminator_takes_no_labels():
+    torch.manual_seed(0)
+    pipe = GanPipeline(GanGenerator(num_classes=0, base_channels=8), GanDiscriminator(num_classes=0, base_channels=8))
+    assert pipe.discriminate(torch.rand(3, 1, 28, 28)).class_labels is None
+    with pytest.raises(ValueError, match="unconditional"):
+        pipe.discriminate(torch.rand(3, 1, 28, 28), class_labels=1)
 
 
 def test_the_batch_follows_the_class_labels_or_the_latents_when_no_size_is_given():
@@ -149,8 +218,10 @@ def test_the_pipeline_class_loads_its_own_folder_without_remote_code(tmp_path):
     pipe = pipeline()
     pipe.save_pretrained(tmp_path)
     loaded = GanPipeline.from_pretrained(tmp_path)  # hfnets is here: no code from the folder is run
-    assert type(loaded) is GanPipeline and type(loaded.generator) is GanGenerator
+    assert type(loaded) is GanPipeline and type(loaded.generator) is GanGenerator and loaded.discriminator is None
     expected = pipe(class_labels=[0, 7], generator=torch.manual_seed(1), output_type="pt").images
     assert torch.equal(loaded(class_labels=[0, 7], generator=torch.manual_seed(1), output_type="pt").images, expected)
     with pytest.raises(ValueError, match="trust_remote_code"):
         DiffusionPipeline.from_pretrained(tmp_path)  # the stock loader still asks before running the folder's code
+    pipeline(discriminator=True).save_pretrained(tmp_path / "with-discriminator")
+    assert type(GanPipeline.from_pretrained(tmp_path / "with-discriminator").discriminator) is GanDiscriminator

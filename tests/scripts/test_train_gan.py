@@ -62,10 +62,16 @@ def test_short_run_saves_a_loadable_pipeline_discriminator_and_grids(train_gan, 
     assert results["step"] == 16 and results["num_classes"] == 10
     assert 0.0 <= results["d_accuracy_on_fakes"] <= 1.0
     assert (output_dir / "samples" / "step-8.png").is_file() and (output_dir / "samples.png").is_file()
-    assert (output_dir / "discriminator" / "config.json").is_file()
     pipe = DiffusionPipeline.from_pretrained(output_dir, trust_remote_code=True)
     images = pipe(batch_size=4, class_labels=[0, 1, 2, 3], generator=torch.manual_seed(0), output_type="pt").images
     assert images.shape == (4, 1, 28, 28)
+    # the discriminator comes with the pipeline, in training mode no more (its scores do not depend on the call)
+    assert not pipe.discriminator.training
+    scores = pipe.discriminate(images, class_labels=[0, 1, 2, 3]).scores
+    assert scores.shape == (4,) and torch.equal(scores, pipe.discriminate(images, class_labels=[0, 1, 2, 3]).scores)
+    # the training history: one grid per epoch, named by the step that ended it, and each epoch's losses
+    assert [epoch["step"] for epoch in results["history"]] == [8, 16]
+    assert {path.name for path in (output_dir / "samples").iterdir()} == {"step-8.png", "step-16.png"}
 
 
 @pytest.mark.slow
