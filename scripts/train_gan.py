@@ -6,10 +6,10 @@ learning rates and an exponential moving average of the generator.
     accelerate launch scripts/train_gan.py --output_dir mnist-gan --resume_from_checkpoint latest \
         --checkpointing_steps epoch
 
-It writes a `GanPipeline` (the EMA generator and the discriminator, loadable with `DiffusionPipeline.from_pretrained(...,
-trust_remote_code=True)`), the training history: the fixed-noise sample grid at the end of each epoch in
-`samples/step-<step>.png` (the generator as it was then, before averaging; one row per class) and each epoch's losses
-in `all_results.json`'s "history", and the final grid in `samples.png`.
+It writes a `GanPipeline` (the EMA generator and the discriminator, loadable with
+`DiffusionPipeline.from_pretrained(..., trust_remote_code=True)`) and the training history: the fixed-noise sample
+grid at the end of each epoch in `samples/step-<step>.png` (the generator as it was then, before averaging; one row
+per class), each epoch's losses in `all_results.json`'s "history", and the final grid in `samples.png`.
 """
 
 import argparse

@@ -13,8 +13,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 
-import torch
 import numpy as np
+import torch
 from diffusers import DiffusionPipeline, ImagePipelineOutput
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
@@ -60,8 +60,9 @@ class GanDiscriminationOutput(BaseOutput):
 
 class GanPipeline(DiffusionPipeline):
     r"""
-    Generates images with a GAN generator (`GanGenerator`): noise (+ class) in, images out; with the discriminator
-    it was trained against (`GanDiscriminator`, optional), says how real images look to it ([`~GanPipeline.discriminate`]).
+    Generates images with a GAN generator (`GanGenerator`): noise (+ class) in, images out. With the discriminator
+    it was trained against (`GanDiscriminator`, optional) it also says how real an image looks to that network
+    ([`~GanPipeline.discriminate`]).
 
     Args:
         generator (`GanGenerator`): the trained generator network.
