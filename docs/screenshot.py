@@ -140,6 +140,22 @@ def cnn_inside() -> None:
         save(page, "cnn-inside")
 
 
+def gan_inside() -> None:
+    demo = load_app("gan").build_demo()
+    with opened(demo, ready="#generate") as page:
+        page.get_by_role("tab", name="Inside the GAN").click()
+        box = page.locator("#history-epoch input[type=number]")
+        box.fill("3")
+        box.press("Enter")
+        page.locator("#history-note").get_by_text("Epoch 3").wait_for(timeout=30_000)
+        page.locator("#score-generated").click()
+        page.locator("#scored-note").get_by_text("of the generator's 8 digits").wait_for(timeout=60_000)
+        draw(page, demo, SEVEN, canvas_id="gan-canvas")
+        page.locator("#score-drawing").click()
+        page.locator("#verdict-note").get_by_text("your drawing looks most real").wait_for(timeout=60_000)
+        save(page, "gan-inside")
+
+
 def ddpm_inside() -> None:
     demo = load_app("ddpm").build_demo()
     with opened(demo, ready="#generate") as page:
@@ -160,7 +176,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset_name", default="ylecun/mnist", help="MNIST for the Playground: Hub id or folder.")
     parser.add_argument(
-        "--only", choices=("gallery", "playground", "gpt", "cnn", "ddpm"), default=None, help="Take one set only."
+        "--only",
+        choices=("gallery", "playground", "gpt", "cnn", "gan", "ddpm"),
+        default=None,
+        help="Take one set only.",
     )
     args = parser.parse_args()
     if args.only in (None, "gallery"):
@@ -171,5 +190,7 @@ if __name__ == "__main__":
         gpt_inside()
     if args.only in (None, "cnn"):
         cnn_inside()
+    if args.only in (None, "gan"):
+        gan_inside()
     if args.only in (None, "ddpm"):
         ddpm_inside()

@@ -269,7 +269,7 @@ def build_small_runs(root: Path) -> None:
             "scripts/train_gan.py",
             *mnist,
             "--per_device_train_batch_size",
-            "16",
+            "40",  # one step an epoch: the two steps are two epochs of history
             "--base_channels",
             "8",
             "--latent_dim",

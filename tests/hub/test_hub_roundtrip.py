@@ -359,3 +359,29 @@ def test_the_playground_pushes_a_visitors_network_that_loads_from_the_hub(in_pro
         assert torch.equal(weights, loaded.state_dict()[name]), name
     with pytest.raises(Exception, match="(?i)forbidden|write|permission|403"):  # a read token cannot push
         app.push_model(model, playground.processor, "alice/playground-mlp-2", READ_TOKEN)
+
+
+def test_the_gan_history_comes_from_the_hub_and_its_absence_is_said(in_process_hub, trained_dirs, tmp_path):
+    import shutil
+
+    from huggingface_hub import HfApi
+
+    from tests.spaces.test_apps import load_app
+
+    app = load_app("gan")
+    api = HfApi(token=WRITE_TOKEN)
+    repo = api.create_repo("alice/gan-history", exist_ok=True).repo_id
+    api.upload_folder(folder_path=str(trained_dirs["gan"]), repo_id=repo)
+    epochs, missing = app.training_history(repo)
+    local, _ = app.training_history(str(trained_dirs["gan"]))
+    assert missing is None and [e["step"] for e in epochs] == [e["step"] for e in local]
+    assert [Path(e["grid"]).read_bytes() for e in epochs] == [Path(e["grid"]).read_bytes() for e in local]
+    bare = tmp_path / "bare"
+    shutil.copytree(trained_dirs["gan"], bare, ignore=shutil.ignore_patterns("all_results.json"))
+    assert app.training_history(str(bare)) == (
+        [],
+        "This model was saved without its training history (`all_results.json`).",
+    )
+    assert app.training_history("alice/no-such-model")[1].startswith(
+        "The model's training history could not be fetched"
+    )

@@ -157,6 +157,65 @@ def test_gan_generates_a_grid_and_a_latent_walk(serve, trained_dirs):
         client.predict("3", -1, 4, api_name="/generate")
 
 
+def drawn_one(tmp_path) -> dict:
+    """A sketchpad's value as the browser sends it: a black stroke on a transparent canvas, a "1"."""
+    canvas = np.zeros((400, 400, 4), dtype=np.uint8)
+    canvas[80:320, 190:210] = (0, 0, 0, 255)
+    Image.fromarray(canvas).save(tmp_path / "one.png")
+    return {"background": None, "layers": [], "composite": handle_file(tmp_path / "one.png")}
+
+
+def test_the_gan_inside_view_is_its_training_history_and_the_discriminators_own_scores(serve, trained_dirs, tmp_path):
+    import json
+
+    import torch
+
+    app = load_app("gan")
+    folder = trained_dirs["gan"]
+    pipe = app.load(str(folder))
+    # the history is what the training script kept: each epoch's losses and its fixed-noise grid
+    epochs, missing = app.training_history(str(folder))
+    history = json.loads((folder / "all_results.json").read_text())["history"]
+    assert missing is None and [entry["step"] for entry in epochs] == [entry["step"] for entry in history]
+    assert [entry["grid"] for entry in epochs] == [str(folder / "samples" / f"step-{e['step']}.png") for e in history]
+    table = app.losses_table(epochs)
+    assert len(table) == 3 * len(epochs) and set(table["series"]) == {
+        "discriminator loss",
+        "generator loss",
+        "fakes caught (share)",
+    }
+    # the scores shown are the discriminator's own, on the images shown (scaled to its [-1, 1])
+    shown = app.scored_samples(pipe, label=3, seed=5)
+    assert shown["labels"].tolist() == [3] * app.NUM_SCORED
+    expected = pipe(
+        batch_size=app.NUM_SCORED, class_labels=3, generator=torch.Generator().manual_seed(5), output_type="pt"
+    ).images
+    torch.testing.assert_close(shown["fakes"], expected)  # the pipeline's own digits for that seed
+    for images, scores in ((shown["fakes"], shown["fake_scores"]), (shown["noise"], shown["noise_scores"])):
+        torch.testing.assert_close(scores, pipe.discriminator(images * 2 - 1, shown["labels"]).logits)
+    # a drawing: the classifier's image processor makes it an MNIST digit, scored alone as each class
+    processor = app.load_processor(str(trained_dirs["mlp"]))
+    canvas = np.zeros((400, 400, 4), dtype=np.uint8)
+    canvas[80:320, 190:210] = (0, 0, 0, 255)
+    digit = app.drawn_digit(processor, {"composite": canvas}, 28)
+    torch.testing.assert_close(digit, processor(canvas, do_normalize=False, return_tensors="pt")["pixel_values"])
+    alone = torch.cat([pipe.discriminator(digit * 2 - 1, torch.tensor([c])).logits for c in range(10)])
+    torch.testing.assert_close(app.drawing_scores(pipe, digit), alone)
+
+    client = serve(app.build_demo(str(folder), str(trained_dirs["mlp"])))
+    grid, note = client.predict(len(epochs), api_name="/history_epoch")
+    assert f"**Epoch {len(epochs)}**" in note and image_size(grid) == image_size(epochs[-1]["grid"])
+    sheet, note = client.predict("3", 5, api_name="/score_generated")
+    assert note.startswith(f"{int((shown['fake_scores'] > 0).sum())} of the generator's {app.NUM_SCORED} digits")
+    assert image_size(sheet)[0] > app.NUM_SCORED * 28 * 3
+    verdict, note = client.predict(drawn_one(tmp_path), api_name="/score_drawing")
+    assert f"As a **{int(alone.argmax())}**" in note and image_size(verdict)[1] > 28 * 4
+    with pytest.raises(AppError, match="Draw a digit first"):
+        client.predict({"background": None, "layers": [], "composite": None}, api_name="/score_drawing")
+    with pytest.raises(AppError, match="Pick an epoch|maximum value"):
+        client.predict(len(epochs) + 1, api_name="/history_epoch")
+
+
 def test_ddpm_streams_previews_then_the_samples(serve, trained_dirs):
     client = serve(load_app("ddpm").build_demo(str(trained_dirs["ddpm"])), concurrency=1)
     job = client.submit("4", 1.5, "DDIM", 10, 3, 0, api_name="/generate")

@@ -58,11 +58,11 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
-def paper_box(page, canvas_size: tuple[int, int]) -> dict[str, float]:
+def paper_box(page, canvas_size: tuple[int, int], canvas_id: str = "canvas") -> dict[str, float]:
     """Where the Sketchpad's paper is on screen. The canvas element fills the whole editor; the paper is drawn
     centered inside it at the editor's zoom (shown as e.g. "72%"), so strokes must be placed relative to it."""
-    canvas = page.locator("#canvas canvas").first.bounding_box()
-    zoom = float(page.locator("#canvas .zoom-number").first.inner_text().strip().rstrip("%")) / 100
+    canvas = page.locator(f"#{canvas_id} canvas").first.bounding_box()
+    zoom = float(page.locator(f"#{canvas_id} .zoom-number").first.inner_text().strip().rstrip("%")) / 100
     width, height = canvas_size[0] * zoom, canvas_size[1] * zoom
     return {
         "x": canvas["x"] + (canvas["width"] - width) / 2,
@@ -72,11 +72,14 @@ def paper_box(page, canvas_size: tuple[int, int]) -> dict[str, float]:
     }
 
 
-def draw(page, demo, strokes: list[list[tuple[float, float]]]) -> None:
-    """Draw strokes on the Sketchpad with the mouse; points are fractions of the paper's width and height."""
-    sketchpad = next(block for block in demo.blocks.values() if isinstance(block, gr.Sketchpad))  # the first tab's
-    page.get_by_role("button", name="Brush").first.click()
-    box = paper_box(page, sketchpad.canvas_size)
+def draw(page, demo, strokes: list[list[tuple[float, float]]], canvas_id: str = "canvas") -> None:
+    """Draw strokes on the Sketchpad whose elem_id is `canvas_id` with the mouse; points are fractions of the paper's
+    width and height."""
+    sketchpad = next(
+        block for block in demo.blocks.values() if isinstance(block, gr.Sketchpad) and block.elem_id == canvas_id
+    )
+    page.locator(f"#{canvas_id}").get_by_role("button", name="Brush").first.click()
+    box = paper_box(page, sketchpad.canvas_size, canvas_id)
     for stroke in strokes:
         x, y = stroke[0]
         page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
@@ -259,6 +262,28 @@ def test_the_cnn_inside_view_shows_feature_maps_for_a_drawn_digit(open_demo, shi
     assert "reads 1" in page.locator("#cnn-note").inner_text()
     page.locator("#cnn-maps img").first.wait_for(state="visible", timeout=30_000)
     screenshot(page, "cnn-inside")
+
+
+def test_the_gan_inside_view_slides_through_training_and_asks_the_discriminator(
+    open_demo, trained_dirs, shipped_mlp_dir
+):
+    demo = load_app("gan").build_demo(str(trained_dirs["gan"]), str(shipped_mlp_dir))
+    page = open_demo(demo, ready="#generate")
+    page.get_by_role("tab", name="Inside the GAN").click()
+    page.locator("#history-note").get_by_text("Epoch 2").wait_for(timeout=30_000)  # the last epoch first
+    box = page.locator("#history-epoch input[type=number]")
+    box.fill("1")
+    box.press("Enter")
+    page.locator("#history-note").get_by_text("Epoch 1").wait_for(timeout=30_000)
+    page.locator("#history-grid img").wait_for(state="visible")
+    page.locator("#gan-losses").wait_for(state="visible")
+    page.locator("#score-generated").click()
+    page.locator("#scored-note").get_by_text("of the generator's 8 digits").wait_for(timeout=60_000)
+    draw(page, demo, [[(0.5, 0.2), (0.5, 0.8)]], canvas_id="gan-canvas")
+    page.locator("#score-drawing").click()
+    page.locator("#verdict-note").get_by_text("your drawing looks most real").wait_for(timeout=60_000)
+    page.locator("#verdict img").wait_for(state="visible")
+    screenshot(page, "gan-inside")
 
 
 def test_the_diffusion_trace_steps_through_the_denoising(open_demo, trained_dirs):
