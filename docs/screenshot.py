@@ -160,6 +160,13 @@ def ddpm_inside() -> None:
     demo = load_app("ddpm").build_demo()
     with opened(demo, ready="#generate") as page:
         page.get_by_text("Inside the diffusion: step by step").click()
+        draw(page, demo, SEVEN, canvas_id="ddpm-canvas")
+        page.locator("#noise-digit").click()
+        page.locator("#forward-note").get_by_text("At t = 250").wait_for(timeout=60_000)
+        box = page.locator("#noise-t input[type=number]")
+        box.fill("500")
+        box.press("Enter")
+        page.locator("#forward-note").get_by_text("At t = 500").wait_for(timeout=60_000)
         page.locator("#trace").click()
         page.locator("#trace-note").get_by_text("Step 1 of 50").wait_for(timeout=120_000)
         box = page.locator("#trace-step input[type=number]")

@@ -1,8 +1,10 @@
-"""Handwritten digits from the class-conditional diffusion model, with the denoising shown as it happens.
+"""Handwritten digits from the class-conditional diffusion model, with the denoising shown as it happens, and inside
+views: a drawn digit noised step by step (the forward process) and one image traced through the sampler.
 
 Runs locally (`python spaces/ddpm/app.py`) and as a Hugging Face Space. The model comes from the environment
 variable MODEL_ID (a Hub id or a local folder), by default the model that ships with hfnets;
-it loads with `trust_remote_code=True`.
+it loads with `trust_remote_code=True`. Drawings are turned into MNIST-style digits by the image processor of
+PROCESSOR_MODEL_ID (a Hub id or a local folder with an hfnets MNIST classifier), by default the shipped MLP.
 """
 
 import hashlib
@@ -16,13 +18,18 @@ from pathlib import Path
 
 import diffusers
 import gradio as gr
+import numpy as np
 import torch
 from diffusers import DiffusionPipeline
 from diffusers.utils import make_image_grid
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
+from torch.nn import functional as F
+from transformers import AutoImageProcessor
 
 # The model that ships with hfnets, where this app runs from the repository or an installed hfnets.
 SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "pretrained" / "mnist-ddpm"
+# The shipped classifier whose image processor prepares drawings (cropped, centred, 28x28, as MNIST's digits are).
+SHIPPED_PROCESSOR = SHIPPED_MODEL.parent / "mnist-mlp"
 # sampler -> (diffusers scheduler, default steps, most steps allowed)
 SAMPLERS = {
     "DPM-Solver": ("DPMSolverMultistepScheduler", 25, 100),
@@ -33,6 +40,7 @@ MAX_IMAGES = 16
 MAX_SEED = 2**31 - 1
 PREVIEWS = 20  # intermediate images streamed per run, at most
 ZOOM = 3
+FONT = ImageFont.load_default(13)
 
 
 # Copied from spaces.mnist-classifier.app.shipped_model
@@ -57,9 +65,15 @@ def load(model_id: str | None = None) -> DiffusionPipeline:
     return pipe
 
 
+def crop(samples: torch.Tensor, image_size: int) -> torch.Tensor:
+    """The centre `image_size` square of UNet-sized samples: the padding the training script added cut away."""
+    margin = (samples.shape[-1] - image_size) // 2
+    return samples[..., margin : margin + image_size, margin : margin + image_size]
+
+
 def to_grid(samples: torch.Tensor, image_size: int) -> Image.Image:
     """(N, C, H, W) samples in [-1, 1] (padded ones cropped to `image_size`) -> an enlarged grid, 4 per row."""
-    images = ((samples[..., :image_size, :image_size].clamp(-1, 1) + 1) * 127.5).round().byte().cpu()
+    images = ((crop(samples, image_size).clamp(-1, 1) + 1) * 127.5).round().byte().cpu()
     pictures = [
         Image.fromarray(i.squeeze(0).numpy() if i.shape[0] == 1 else i.permute(1, 2, 0).numpy()) for i in images
     ]
@@ -220,7 +234,7 @@ def trace(pipe, scheduler, label: int | None, guidance_scale: float, seed: int, 
 
 def picture(sample: torch.Tensor, image_size: int, zoom: int = 5, scale: float | None = None) -> Image.Image:
     """One (C, H, W) sample as an enlarged picture: [-1, 1] to black..white, or +-`scale` when given (noise)."""
-    values = sample[..., :image_size, :image_size].float()
+    values = crop(sample, image_size).float()
     values = values / scale if scale else values
     pixels = ((values.clamp(-1, 1) + 1) * 127.5).round().byte()
     image = Image.fromarray(pixels[0].numpy() if pixels.shape[0] == 1 else pixels.permute(1, 2, 0).numpy())
@@ -228,36 +242,164 @@ def picture(sample: torch.Tensor, image_size: int, zoom: int = 5, scale: float |
 
 
 def labelled_row(pictures: list[tuple[str, Image.Image]]) -> Image.Image:
-    """Pictures side by side, each with its caption above."""
+    """Pictures side by side, each with its caption above (below a margin the image's own buttons can cover)."""
     width = sum(image.width for _, image in pictures) + 16 * (len(pictures) + 1)
-    height = max(image.height for _, image in pictures) + 34
+    height = max(image.height for _, image in pictures) + 60
     sheet = Image.new("RGB", (width, height), "white")
     pen = ImageDraw.Draw(sheet)
     x = 16
     for caption, image in pictures:
-        pen.text((x, 6), caption, fill=(0, 0, 0))
-        sheet.paste(image, (x, 26))
+        pen.text((x, 32), caption, fill=(0, 0, 0), font=FONT)
+        sheet.paste(image, (x, 52))
         x += image.width + 16
     return sheet
 
 
-def schedule_chart(scheduler, timestep: int, width: int = 420, height: int = 160) -> Image.Image:
-    """The noise schedule: how much of the clean image is left in x_t (sqrt(alpha_bar_t)) against t, marked at t."""
-    alphas = scheduler.alphas_cumprod.sqrt()
+def schedule_chart(scheduler, timestep: int, width: int = 420, height: int = 180) -> Image.Image:
+    """The noise schedule against t: how much of the clean image is left in x_t (sqrt(alpha_bar_t), blue) and how
+    much noise is in it (sqrt(1 - alpha_bar_t), orange), marked at `timestep`."""
+    alpha_bar = scheduler.alphas_cumprod
+    curves = ((alpha_bar.sqrt(), (8, 119, 189)), ((1 - alpha_bar).sqrt(), (245, 147, 34)))
     image = Image.new("RGB", (width, height), "white")
     pen = ImageDraw.Draw(image)
-    left, bottom = 30, height - 22
+    left, top, bottom = 30, 40, height - 24
 
     def at(t: int, value: float) -> tuple[float, float]:
-        return left + t / (len(alphas) - 1) * (width - left - 10), 10 + (1 - value) * (bottom - 10)
+        return left + t / (len(alpha_bar) - 1) * (width - left - 10), top + (1 - value) * (bottom - top)
 
-    pen.line([at(t, float(alphas[t])) for t in range(0, len(alphas), 5)], fill=(8, 119, 189), width=2)
-    x, y = at(timestep, float(alphas[timestep]))
-    pen.line([(x, 10), (x, bottom)], fill=(245, 147, 34))
-    pen.ellipse([x - 4, y - 4, x + 4, y + 4], fill=(245, 147, 34))
-    pen.text((left, bottom + 6), f"t = 0 ... {len(alphas) - 1}; here t = {timestep}", fill=(60, 60, 60))
-    pen.text((left + 4, 12), f"signal left: sqrt(alpha_bar_t) = {float(alphas[timestep]):.3f}", fill=(60, 60, 60))
+    x = at(timestep, 0)[0]
+    pen.line([(x, top), (x, bottom)], fill=(160, 160, 160))
+    for values, color in curves:
+        pen.line([at(t, float(values[t])) for t in range(0, len(values), 5)], fill=color, width=2)
+        y = at(timestep, float(values[timestep]))[1]
+        pen.ellipse([x - 4, y - 4, x + 4, y + 4], fill=color)
+    signal, noise = (float(values[timestep]) for values, _ in curves)
+    pen.text((left, 2), f"image left: sqrt(alpha_bar_t) = {signal:.3f}", fill=curves[0][1], font=FONT)
+    pen.text((left, 17), f"noise in it: sqrt(1 - alpha_bar_t) = {noise:.3f}", fill=curves[1][1], font=FONT)
+    pen.text((left, bottom + 5), f"t = 0 ... {len(alpha_bar) - 1}; here t = {timestep}", fill=(60, 60, 60), font=FONT)
     return image
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The forward process: a drawn digit noised to any timestep, and what the model recovers from it
+
+FORWARD_SHOWN = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)  # the strip's timesteps, as fractions of the schedule
+
+
+def load_processor(processor_id: str | None = None):
+    """The image processor that prepares drawings, or None where there is none to load."""
+    processor_id = processor_id or os.environ.get("PROCESSOR_MODEL_ID")
+    if processor_id is None and (SHIPPED_PROCESSOR / "preprocessor_config.json").is_file():
+        processor_id = str(SHIPPED_PROCESSOR)
+    return AutoImageProcessor.from_pretrained(processor_id, trust_remote_code=True) if processor_id else None
+
+
+# Copied from spaces.mnist-classifier.app.is_blank
+def is_blank(image: np.ndarray) -> bool:
+    """Nothing drawn: every pixel alike (a fresh canvas, transparent or white)."""
+    flat = image.reshape(-1, image.shape[-1]) if image.ndim == 3 else image.reshape(-1, 1)
+    return bool((flat == flat[0]).all())
+
+
+# Copied from spaces.gan.app.drawn_digit
+def drawn_digit(processor, sketch: dict | None, image_size: int) -> torch.Tensor:
+    """A sketchpad's drawing as an MNIST-style digit, (1, 1, image_size, image_size) in [0, 1] with the ink at 1."""
+    composite = None if sketch is None else sketch.get("composite")
+    image = None if composite is None else np.asarray(composite)
+    if image is None or image.size == 0 or is_blank(image):
+        raise gr.Error("Draw a digit first.")
+    if processor is None:
+        raise gr.Error(
+            "No image processor to read drawings with: set PROCESSOR_MODEL_ID to an hfnets MNIST classifier."
+        )
+    try:
+        pixels = processor(image, do_normalize=False, return_tensors="pt")["pixel_values"].float()
+    except ValueError as error:  # no digit in it: say so rather than guess
+        raise gr.Error(str(error)) from None
+    if pixels.shape[-1] != image_size:
+        pixels = F.interpolate(pixels, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    return pixels.clamp(0, 1)
+
+
+def clean_sample(pipe, digit: torch.Tensor) -> torch.Tensor:
+    """A digit (1, 1, image_size, image_size) in [0, 1] as the UNet's clean sample x0: [-1, 1], padded with the
+    background (-1) to the UNet's side as the training script pads, and with as many channels as the UNet takes."""
+    side, channels = pipe.unet.config.sample_size, pipe.unet.config.in_channels
+    sample = digit * 2 - 1
+    extra = side - sample.shape[-1]
+    if extra > 0:
+        before = extra // 2
+        sample = F.pad(sample, (before, extra - before, before, extra - before), value=-1.0)
+    return sample.expand(-1, channels, -1, -1)
+
+
+@torch.no_grad()
+def forward_process(pipe, scheduler, clean: torch.Tensor, timestep: int, seed: int, label: int | None) -> dict:
+    """`clean` (1, C, S, S) noised to `timestep` by the scheduler's own `add_noise`,
+    x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise (the noise drawn from `seed`), and the clean image the
+    model recovers from x_t in one UNet pass (the scheduler's x0 estimate, for `label`, or no class when None)."""
+    noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(seed))
+    t = torch.tensor([timestep])
+    noisy = scheduler.add_noise(clean, noise, t)
+    labels = None
+    if pipe.num_classes:
+        labels = torch.tensor([pipe.num_classes if label is None else label])  # the last class embedding: no class
+    prediction = pipe.unet(noisy, t, class_labels=labels).sample
+    recovered = scheduler.step(prediction, timestep, noisy).pred_original_sample
+    return {"noise": noise, "x_t": noisy, "x0": recovered}
+
+
+def make_forward(pipe, processor):
+    """The forward process's view: a drawing made the UNet's clean sample, then noised to a timestep."""
+    num_classes = pipe.num_classes or 0
+    image_size = pipe.config.image_size or pipe.unet.config.sample_size
+    scheduler = diffusers.DDPMScheduler.from_config(pipe.scheduler.config)  # its own: add_noise and the x0 estimate
+    last = scheduler.config.num_train_timesteps - 1
+
+    def label_of(digit) -> int | None:
+        if not num_classes or digit in (None, "", "random"):
+            return None
+        if not isinstance(digit, str) or not digit.isdigit() or int(digit) >= num_classes:
+            raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
+        return int(digit)
+
+    def show(clean: torch.Tensor | None, timestep: float, digit, seed):
+        if clean is None:
+            raise gr.Error("Draw a digit and press *Noise my digit* first.")
+        timestep = bounded(timestep, 0, last, f"Pick a timestep from 0 to {last}.")
+        seed = bounded(seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}.")
+        label = label_of(digit)
+        shown = forward_process(pipe, scheduler, clean, timestep, seed, label)
+        noise_scale = float(shown["noise"].abs().max()) or 1.0
+        row = labelled_row(
+            [
+                ("your digit, x0", picture(clean[0], image_size)),
+                ("the noise added", picture(shown["noise"][0], image_size, scale=noise_scale)),
+                (f"x_t (t = {timestep})", picture(shown["x_t"][0], image_size)),
+                ("what the model recovers", picture(shown["x0"][0], image_size)),
+            ]
+        )
+        signal = float(scheduler.alphas_cumprod[timestep].sqrt())
+        note = (
+            f"At t = {timestep}, x_t keeps {signal:.0%} of your digit's signal under noise of scale "
+            f"{float((1 - scheduler.alphas_cumprod[timestep]).sqrt()):.2f}. Training shows the network such x_t and "
+            "teaches it to see through the noise; the last picture is its guess of the clean digit from x_t alone"
+            + (f", told the digit is a {label}." if label is not None else ", told no digit.")
+        )
+        return png_file(row), schedule_chart(scheduler, timestep), note
+
+    def start(sketch, timestep, digit, seed):
+        clean = clean_sample(pipe, drawn_digit(processor, sketch, image_size))
+        seed = bounded(seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}.")
+        noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(seed))
+        strip = []
+        for fraction in FORWARD_SHOWN:
+            t = min(round(fraction * (last + 1)), last)
+            noisy = scheduler.add_noise(clean, noise, torch.tensor([t]))
+            strip.append((f"t = {t}", picture(noisy[0], image_size, zoom=3)))
+        return (clean, png_file(labelled_row(strip)), *show(clean, timestep, digit, seed))
+
+    return start, show
 
 
 def make_inside(pipe, schedulers: dict, lock: threading.Lock):
@@ -333,13 +475,54 @@ def make_inside(pipe, schedulers: dict, lock: threading.Lock):
     return start, show_step, compare
 
 
-def inside_tab(pipe, schedulers, lock, digit, guidance, seed) -> None:
+def inside_tab(pipe, schedulers, lock, digit, guidance, seed, processor) -> None:
     start, show_step, compare = make_inside(pipe, schedulers, lock)
+    start_forward, show_forward = make_forward(pipe, processor)
+    last = pipe.scheduler.config.num_train_timesteps - 1
     with gr.Accordion("Inside the diffusion: step by step", open=False, elem_id="ddpm-inside"):
         gr.Markdown(
-            "Diffusion turns noise into a digit in many small steps. Trace one image with the digit, guidance and "
-            "seed above (DDPM's sampler, 50 steps), then slide through the steps: at each, the sample so far, the "
-            "noise the network sees in it, and the clean digit that noise implies."
+            "### Forward: a digit drowned in noise\nTraining takes a real digit, adds noise of a random strength t "
+            f"(0 to {last}, the schedule fixing how much of the digit is left) and teaches the network to find the "
+            "noise. Draw a digit, then slide t. The digit and seed above choose the class the model is told and "
+            "the noise."
+        )
+        clean = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=1):
+                canvas = gr.Sketchpad(
+                    label="Draw a digit",
+                    type="numpy",
+                    image_mode="RGBA",
+                    canvas_size=(300, 300),
+                    elem_id="ddpm-canvas",
+                )
+                noise_button = gr.Button("Noise my digit", variant="primary", elem_id="noise-digit")
+            with gr.Column(scale=2):
+                timestep = gr.Slider(0, last, value=(last + 1) // 4, step=1, label="Timestep t", elem_id="noise-t")
+                forward_note = gr.Markdown(elem_id="forward-note")
+                with gr.Row():
+                    forward_picture = gr.Image(show_label=False, type="filepath", scale=2, elem_id="forward-picture")
+                    forward_schedule = gr.Image(show_label=False, format="png", scale=1, elem_id="forward-schedule")
+        forward_strip = gr.Image(
+            label="The same noise, stronger and stronger", type="filepath", height=150, elem_id="forward-strip"
+        )
+        noise_button.click(
+            start_forward,
+            [canvas, timestep, digit, seed],
+            [clean, forward_strip, forward_picture, forward_schedule, forward_note],
+            api_name="noise_digit",
+        )
+        timestep.change(
+            show_forward,
+            [clean, timestep, digit, seed],
+            [forward_picture, forward_schedule, forward_note],
+            api_name="noise_step",
+        )
+        gr.Markdown(
+            "### Reverse: noise turned into a digit\nSampling runs the other way, from pure noise, in many small "
+            "steps. Trace one image with the digit, guidance and seed above (DDPM's sampler, 50 steps), then slide "
+            "through the steps: at each, the sample so far, the noise the network sees in it, and the clean digit "
+            "that noise implies."
         )
         record = gr.State(None)
         with gr.Row():
@@ -360,7 +543,7 @@ def inside_tab(pipe, schedulers, lock, digit, guidance, seed) -> None:
         compare_button.click(compare, [digit, seed], [guided, samplers, compare_status], api_name="compare")
 
 
-def build_demo(model_id: str | None = None) -> gr.Blocks:
+def build_demo(model_id: str | None = None, processor_id: str | None = None) -> gr.Blocks:
     pipe = load(model_id)
     schedulers, lock = make_schedulers(pipe), threading.Lock()
     sample = make_sampler(pipe, schedulers, lock)
@@ -389,7 +572,7 @@ def build_demo(model_id: str | None = None) -> gr.Blocks:
             inputs=[digit, guidance, sampler, steps, count, seed],
         )
         button.click(sample, [digit, guidance, sampler, steps, count, seed], [output, status], api_name="generate")
-        inside_tab(pipe, schedulers, lock, digit, guidance, seed)
+        inside_tab(pipe, schedulers, lock, digit, guidance, seed, load_processor(processor_id))
     return demo
 
 

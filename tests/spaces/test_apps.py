@@ -287,6 +287,57 @@ def test_the_diffusion_trace_is_the_pipelines_own_steps_and_the_schedulers_formu
         client.predict("random", 0, api_name="/compare")
 
 
+def test_the_forward_process_is_the_schedulers_noising_and_the_models_own_x0(serve, trained_dirs, tmp_path):
+    from types import SimpleNamespace
+
+    import torch
+
+    app = load_app("ddpm")
+    pipe = app.load(str(trained_dirs["ddpm"]))
+    scheduler = app.make_schedulers(pipe)["DDPM"]
+    side = pipe.unet.config.sample_size
+    clean = torch.rand(1, pipe.unet.config.in_channels, side, side) * 2 - 1
+    shown = app.forward_process(pipe, scheduler, clean, timestep=300, seed=4, label=2)
+    alpha = scheduler.alphas_cumprod[300]
+    noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(shown["noise"], noise)
+    torch.testing.assert_close(shown["x_t"], alpha.sqrt() * clean + (1 - alpha).sqrt() * noise)  # q(x_t | x0)
+    with torch.no_grad():
+        prediction = pipe.unet(shown["x_t"], torch.tensor([300]), class_labels=torch.tensor([2])).sample
+    if scheduler.config.prediction_type == "v_prediction":
+        x0 = alpha.sqrt() * shown["x_t"] - (1 - alpha).sqrt() * prediction
+    else:
+        x0 = (shown["x_t"] - (1 - alpha).sqrt() * prediction) / alpha.sqrt()
+    if scheduler.config.clip_sample:
+        x0 = x0.clamp(-scheduler.config.clip_sample_range, scheduler.config.clip_sample_range)
+    torch.testing.assert_close(shown["x0"], x0, rtol=1e-4, atol=1e-4)
+    # "no digit" is the null class, the UNet's last class embedding
+    unguided = app.forward_process(pipe, scheduler, clean, timestep=300, seed=4, label=None)
+    null = pipe.unet.config.num_class_embeds - 1
+    with torch.no_grad():
+        prediction = pipe.unet(shown["x_t"], torch.tensor([300]), class_labels=torch.tensor([null])).sample
+    assert not torch.allclose(unguided["x0"], shown["x0"])
+    torch.testing.assert_close(unguided["x0"], scheduler.step(prediction, 300, shown["x_t"]).pred_original_sample)
+
+    # a drawing becomes the clean sample as the training script pads it: [-1, 1], background -1 around, centred
+    padded = SimpleNamespace(unet=SimpleNamespace(config=SimpleNamespace(sample_size=32, in_channels=1)))
+    digit = torch.rand(1, 1, 28, 28)
+    sample = app.clean_sample(padded, digit)
+    assert sample.shape == (1, 1, 32, 32) and (sample[..., :2, :] == -1).all() and (sample[..., -2:] == -1).all()
+    torch.testing.assert_close(app.crop(sample, 28), digit * 2 - 1)
+
+    client = serve(app.build_demo(str(trained_dirs["ddpm"]), str(trained_dirs["mlp"])))
+    strip, picture, schedule, note = client.predict(drawn_one(tmp_path), 250, "3", 0, api_name="/noise_digit")
+    assert note.startswith("At t = 250, x_t keeps") and "told the digit is a 3" in note
+    assert image_size(strip)[0] > len(app.FORWARD_SHOWN) * 28 * 3 and image_size(picture)[0] > 4 * 28 * 5
+    picture, schedule, note = client.predict(900, "random", 0, api_name="/noise_step")  # the digit kept per visitor
+    assert note.startswith("At t = 900") and "told no digit" in note and image_size(schedule)[1] > 100
+    with pytest.raises(AppError, match="Draw a digit first"):
+        client.predict({"background": None, "layers": [], "composite": None}, 10, "3", 0, api_name="/noise_digit")
+    with pytest.raises(AppError, match="Draw a digit and press"):
+        Client(client.src, verbose=False).predict(10, "3", 0, api_name="/noise_step")  # a new visitor drew nothing
+
+
 def test_rnn_inside_view_shows_a_units_own_activation_along_the_text(serve, trained_dirs):
     import torch
 

@@ -286,10 +286,20 @@ def test_the_gan_inside_view_slides_through_training_and_asks_the_discriminator(
     screenshot(page, "gan-inside")
 
 
-def test_the_diffusion_trace_steps_through_the_denoising(open_demo, trained_dirs):
-    demo = load_app("ddpm").build_demo(str(trained_dirs["ddpm"]))
+def test_the_diffusion_inside_view_noises_a_drawn_digit_and_steps_through_the_denoising(
+    open_demo, trained_dirs, shipped_mlp_dir
+):
+    demo = load_app("ddpm").build_demo(str(trained_dirs["ddpm"]), str(shipped_mlp_dir))
     page = open_demo(demo, ready="#generate")
     page.get_by_text("Inside the diffusion: step by step").click()
+    draw(page, demo, [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]], canvas_id="ddpm-canvas")
+    page.locator("#noise-digit").click()
+    page.locator("#forward-note").get_by_text("At t = 250").wait_for(timeout=60_000)
+    box = page.locator("#noise-t input[type=number]")
+    box.fill("700")
+    box.press("Enter")
+    page.locator("#forward-note").get_by_text("At t = 700").wait_for(timeout=60_000)
+    page.locator("#forward-strip img").wait_for(state="visible")
     page.locator("#trace").click()
     page.locator("#trace-note").get_by_text("Step 1 of 50").wait_for(timeout=120_000)
     box = page.locator("#trace-step input[type=number]")
