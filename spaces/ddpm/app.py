@@ -243,15 +243,16 @@ def picture(sample: torch.Tensor, image_size: int, zoom: int = 5, scale: float |
 
 def labelled_row(pictures: list[tuple[str, Image.Image]]) -> Image.Image:
     """Pictures side by side, each with its caption above (below a margin the image's own buttons can cover)."""
-    width = sum(image.width for _, image in pictures) + 16 * (len(pictures) + 1)
+    widths = [max(image.width, round(FONT.getlength(caption)) + 8) for caption, image in pictures]
+    width = sum(widths) + 16 * (len(pictures) + 1)
     height = max(image.height for _, image in pictures) + 60
     sheet = Image.new("RGB", (width, height), "white")
     pen = ImageDraw.Draw(sheet)
     x = 16
-    for caption, image in pictures:
+    for (caption, image), slot in zip(pictures, widths, strict=True):
         pen.text((x, 32), caption, fill=(0, 0, 0), font=FONT)
         sheet.paste(image, (x, 52))
-        x += image.width + 16
+        x += slot + 16
     return sheet
 
 
