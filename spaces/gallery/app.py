@@ -2,10 +2,10 @@
 
 Runs locally (`python spaces/gallery/app.py`, or `hfnets demo`, which also provides models) and as a Hugging Face
 Space. Each tab's model comes from an environment variable (a Hub id or a local folder): MLP_MODEL_ID (the MLP
-tab and the Playground's starting network), CNN_MODEL_ID, GAN_MODEL_ID, DDPM_MODEL_ID, GPT_MODEL_ID and RNN_MODEL_ID
-(the text tab shows the GPT and the RNN side by side; on a Space,
-variables in its settings); where one is unset, the model that ships with hfnets, when the app runs from the
-repository or an installed hfnets. A tab without a model says how to give it
+tab, the Playground's starting network, and the image processor with which the GAN's and the diffusion's inside views
+read drawings), CNN_MODEL_ID, GAN_MODEL_ID, DDPM_MODEL_ID, GPT_MODEL_ID and RNN_MODEL_ID (the text tab shows the GPT
+and the RNN side by side); on a Space, variables in its settings. Where one is unset, the model that ships with
+hfnets, when the app runs from the repository or an installed hfnets. A tab without a model says how to give it
 one. The demos' code is read from the sibling folders (`../<name>/app.py`) or, in a Space, from `apps/<name>.py`
 beside this file.
 """
@@ -27,8 +27,13 @@ DEMOS = [
     ("Text: GPT and RNN", "gpt", "gpt", "GPT_MODEL_ID", "shipped_model", "GPT"),
     ("Playground: see an MLP learn", "playground", "mnist-classifier", "MLP_MODEL_ID", "shipped_model", "MLP"),
 ]
-# Second models of a tab: demo folder -> (build_demo's argument, key in `model_ids`, environment variable)
-SECOND_MODELS = {"gpt": ("rnn_model_id", "char-rnn", "RNN_MODEL_ID")}
+# Second models of a tab: demo folder -> (build_demo's argument, key in `model_ids`, environment variable). The GAN's
+# and the DDPM's inside views read drawings with the MLP tab's image processor.
+SECOND_MODELS = {
+    "gpt": ("rnn_model_id", "char-rnn", "RNN_MODEL_ID"),
+    "gan": ("processor_id", "mnist-classifier", "MLP_MODEL_ID"),
+    "ddpm": ("processor_id", "mnist-classifier", "MLP_MODEL_ID"),
+}
 
 
 def demo_module(name: str):
@@ -68,8 +73,8 @@ def build_gallery(model_ids: dict[str, str | None] | None = None) -> gr.Blocks:
         model_id = model_ids.get(key) or os.environ.get(variable) or getattr(module, shipped)()
         extra = {}
         if name in SECOND_MODELS:
-            argument, key, second_variable = SECOND_MODELS[name]
-            extra[argument] = model_ids.get(key) or os.environ.get(second_variable)  # else the demo's shipped one
+            argument, second_key, second_variable = SECOND_MODELS[name]
+            extra[argument] = model_ids.get(second_key) or os.environ.get(second_variable)  # else the demo's default
         demos.append(module.build_demo(model_id, **extra) if model_id else missing_model_tab(kind, variable))
         titles.append(title)
     return gr.TabbedInterface(demos, titles, title="hfnets: classic neural networks the Hugging Face way")
