@@ -18,7 +18,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from hfnets.demo import FAMILIES, resolve_model  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.spaces.test_apps import load_app  # noqa: E402
-from tests.spaces.test_browser import CHROMIUM, draw, predicted_label  # noqa: E402
+from tests.spaces.test_browser import CHROMIUM, draw, predicted_label, slide  # noqa: E402
 
 SEVEN = [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)], [(0.42, 0.52), (0.62, 0.52)]]
 
@@ -144,10 +144,7 @@ def gan_inside() -> None:
     demo = load_app("gan").build_demo()
     with opened(demo, ready="#generate") as page:
         page.get_by_role("tab", name="Inside the GAN").click()
-        box = page.locator("#history-epoch input[type=number]")
-        box.fill("3")
-        box.press("Enter")
-        page.locator("#history-note").get_by_text("Epoch 3").wait_for(timeout=30_000)
+        slide(page, "history-epoch", 3, then=("history-note", "Epoch 3"))
         page.locator("#score-generated").click()
         page.locator("#scored-note").get_by_text("of the generator's 8 digits").wait_for(timeout=60_000)
         draw(page, demo, SEVEN, canvas_id="gan-canvas")
@@ -163,16 +160,10 @@ def ddpm_inside() -> None:
         draw(page, demo, SEVEN, canvas_id="ddpm-canvas")
         page.locator("#noise-digit").click()
         page.locator("#forward-note").get_by_text("At t = 250").wait_for(timeout=60_000)
-        box = page.locator("#noise-t input[type=number]")
-        box.fill("500")
-        box.press("Enter")
-        page.locator("#forward-note").get_by_text("At t = 500").wait_for(timeout=60_000)
+        slide(page, "noise-t", 500, then=("forward-note", "At t = 500"))
         page.locator("#trace").click()
         page.locator("#trace-note").get_by_text("Step 1 of 50").wait_for(timeout=120_000)
-        box = page.locator("#trace-step input[type=number]")
-        box.fill("35")
-        box.press("Enter")
-        page.locator("#trace-note").get_by_text("Step 35 of 50").wait_for(timeout=60_000)
+        slide(page, "trace-step", 35, then=("trace-note", "Step 35 of 50"))
         page.locator("#compare-ddpm").click()
         page.locator("#compare-status").get_by_text("Done.").wait_for(timeout=300_000)
         page.locator("#ddpm-inside").scroll_into_view_if_needed()

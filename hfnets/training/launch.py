@@ -1,5 +1,6 @@
 """Accelerator set-up shared by the training scripts: logging, seeding, trackers and the output folder."""
 
+import gc
 import json
 import logging
 import math
@@ -296,7 +297,11 @@ def global_batch_rows(accelerator: Accelerator, local_size: int) -> tuple[int, s
 
 def run_main(main) -> None:
     """Run a training script's `main()` as a command: a user error (bad flags, data, folders or disk: `ValueError`,
-    `OSError`) is one line on stderr and exit code 2, not a traceback. `HFNETS_DEBUG=1` shows the traceback."""
+    `OSError`) is one line on stderr and exit code 2, not a traceback. `HFNETS_DEBUG=1` shows the traceback.
+
+    The process group of a multi-process run ends here, once `main()` has returned: its locals, the DDP-wrapped
+    models among them, are gone by then. Ended inside `main()`, the wrappers would outlive the group and be torn down
+    after it, which can leave a rank waiting forever at exit for a peer that has left."""
     try:
         main()
     except (ValueError, OSError) as error:
@@ -304,6 +309,9 @@ def run_main(main) -> None:
             raise
         print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
         sys.exit(2)
+    gc.collect()  # anything of main() that a reference cycle kept alive goes now, while the group still exists
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 @torch.no_grad()
@@ -327,12 +335,13 @@ def evaluate_classifier(model, dataloader, accelerator, num_labels: int) -> dict
 
 
 def end_run(accelerator: Accelerator, *prepared) -> None:
-    """The end every script shares, on every process: wait for the others, free the `prepared` models and
-    optimizers (their DDP wrappers go before the process group: freed after it, at exit, a rank could wait forever in
-    the group's destructor for a peer that has already left), and end the trackers."""
+    """The end every script shares, on every process: wait for the others, drop the accelerator's own references to
+    the `prepared` models and optimizers, and end the trackers. The process group is left to `run_main`, which ends it
+    after `main()` has returned and freed the DDP wrappers it still holds."""
     accelerator.wait_for_everyone()
     accelerator.free_memory(*prepared)
-    accelerator.end_training()
+    for tracker in accelerator.trackers:
+        tracker.finish()
 
 
 def run_results(

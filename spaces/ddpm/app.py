@@ -287,6 +287,7 @@ def schedule_chart(scheduler, timestep: int, width: int = 420, height: int = 180
 FORWARD_SHOWN = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)  # the strip's timesteps, as fractions of the schedule
 
 
+# Copied from spaces.gan.app.load_processor
 def load_processor(processor_id: str | None = None):
     """The image processor that prepares drawings, or None where there is none to load."""
     processor_id = processor_id or os.environ.get("PROCESSOR_MODEL_ID")
@@ -350,6 +351,15 @@ def forward_process(pipe, scheduler, clean: torch.Tensor, timestep: int, seed: i
     return {"noise": noise, "x_t": noisy, "x0": recovered}
 
 
+def label_of(digit, num_classes: int) -> int | None:
+    """The inside views' digit: a class, or None for "random" (and for an unconditional model)."""
+    if not num_classes or digit in (None, "", "random"):
+        return None
+    if not isinstance(digit, str) or not digit.isdigit() or int(digit) >= num_classes:
+        raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
+    return int(digit)
+
+
 def make_forward(pipe, processor):
     """The forward process's view: a drawing made the UNet's clean sample, then noised to a timestep."""
     num_classes = pipe.num_classes or 0
@@ -357,19 +367,12 @@ def make_forward(pipe, processor):
     scheduler = diffusers.DDPMScheduler.from_config(pipe.scheduler.config)  # its own: add_noise and the x0 estimate
     last = scheduler.config.num_train_timesteps - 1
 
-    def label_of(digit) -> int | None:
-        if not num_classes or digit in (None, "", "random"):
-            return None
-        if not isinstance(digit, str) or not digit.isdigit() or int(digit) >= num_classes:
-            raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
-        return int(digit)
-
     def show(clean: torch.Tensor | None, timestep: float, digit, seed):
         if clean is None:
             raise gr.Error("Draw a digit and press *Noise my digit* first.")
         timestep = bounded(timestep, 0, last, f"Pick a timestep from 0 to {last}.")
         seed = bounded(seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}.")
-        label = label_of(digit)
+        label = label_of(digit, num_classes)
         shown = forward_process(pipe, scheduler, clean, timestep, seed, label)
         noise_scale = float(shown["noise"].abs().max()) or 1.0
         row = labelled_row(
@@ -407,13 +410,6 @@ def make_inside(pipe, schedulers: dict, lock: threading.Lock):
     num_classes = pipe.num_classes or 0
     image_size = pipe.config.image_size or pipe.unet.config.sample_size
 
-    def label_of(digit) -> int | None:
-        if not num_classes or digit in (None, "", "random"):
-            return None
-        if not isinstance(digit, str) or not digit.isdigit() or int(digit) >= num_classes:
-            raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
-        return int(digit)
-
     def show_step(record: dict | None, step: float):
         if not record:
             raise gr.Error("Press *Trace the denoising* first.")
@@ -435,7 +431,7 @@ def make_inside(pipe, schedulers: dict, lock: threading.Lock):
         return row, schedule_chart(schedulers["DDPM"], timestep), note
 
     def start(digit, guidance_scale, seed):
-        label = label_of(digit)
+        label = label_of(digit, num_classes)
         guidance = bounded(guidance_scale, 1, 10, "Guidance runs from 1 (none) to 10.", whole=False)
         seed = bounded(seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}.")
         with lock:
@@ -444,7 +440,7 @@ def make_inside(pipe, schedulers: dict, lock: threading.Lock):
 
     def compare(digit, seed):
         """Stream the comparison as it is drawn: the guidance row, then each sampler (DDPM's 250 steps last)."""
-        label = label_of(digit)
+        label = label_of(digit, num_classes)
         seed = bounded(seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}.")
         if label is None:
             raise gr.Error("Guidance needs a digit: pick one.")

@@ -92,6 +92,15 @@ def draw(page, demo, strokes: list[list[tuple[float, float]]], canvas_id: str = 
         page.mouse.up()
 
 
+def slide(page, slider_id: str, value: int, then: tuple[str, str]) -> None:
+    """Set a slider by typing in its number box, as a user can, and wait for the element `then[0]` to show the text
+    `then[1]`."""
+    box = page.locator(f"#{slider_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+    page.locator(f"#{then[0]}").get_by_text(then[1]).wait_for(timeout=60_000)
+
+
 def predicted_label(page) -> str:
     value = page.locator('#prediction [data-testid="label-output-value"]')
     value.wait_for(state="visible", timeout=60_000)
@@ -271,10 +280,7 @@ def test_the_gan_inside_view_slides_through_training_and_asks_the_discriminator(
     page = open_demo(demo, ready="#generate")
     page.get_by_role("tab", name="Inside the GAN").click()
     page.locator("#history-note").get_by_text("Epoch 2").wait_for(timeout=30_000)  # the last epoch first
-    box = page.locator("#history-epoch input[type=number]")
-    box.fill("1")
-    box.press("Enter")
-    page.locator("#history-note").get_by_text("Epoch 1").wait_for(timeout=30_000)
+    slide(page, "history-epoch", 1, then=("history-note", "Epoch 1"))
     page.locator("#history-grid img").wait_for(state="visible")
     page.locator("#gan-losses").wait_for(state="visible")
     page.locator("#score-generated").click()
@@ -295,17 +301,11 @@ def test_the_diffusion_inside_view_noises_a_drawn_digit_and_steps_through_the_de
     draw(page, demo, [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]], canvas_id="ddpm-canvas")
     page.locator("#noise-digit").click()
     page.locator("#forward-note").get_by_text("At t = 250").wait_for(timeout=60_000)
-    box = page.locator("#noise-t input[type=number]")
-    box.fill("700")
-    box.press("Enter")
-    page.locator("#forward-note").get_by_text("At t = 700").wait_for(timeout=60_000)
+    slide(page, "noise-t", 700, then=("forward-note", "At t = 700"))
     page.locator("#forward-strip img").wait_for(state="visible")
     page.locator("#trace").click()
     page.locator("#trace-note").get_by_text("Step 1 of 50").wait_for(timeout=120_000)
-    box = page.locator("#trace-step input[type=number]")
-    box.fill("40")
-    box.press("Enter")
-    page.locator("#trace-note").get_by_text("Step 40 of 50").wait_for(timeout=60_000)
+    slide(page, "trace-step", 40, then=("trace-note", "Step 40 of 50"))
     page.locator("#compare-ddpm").click()
     page.locator("#compare-status").get_by_text("Done.").wait_for(timeout=180_000)  # every sampler drawn
     page.locator("#samplers img").wait_for(state="visible")
