@@ -343,8 +343,6 @@ def make_inside(pipe, epochs: list[dict], processor):
     def score_generated(digit: str, seed: float):
         """NUM_SCORED generated digits and as many noise images, each with the discriminator's score."""
         label, seed = parse_digit(digit, num_classes), parse_seed(seed)
-        if pipe.discriminator is None:
-            raise gr.Error("This model was saved without its discriminator.")
         shown = scored_samples(pipe, label, seed)
         labels = shown["labels"]
         names = [f"{int(c)}: " for c in labels] if labels is not None else [""] * NUM_SCORED
@@ -372,8 +370,6 @@ def make_inside(pipe, epochs: list[dict], processor):
 
     def score_drawing(sketch: dict | None):
         """The drawing's score claimed as each digit (a class-conditional discriminator judges "a real 3")."""
-        if pipe.discriminator is None:
-            raise gr.Error("This model was saved without its discriminator.")
         digit = drawn_digit(processor, sketch, image_size)
         scores = drawing_scores(pipe, digit)
         best = int(scores.argmax())
@@ -432,6 +428,12 @@ def inside_tab(pipe, model_id: str, processor, choices: list[str]) -> None:
         else:
             gr.Markdown(missing, elem_id="history-note")
         gr.Markdown("### What the discriminator believes")
+        if getattr(pipe, "discriminator", None) is None or not hasattr(pipe, "discriminate"):
+            gr.Markdown(
+                "This model was saved without its discriminator (`scripts/train_gan.py` saves it with the pipeline).",
+                elem_id="scored-note",
+            )
+            return
         with gr.Row():
             with gr.Column():
                 digit = gr.Dropdown(choices, value=choices[-1], label="Digit")

@@ -215,6 +215,14 @@ def test_the_gan_inside_view_is_its_training_history_and_the_discriminators_own_
     with pytest.raises(AppError, match="Pick an epoch|maximum value"):
         client.predict(len(epochs) + 1, api_name="/history_epoch")
 
+    # a folder saved without its discriminator, or its history: the page says so and the rest works
+    bare = tmp_path / "generator-only"
+    type(pipe)(generator=pipe.generator).save_pretrained(bare)
+    demo = app.build_demo(str(bare), str(trained_dirs["mlp"]))
+    notes = [block.value for block in demo.blocks.values() if type(block).__name__ == "Markdown"]
+    assert any("saved without its discriminator" in note for note in notes)
+    assert any("saved without its training history" in note for note in notes)
+
 
 def test_ddpm_streams_previews_then_the_samples(serve, trained_dirs):
     client = serve(load_app("ddpm").build_demo(str(trained_dirs["ddpm"])), concurrency=1)
