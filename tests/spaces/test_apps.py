@@ -488,18 +488,27 @@ def refused_in_plain_words(function, good: list, position: int, value) -> bool:
 @pytest.fixture(scope="module")
 def generative_functions(trained_dirs):
     """Each generative demo's functions, with good arguments and the positions of the numbers they take."""
+    import torch
+
     gan = load_app("gan")
-    generate, interpolate = gan.make_functions(gan.load(str(trained_dirs["gan"])))
+    gan_pipe = gan.load(str(trained_dirs["gan"]))
+    generate, interpolate = gan.make_functions(gan_pipe)
+    show_epoch, score_generated, _ = gan.make_inside(gan_pipe, gan.training_history(str(trained_dirs["gan"]))[0], None)
     gpt = load_app("gpt")
     write = gpt.make_writer(*gpt.load(str(trained_dirs["gpt"])))
     ddpm = load_app("ddpm")
     pipe = ddpm.load(str(trained_dirs["ddpm"]))
     sample = ddpm.make_sampler(pipe, ddpm.make_schedulers(pipe), threading.Lock())
+    _, noise_step = ddpm.make_forward(pipe, None)
+    clean = ddpm.clean_sample(pipe, torch.rand(1, 1, 28, 28))
     return [
         (generate, ["3", 0, 4], [1, 2]),
         (interpolate, ["3", 0, 1, 4], [1, 2, 3]),
+        (show_epoch, [1], [0]),
+        (score_generated, ["3", 0], [1]),
         (write, ["Shall", 0.8, 10, 0.9, 4], [1, 2, 3, 4]),
         (lambda *a: sample(*a, progress=lambda *_, **__: None), ["3", 1.2, "DPM-Solver", 2, 1, 0], [0, 1, 3, 4, 5]),
+        (noise_step, [clean, 100, "3", 0], [1, 3]),
     ]
 
 
