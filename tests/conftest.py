@@ -159,25 +159,29 @@ def trained_mlp_dir(mnist_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_judge_dir(mnist_dir, tmp_path_factory) -> Path:
-    """The judge of generated digits at its recipe (the CNN on MNIST, 6 epochs, about 5 minutes): for slow tests."""
-    output_dir = tmp_path_factory.mktemp("trained") / "mnist-judge"
-    result = run_script(
-        [
-            "scripts/train_cnn.py",
-            *("--random_rotation", "0", "--random_shift", "0", "--random_scale", "0"),
-            *("--per_device_train_batch_size", "256", "--learning_rate", "3e-3"),
-            "--num_train_epochs",
-            "6",
-            "--dataset_name",
-            str(mnist_dir),
-            "--output_dir",
-            str(output_dir),
-            "--report_to",
-            "none",
-        ]
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return output_dir
+    """The judge of generated digits at its recipe (the CNN on MNIST, 6 epochs, about 5 minutes): for slow tests.
+    Trained once per test run, by whichever worker asks first (two trainings at once on 2 cores take far longer)."""
+
+    def build(folder: Path) -> None:
+        result = run_script(
+            [
+                "scripts/train_cnn.py",
+                *("--random_rotation", "0", "--random_shift", "0", "--random_scale", "0"),
+                *("--per_device_train_batch_size", "256", "--learning_rate", "3e-3"),
+                "--num_train_epochs",
+                "6",
+                "--dataset_name",
+                str(mnist_dir),
+                "--output_dir",
+                str(folder / "mnist-judge"),
+                "--report_to",
+                "none",
+            ],
+            timeout=1800,
+        )
+        assert result.returncode == 0, result.stderr[-4000:]
+
+    return built_once(tmp_path_factory, "trained_judge", build) / "mnist-judge"
 
 
 @pytest.fixture(scope="session")
