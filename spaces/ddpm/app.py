@@ -112,6 +112,15 @@ def bounded(value, low: float, high: float, message: str, whole: bool = True):
     return int(number) if whole else number
 
 
+def label_of(digit, num_classes: int) -> int | None:
+    """The page's digit as a class, or None for "random" (and for an unconditional model); a gr.Error otherwise."""
+    if digit in (None, "", "random"):
+        return None
+    if not isinstance(digit, str) or not digit.isdigit() or int(digit) >= max(num_classes, 1):
+        raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
+    return int(digit) if num_classes else None
+
+
 def make_schedulers(pipe) -> dict:
     """One scheduler object per sampler, made from the pipeline's own configuration."""
     return {name: getattr(diffusers, cls).from_config(pipe.scheduler.config) for name, (cls, _, _) in SAMPLERS.items()}
@@ -131,13 +140,7 @@ def make_sampler(pipe, schedulers: dict, lock: threading.Lock):
         count = bounded(num_images, 1, MAX_IMAGES, f"Ask for 1 to {MAX_IMAGES} images.")
         seed = bounded(seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}.")
         guidance = bounded(guidance_scale, 1, 10, "Guidance runs from 1 (none) to 10.", whole=False)
-        if digit in (None, "", "random"):
-            label = None
-        elif not isinstance(digit, str) or not digit.isdigit() or int(digit) >= max(num_classes, 1):
-            raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
-        else:
-            label = int(digit) if num_classes else None
-        return label, guidance, steps, count, seed
+        return label_of(digit, num_classes), guidance, steps, count, seed
 
     def sample(digit, guidance_scale, sampler, steps, num_images, seed, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
         """Stream (preview grid, status) while denoising; the last one is the result."""
@@ -349,15 +352,6 @@ def forward_process(pipe, scheduler, clean: torch.Tensor, timestep: int, seed: i
     prediction = pipe.unet(noisy, t, class_labels=labels).sample
     recovered = scheduler.step(prediction, timestep, noisy).pred_original_sample
     return {"noise": noise, "x_t": noisy, "x0": recovered}
-
-
-def label_of(digit, num_classes: int) -> int | None:
-    """The inside views' digit: a class, or None for "random" (and for an unconditional model)."""
-    if not num_classes or digit in (None, "", "random"):
-        return None
-    if not isinstance(digit, str) or not digit.isdigit() or int(digit) >= num_classes:
-        raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
-    return int(digit)
 
 
 def make_forward(pipe, processor):
