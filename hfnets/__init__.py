@@ -25,8 +25,6 @@ _LAZY_NAMES = {
     "CnnForImageClassification": "cnn",
     "CnnImageProcessor": "cnn",
     "CnnPreTrainedModel": "cnn",
-    "MnistCnnConfig": "cnn",
-    "MnistCnnForImageClassification": "cnn",
     "CharGptConfig": "gpt",
     "CharGptForCausalLM": "gpt",
     "CharGptModel": "gpt",

@@ -13,24 +13,32 @@ import sys
 import threading
 import warnings
 
+# Model types that older hfnets releases saved, each read as the configuration that replaced it (saved again, a folder
+# takes the new type). The MNIST judge was its own "hfnets-mnist-cnn" type before the CNN became one family.
+LEGACY_MODEL_TYPES = {"hfnets-mnist-cnn": "hfnets-cnn"}
+
 
 def register_configs() -> None:
     from transformers import AutoConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
-    from .cnn.configuration_cnn import CnnConfig, MnistCnnConfig
+    from .cnn.configuration_cnn import CnnConfig
     from .gpt.configuration_gpt import CharGptConfig
     from .mlp.configuration_mlp import MnistMlpConfig
     from .rnn.configuration_rnn import CharRnnConfig
 
-    for config_class in (MnistMlpConfig, CnnConfig, MnistCnnConfig, CharGptConfig, CharRnnConfig):
+    for config_class in (MnistMlpConfig, CnnConfig, CharGptConfig, CharRnnConfig):
         AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+    for legacy, current in LEGACY_MODEL_TYPES.items():
+        # AutoConfig.register insists on the class's own model_type; the mapping itself reads any name as a class.
+        CONFIG_MAPPING.register(legacy, CONFIG_MAPPING[current], exist_ok=True)
 
 
 def register_models() -> None:
     from transformers import AutoModel, AutoModelForCausalLM, AutoModelForImageClassification
 
-    from .cnn.configuration_cnn import CnnConfig, MnistCnnConfig
-    from .cnn.modeling_cnn import CnnForImageClassification, MnistCnnForImageClassification
+    from .cnn.configuration_cnn import CnnConfig
+    from .cnn.modeling_cnn import CnnForImageClassification
     from .gpt.configuration_gpt import CharGptConfig
     from .gpt.modeling_gpt import CharGptForCausalLM, CharGptModel
     from .mlp.configuration_mlp import MnistMlpConfig
@@ -40,12 +48,8 @@ def register_models() -> None:
 
     AutoModel.register(MnistMlpConfig, MnistMlpForImageClassification, exist_ok=True)
     AutoModelForImageClassification.register(MnistMlpConfig, MnistMlpForImageClassification, exist_ok=True)
-    for config_class, model_class in (
-        (CnnConfig, CnnForImageClassification),
-        (MnistCnnConfig, MnistCnnForImageClassification),
-    ):
-        AutoModel.register(config_class, model_class, exist_ok=True)
-        AutoModelForImageClassification.register(config_class, model_class, exist_ok=True)
+    AutoModel.register(CnnConfig, CnnForImageClassification, exist_ok=True)
+    AutoModelForImageClassification.register(CnnConfig, CnnForImageClassification, exist_ok=True)
     AutoModel.register(CharGptConfig, CharGptModel, exist_ok=True)
     AutoModelForCausalLM.register(CharGptConfig, CharGptForCausalLM, exist_ok=True)
     AutoModelForCausalLM.register(CharRnnConfig, CharRnnForCausalLM, exist_ok=True)
@@ -65,13 +69,14 @@ def register_tokenizers() -> None:
 def register_image_processors() -> None:
     from transformers import AutoImageProcessor
 
-    from .cnn.configuration_cnn import CnnConfig, MnistCnnConfig
+    from .cnn.configuration_cnn import CnnConfig
     from .cnn.image_processing_cnn import CnnImageProcessor
     from .mlp.configuration_mlp import MnistMlpConfig
     from .mlp.image_processing_mlp import MnistMlpImageProcessor
 
-    for config_class in (MnistMlpConfig, MnistCnnConfig):  # the digit classifiers read digits the MNIST way
-        AutoImageProcessor.register(config_class, slow_image_processor_class=MnistMlpImageProcessor, exist_ok=True)
+    # A folder's preprocessor_config.json names its processor (the MNIST judge reads digits as the MLP does); these
+    # are the defaults for a folder whose processor names no type.
+    AutoImageProcessor.register(MnistMlpConfig, slow_image_processor_class=MnistMlpImageProcessor, exist_ok=True)
     AutoImageProcessor.register(CnnConfig, slow_image_processor_class=CnnImageProcessor, exist_ok=True)
 
 

@@ -4,6 +4,8 @@ still hold when measured again (the MLP, CNN and GPT on their whole test or vali
 import json
 import math
 import os
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from huggingface_hub import ModelCard
 from hfnets import cli
 from hfnets.hub import check_model_folder
 from hfnets.resources import PRETRAINED_MODELS, available_pretrained, pretrained_path
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_script
 from tests.helpers.isolated import run_without_hfnets
 
 SHIPPED = available_pretrained()
@@ -47,6 +49,19 @@ def test_each_shipped_folder_is_complete_with_its_card_and_command(name):
     card = ModelCard.load(f"{folder}/README.md")
     assert "accelerate launch scripts/train_" in card.text  # the command that produced it
     assert not any(part.startswith("checkpoint-") or part == "runs" for part in os.listdir(folder))
+
+
+@pytest.mark.parametrize("name", list(PRETRAINED_MODELS))
+def test_each_cards_command_runs_as_written_with_the_scripts_it_names(name):
+    """The card's training command parses with today's script, or the card checks out the release that ran it."""
+    text = ModelCard.load(f"{shipped(name)}/README.md").text
+    command = next(line for line in text.splitlines() if line.startswith("accelerate launch scripts/train_"))
+    release = re.search(r"^git checkout (\w+)", text, re.MULTILINE)
+    if release:  # the old script, then today's hfnets loading and saving its folder
+        assert text.index(release.group(0)) < text.index(command) < text.index("git checkout main")
+        return
+    script, *argv = shlex.split(command)[2:]
+    load_script(Path(script).stem).parse_args(argv)  # an unknown or refused flag exits here
 
 
 def test_the_shipped_code_files_are_the_packages_current_ones():

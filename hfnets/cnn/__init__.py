@@ -1,5 +1,5 @@
-"""The convolutional image classifier (grayscale or RGB, any size its image processor makes), and its MNIST version
-that judges generated digits.
+"""The convolutional image classifier (grayscale or RGB, any size its image processor makes); the MNIST digit
+classifier that judges generated digits is one.
 
 Each name is imported from its module on first use, so that the configuration alone does not import the model.
 """
@@ -8,11 +8,9 @@ from ..lazy import lazy_names
 
 _NAMES = {
     "CnnConfig": "configuration_cnn",
-    "MnistCnnConfig": "configuration_cnn",
     "CnnImageProcessor": "image_processing_cnn",
     "CnnForImageClassification": "modeling_cnn",
     "CnnPreTrainedModel": "modeling_cnn",
-    "MnistCnnForImageClassification": "modeling_cnn",
 }
 __all__ = sorted(_NAMES)
 

@@ -1,4 +1,4 @@
-"""Configuration of the convolutional image classifier, and of the MNIST digit classifier that judges generated digits.
+"""Configuration of the convolutional image classifier (the MNIST judge of generated digits is one of them).
 
 This file travels with the weights (`trust_remote_code=True`): it imports only the standard library and transformers.
 """
@@ -96,20 +96,4 @@ class CnnConfig(PretrainedConfig):
         return super().from_dict(config_dict, **kwargs)
 
 
-class MnistCnnConfig(CnnConfig):
-    r"""
-    The MNIST digit classifier that judges generated digits: a [`CnnConfig`] of two blocks (32 and 64 channels) on
-    28x28 grayscale images, whose classes are the digits "0" to "9" unless `id2label` or `num_labels` says otherwise.
-    """
-
-    model_type = "hfnets-mnist-cnn"
-
-    def __init__(self, **kwargs):
-        if "id2label" not in kwargs and "num_labels" not in kwargs:
-            kwargs["id2label"] = {i: str(i) for i in range(10)}
-            kwargs["label2id"] = {str(i): i for i in range(10)}
-        super().__init__(**kwargs)
-
-
 CnnConfig.register_for_auto_class()  # save_pretrained copies this file beside config.json
-MnistCnnConfig.register_for_auto_class()

@@ -14,7 +14,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import ImageClassifierOutput
 
-from .configuration_cnn import CnnConfig, MnistCnnConfig
+from .configuration_cnn import CnnConfig
 
 
 class CnnPreTrainedModel(PreTrainedModel):
@@ -122,25 +122,5 @@ class CnnForImageClassification(CnnPreTrainedModel):
         return ImageClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)
 
 
-class MnistCnnForImageClassification(CnnForImageClassification):
-    r"""
-    The MNIST digit classifier that judges generated digits ([`MnistCnnConfig`]: two blocks on 28x28 grayscale).
-
-    Example:
-
-    ```python
-    >>> import torch
-    >>> from hfnets import MnistCnnConfig, MnistCnnForImageClassification
-
-    >>> model = MnistCnnForImageClassification(MnistCnnConfig())
-    >>> model(torch.randn(2, 1, 28, 28)).logits.shape
-    torch.Size([2, 10])
-    ```
-    """
-
-    config_class = MnistCnnConfig
-
-
 # save_pretrained copies this file beside the weights, so the folder loads with trust_remote_code=True
 CnnForImageClassification.register_for_auto_class("AutoModelForImageClassification")
-MnistCnnForImageClassification.register_for_auto_class("AutoModelForImageClassification")

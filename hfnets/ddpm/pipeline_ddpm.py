@@ -20,6 +20,8 @@ from diffusers.schedulers import KarrasDiffusionSchedulers
 from diffusers.utils.torch_utils import randn_tensor
 
 OUTPUT_TYPES = ("pil", "np", "pt", "latent")
+# Component libraries diffusers imports by name; anything else is our own code and travels with the weights.
+_LIBRARIES = ("diffusers", "transformers")
 
 
 def null_class(unet: UNet2DModel) -> int | None:
@@ -47,6 +49,28 @@ def check_count(name: str, value, limit: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= limit:
         raise ValueError(f"`{name}` must be an integer in [1, {limit}], got {value!r}.")
     return int(value)
+
+
+# Copied from hfnets.gan.pipeline_gan.expand_class_labels
+def expand_class_labels(class_labels, batch_size: int | None, num_classes: int, generator=None) -> torch.Tensor:
+    """`class_labels` checked and expanded to one per image (`batch_size` of them; None: as many as given), on the
+    CPU; none given: a random class per image (one where `batch_size` is None), drawn with `generator`."""
+    if class_labels is None:
+        if isinstance(generator, list):
+            generator = generator[0]
+        device = generator.device if generator is not None else "cpu"
+        count = 1 if batch_size is None else batch_size
+        return torch.randint(0, num_classes, (count,), generator=generator, device=device).cpu()
+    labels = class_label_tensor(class_labels)
+    if len(labels) == 0:
+        raise ValueError("`class_labels` is empty: give at least one class.")
+    if len(labels) == 1 and batch_size is not None:
+        labels = labels.expand(batch_size)
+    if batch_size is not None and len(labels) != batch_size:
+        raise ValueError(f"Got {len(labels)} class labels for batch_size={batch_size}: pass one, or one per image.")
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"`class_labels` must lie in [0, {num_classes}), got {labels.tolist()}.")
+    return labels
 
 
 def check_resolution(unet: UNet2DModel, size: int) -> None:
@@ -179,58 +203,32 @@ class DdpmPipeline(DiffusionPipeline):
         Returns:
             [`~diffusers.ImagePipelineOutput`] with `images`.
         """
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
-        unknown = set(callback_on_step_end_tensor_inputs) - set(self._callback_tensor_inputs)
-        if unknown:
-            raise ValueError(f"The callback can receive only {self._callback_tensor_inputs}, not {sorted(unknown)}.")
-        train_steps = self.scheduler.config.num_train_timesteps
-        num_inference_steps = check_count("num_inference_steps", num_inference_steps, train_steps)
         guidance_scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
-        if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, numbers.Real):
-            raise ValueError(f"`guidance_scale` must be a number >= 1, got {guidance_scale!r}.")
-        guidance_scale = float(guidance_scale)
-        if not math.isfinite(guidance_scale):
-            raise ValueError(f"`guidance_scale` must be a finite number >= 1, got {guidance_scale}.")
-        if batch_size is not None:
-            batch_size = check_count("batch_size", batch_size, self.max_batch_size)
+        self.check_inputs(
+            batch_size, guidance_scale, num_inference_steps, output_type, callback_on_step_end_tensor_inputs
+        )
+        self._guidance_scale = float(guidance_scale)
         device, dtype = self._execution_device, self.unet.dtype
-        labels = self._class_labels(class_labels, batch_size, generator)
+
+        # 1. one class per image (random ones where none are given), and so the batch size
+        labels = self._class_labels(class_labels, None if batch_size is None else int(batch_size), generator)
         if labels is not None:
             batch_size = check_count("batch_size (the number of class labels)", len(labels), self.max_batch_size)
-        elif batch_size is None:
-            batch_size = 1
-        if labels is None and guidance_scale != 1:
-            raise ValueError(
-                f"This UNet is unconditional: guidance has no meaning, leave `guidance_scale` at 1 (got "
-                f"{guidance_scale})."
-            )
-        if guidance_scale < 1:
-            raise ValueError(
-                f"`guidance_scale` must be >= 1 (1: no guidance; 2-4: clearer classes, less variety), got "
-                f"{guidance_scale}."
-            )
-        self._guidance_scale = guidance_scale
-
-        # 1. starting noise at the UNet's side
-        unet_config = self.unet.config
-        shape = (batch_size, unet_config.in_channels, unet_config.sample_size, unet_config.sample_size)
-        if latents is None:
-            latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
-        elif tuple(latents.shape) != shape:
-            raise ValueError(f"`latents` must have shape {shape} for this UNet, got {tuple(latents.shape)}.")
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        latents = latents.to(device=device, dtype=dtype) * self.scheduler.init_noise_sigma
+        batch_size = 1 if batch_size is None else int(batch_size)
         guided_labels = None
         if labels is not None:
             labels = labels.to(device)
             # With guidance, one batched pass per step: the conditional half, then the null-class half.
             guided_labels = torch.cat([labels, torch.full_like(labels, null_class(self.unet))])
+
+        # 2. the timesteps, and the starting noise at the UNet's side
+        self.scheduler.set_timesteps(int(num_inference_steps), device=device)
+        latents = self.prepare_latents(batch_size, dtype, device, generator, latents)
         step_kwargs = {}
         if "generator" in inspect.signature(self.scheduler.step).parameters:
             step_kwargs["generator"] = generator
 
-        # 2. denoise: predict, guide, step
+        # 3. denoise: predict, guide, step
         self._num_timesteps = len(self.scheduler.timesteps)
         for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
             guided = self.do_classifier_free_guidance and labels is not None  # a callback may change it
@@ -251,7 +249,7 @@ class DdpmPipeline(DiffusionPipeline):
         if output_type == "latent":
             self.maybe_free_model_hooks()
             return ImagePipelineOutput(images=latents) if return_dict else (latents,)
-        # 3. crop the padding away, [-1, 1] -> [0, 1]
+        # 4. crop the padding away, [-1, 1] -> [0, 1], in the output type asked for
         images = self.crop(latents)
         images = (images.float() / 2 + 0.5).clamp(0, 1)
         if output_type == "np" or output_type == "pil":
@@ -261,6 +259,58 @@ class DdpmPipeline(DiffusionPipeline):
         self.maybe_free_model_hooks()
         return ImagePipelineOutput(images=images) if return_dict else (images,)
 
+    def check_inputs(
+        self,
+        batch_size,
+        guidance_scale,
+        num_inference_steps,
+        output_type: str,
+        callback_on_step_end_tensor_inputs: list[str],
+    ) -> None:
+        """Refuse, before any work, a call the pipeline cannot answer."""
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+        unknown = set(callback_on_step_end_tensor_inputs) - set(self._callback_tensor_inputs)
+        if unknown:
+            raise ValueError(f"The callback can receive only {self._callback_tensor_inputs}, not {sorted(unknown)}.")
+        check_count("num_inference_steps", num_inference_steps, self.scheduler.config.num_train_timesteps)
+        if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, numbers.Real):
+            raise ValueError(f"`guidance_scale` must be a number >= 1, got {guidance_scale!r}.")
+        if not math.isfinite(guidance_scale):
+            raise ValueError(f"`guidance_scale` must be a finite number >= 1, got {guidance_scale}.")
+        if batch_size is not None:
+            check_count("batch_size", batch_size, self.max_batch_size)
+        if self.num_classes == 0 and guidance_scale != 1:
+            raise ValueError(
+                f"This UNet is unconditional: guidance has no meaning, leave `guidance_scale` at 1 (got "
+                f"{guidance_scale})."
+            )
+        if guidance_scale < 1:
+            raise ValueError(
+                f"`guidance_scale` must be >= 1 (1: no guidance; 2-4: clearer classes, less variety), got "
+                f"{guidance_scale}."
+            )
+
+    def prepare_latents(
+        self,
+        batch_size: int,
+        dtype: torch.dtype,
+        device: torch.device,
+        generator: torch.Generator | list[torch.Generator] | None,
+        latents: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The starting noise at the UNet's side (batch_size, C, sample_size, sample_size), scaled by the scheduler's
+        `init_noise_sigma`: drawn with `generator`, or the caller's `latents` checked (shape, finite values)."""
+        config = self.unet.config
+        shape = (batch_size, config.in_channels, config.sample_size, config.sample_size)
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+        elif tuple(latents.shape) != shape:
+            raise ValueError(f"`latents` must have shape {shape} for this UNet, got {tuple(latents.shape)}.")
+        elif not torch.isfinite(latents).all():
+            raise ValueError("`latents` holds NaN or infinite values: pass finite noise (e.g. from torch.randn).")
+        return latents.to(device=device, dtype=dtype) * self.scheduler.init_noise_sigma
+
     def crop(self, images: torch.Tensor) -> torch.Tensor:
         """Cut the centre `image_size` square out of UNet-sized images (the inverse of the training padding)."""
         margin = (images.shape[-1] - self.config.image_size) // 2
@@ -268,30 +318,13 @@ class DdpmPipeline(DiffusionPipeline):
         return images[..., margin : margin + size, margin : margin + size]
 
     def _class_labels(self, class_labels, batch_size: int | None, generator) -> torch.Tensor | None:
-        """Check and expand `class_labels` to a (batch_size,) tensor, or draw random ones."""
-        num_classes = self.num_classes
-        if num_classes == 0:
+        """`class_labels` checked and expanded to one per image (random classes where none are given); None for an
+        unconditional UNet."""
+        if self.num_classes == 0:
             if class_labels is not None:
                 raise ValueError("This UNet is unconditional (no class embedding): it takes no `class_labels`.")
             return None
-        if class_labels is None:
-            count = 1 if batch_size is None else batch_size
-            if isinstance(generator, list):
-                generator = generator[0]
-            device = generator.device if generator is not None else "cpu"
-            return torch.randint(0, num_classes, (count,), generator=generator, device=device).cpu()
-        labels = class_label_tensor(class_labels)
-        if len(labels) == 0:
-            raise ValueError("`class_labels` is empty: give at least one class.")
-        if len(labels) == 1 and batch_size is not None:
-            labels = labels.expand(batch_size)
-        if batch_size is not None and len(labels) != batch_size:
-            raise ValueError(
-                f"Got {len(labels)} class labels for batch_size={batch_size}: pass one, or one per image."
-            )
-        if labels.min() < 0 or labels.max() >= num_classes:
-            raise ValueError(f"`class_labels` must lie in [0, {num_classes}), got {labels.tolist()}.")
-        return labels
+        return expand_class_labels(class_labels, batch_size, self.num_classes, generator)
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
         """`DiffusionPipeline.save_pretrained`, plus this file, so the folder loads where hfnets is absent.
@@ -301,13 +334,28 @@ class DdpmPipeline(DiffusionPipeline):
         trust_remote_code=True)`.
         """
         super().save_pretrained(save_directory, **kwargs)
-        index_path = os.path.join(save_directory, "model_index.json")
-        with open(index_path, encoding="utf-8") as handle:
-            index = json.load(handle)
-        shutil.copyfile(inspect.getfile(type(self)), os.path.join(save_directory, "pipeline_ddpm.py"))
-        index["_class_name"] = ["pipeline_ddpm", type(self).__name__]
-        # Written atomically, as hfnets.atomic.write_json_atomically does (this file travels alone, without it).
-        with tempfile.NamedTemporaryFile("w", dir=save_directory, suffix=".json", delete=False) as tmp:
-            json.dump(index, tmp, indent=2, sort_keys=True)
-        os.chmod(tmp.name, 0o644)
-        os.replace(tmp.name, index_path)
+        save_code_files(self, save_directory)
+
+
+# Copied from hfnets.gan.pipeline_gan.save_code_files
+def save_code_files(pipeline: DiffusionPipeline, save_directory: str | os.PathLike) -> None:
+    """Beside a saved pipeline, its own code: the pipeline's source file at the folder's root and each non-library
+    component's source in its subfolder, named in `model_index.json` (`["pipeline_gan", "GanPipeline"]`,
+    `["modeling_gan", "GanGenerator"]`) so that `trust_remote_code=True` loads them."""
+    index_path = os.path.join(save_directory, "model_index.json")
+    with open(index_path, encoding="utf-8") as handle:
+        index = json.load(handle)
+    source = inspect.getfile(type(pipeline))
+    shutil.copyfile(source, os.path.join(save_directory, os.path.basename(source)))
+    index["_class_name"] = [os.path.splitext(os.path.basename(source))[0], type(pipeline).__name__]
+    for name, component in pipeline.components.items():
+        if component is None or type(component).__module__.split(".")[0] in _LIBRARIES:
+            continue
+        source = inspect.getfile(type(component))
+        shutil.copyfile(source, os.path.join(save_directory, name, os.path.basename(source)))
+        index[name] = [os.path.splitext(os.path.basename(source))[0], type(component).__name__]
+    # Written atomically, as hfnets.atomic.write_json_atomically does (this file travels alone, without it).
+    with tempfile.NamedTemporaryFile("w", dir=save_directory, suffix=".json", delete=False) as tmp:
+        json.dump(index, tmp, indent=2, sort_keys=True)
+    os.chmod(tmp.name, 0o644)
+    os.replace(tmp.name, index_path)

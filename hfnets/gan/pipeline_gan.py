@@ -45,6 +45,27 @@ def check_count(name: str, value, limit: int) -> int:
     return int(value)
 
 
+def expand_class_labels(class_labels, batch_size: int | None, num_classes: int, generator=None) -> torch.Tensor:
+    """`class_labels` checked and expanded to one per image (`batch_size` of them; None: as many as given), on the
+    CPU; none given: a random class per image (one where `batch_size` is None), drawn with `generator`."""
+    if class_labels is None:
+        if isinstance(generator, list):
+            generator = generator[0]
+        device = generator.device if generator is not None else "cpu"
+        count = 1 if batch_size is None else batch_size
+        return torch.randint(0, num_classes, (count,), generator=generator, device=device).cpu()
+    labels = class_label_tensor(class_labels)
+    if len(labels) == 0:
+        raise ValueError("`class_labels` is empty: give at least one class.")
+    if len(labels) == 1 and batch_size is not None:
+        labels = labels.expand(batch_size)
+    if batch_size is not None and len(labels) != batch_size:
+        raise ValueError(f"Got {len(labels)} class labels for batch_size={batch_size}: pass one, or one per image.")
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"`class_labels` must lie in [0, {num_classes}), got {labels.tolist()}.")
+    return labels
+
+
 @dataclass
 class GanDiscriminationOutput(BaseOutput):
     """What the discriminator believes of each image.
@@ -139,32 +160,54 @@ class GanPipeline(DiffusionPipeline):
         """
         if class_labels is not None:
             class_labels = class_label_tensor(class_labels)
-        if batch_size is None:
+        if batch_size is None:  # one image per class label, else per row of latents, else one
             num_labels = 0 if class_labels is None else class_labels.numel()
             batch_size = num_labels if num_labels > 1 else (len(latents) if latents is not None else 1)
-        batch_size = check_count("batch_size", batch_size, self.max_batch_size)
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+        self.check_inputs(batch_size, output_type)
+        batch_size = int(batch_size)
         config = self.generator.config
         device, dtype = self._execution_device, self.generator.dtype
-        labels = self._class_labels(class_labels, batch_size, config.num_classes, device, generator)
 
-        # 1. noise: z ~ N(0, I), from the caller's generator for reproducibility
-        if latents is None:
-            latents = randn_tensor((batch_size, config.latent_dim), generator=generator, device=device, dtype=dtype)
-        elif tuple(latents.shape) != (batch_size, config.latent_dim):
-            raise ValueError(
-                f"`latents` must have shape {(batch_size, config.latent_dim)}, got {tuple(latents.shape)}."
-            )
-        # 2. one forward pass of the generator: images in [-1, 1] -> [0, 1]
-        images = self.generator(latents.to(device=device, dtype=dtype), labels).sample
+        # 1. one class per image (random ones where none are given)
+        labels = self._class_labels(class_labels, batch_size, config.num_classes, device, generator)
+        # 2. noise: z ~ N(0, I), from the caller's generator for reproducibility
+        latents = self.prepare_latents(batch_size, config.latent_dim, dtype, device, generator, latents)
+        # 3. one forward pass of the generator: images in [-1, 1] -> [0, 1]
+        images = self.generator(latents, labels).sample
         images = (images.float() / 2 + 0.5).clamp(0, 1)
 
+        # 4. the output type asked for
         if output_type == "np" or output_type == "pil":
             images = images.permute(0, 2, 3, 1).cpu().numpy()  # (batch, H, W, C)
             if output_type == "pil":
                 images = self.numpy_to_pil(images)
         return ImagePipelineOutput(images=images) if return_dict else (images,)
+
+    def check_inputs(self, batch_size, output_type: str) -> None:
+        """Refuse, before any work, a call the pipeline cannot answer."""
+        check_count("batch_size", batch_size, self.max_batch_size)
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+
+    def prepare_latents(
+        self,
+        batch_size: int,
+        latent_dim: int,
+        dtype: torch.dtype,
+        device: torch.device,
+        generator: torch.Generator | list[torch.Generator] | None,
+        latents: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The generator's input noise (batch_size, latent_dim): drawn with `generator`, or the caller's `latents`
+        checked (shape, finite values) and moved to `device`."""
+        shape = (batch_size, latent_dim)
+        if latents is None:
+            return randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+        if tuple(latents.shape) != shape:
+            raise ValueError(f"`latents` must have shape {shape}, got {tuple(latents.shape)}.")
+        if not torch.isfinite(latents).all():
+            raise ValueError("`latents` holds NaN or infinite values: pass finite noise (e.g. from torch.randn).")
+        return latents.to(device=device, dtype=dtype)
 
     @torch.no_grad()
     def interpolate(
@@ -274,29 +317,13 @@ class GanPipeline(DiffusionPipeline):
 
     @staticmethod
     def _class_labels(class_labels, batch_size: int, num_classes: int, device, generator=None) -> torch.Tensor | None:
-        """Check and expand `class_labels` to a (batch_size,) tensor on `device`; none given on a class-conditional
-        generator: a random class per image, drawn with `generator`."""
+        """`class_labels` checked and expanded to a (batch_size,) tensor on `device` (random classes where none are
+        given); None for an unconditional generator."""
         if num_classes == 0:
             if class_labels is not None:
                 raise ValueError("This GAN is unconditional (num_classes=0): it takes no `class_labels`.")
             return None
-        if class_labels is None:
-            if isinstance(generator, list):
-                generator = generator[0]
-            where = generator.device if generator is not None else "cpu"
-            return torch.randint(0, num_classes, (batch_size,), generator=generator, device=where).to(device)
-        labels = class_label_tensor(class_labels)
-        if len(labels) == 0:
-            raise ValueError("`class_labels` is empty: give at least one class.")
-        if len(labels) == 1:
-            labels = labels.expand(batch_size)
-        if len(labels) != batch_size:
-            raise ValueError(
-                f"Got {len(labels)} class labels for batch_size={batch_size}: pass one, or one per image."
-            )
-        if labels.min() < 0 or labels.max() >= num_classes:
-            raise ValueError(f"`class_labels` must lie in [0, {num_classes}), got {labels.tolist()}.")
-        return labels.to(device)
+        return expand_class_labels(class_labels, batch_size, num_classes, generator).to(device)
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
         """`DiffusionPipeline.save_pretrained`, plus the code files, so the folder loads where hfnets is absent.
@@ -307,19 +334,27 @@ class GanPipeline(DiffusionPipeline):
         `DiffusionPipeline.from_pretrained(folder, trust_remote_code=True)`.
         """
         super().save_pretrained(save_directory, **kwargs)
-        index_path = os.path.join(save_directory, "model_index.json")
-        with open(index_path, encoding="utf-8") as handle:
-            index = json.load(handle)
-        shutil.copyfile(inspect.getfile(type(self)), os.path.join(save_directory, "pipeline_gan.py"))
-        index["_class_name"] = ["pipeline_gan", type(self).__name__]
-        for name, component in self.components.items():
-            if component is None or type(component).__module__.split(".")[0] in _LIBRARIES:
-                continue
-            source = inspect.getfile(type(component))
-            shutil.copyfile(source, os.path.join(save_directory, name, os.path.basename(source)))
-            index[name] = [os.path.splitext(os.path.basename(source))[0], type(component).__name__]
-        # Written atomically, as hfnets.atomic.write_json_atomically does (this file travels alone, without it).
-        with tempfile.NamedTemporaryFile("w", dir=save_directory, suffix=".json", delete=False) as tmp:
-            json.dump(index, tmp, indent=2, sort_keys=True)
-        os.chmod(tmp.name, 0o644)
-        os.replace(tmp.name, index_path)
+        save_code_files(self, save_directory)
+
+
+def save_code_files(pipeline: DiffusionPipeline, save_directory: str | os.PathLike) -> None:
+    """Beside a saved pipeline, its own code: the pipeline's source file at the folder's root and each non-library
+    component's source in its subfolder, named in `model_index.json` (`["pipeline_gan", "GanPipeline"]`,
+    `["modeling_gan", "GanGenerator"]`) so that `trust_remote_code=True` loads them."""
+    index_path = os.path.join(save_directory, "model_index.json")
+    with open(index_path, encoding="utf-8") as handle:
+        index = json.load(handle)
+    source = inspect.getfile(type(pipeline))
+    shutil.copyfile(source, os.path.join(save_directory, os.path.basename(source)))
+    index["_class_name"] = [os.path.splitext(os.path.basename(source))[0], type(pipeline).__name__]
+    for name, component in pipeline.components.items():
+        if component is None or type(component).__module__.split(".")[0] in _LIBRARIES:
+            continue
+        source = inspect.getfile(type(component))
+        shutil.copyfile(source, os.path.join(save_directory, name, os.path.basename(source)))
+        index[name] = [os.path.splitext(os.path.basename(source))[0], type(component).__name__]
+    # Written atomically, as hfnets.atomic.write_json_atomically does (this file travels alone, without it).
+    with tempfile.NamedTemporaryFile("w", dir=save_directory, suffix=".json", delete=False) as tmp:
+        json.dump(index, tmp, indent=2, sort_keys=True)
+    os.chmod(tmp.name, 0o644)
+    os.replace(tmp.name, index_path)

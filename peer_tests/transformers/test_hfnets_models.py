@@ -9,8 +9,8 @@ from hfnets import (
     CharGptConfig,
     CharGptForCausalLM,
     CharGptModel,
-    MnistCnnConfig,
-    MnistCnnForImageClassification,
+    CnnConfig,
+    CnnForImageClassification,
     MnistMlpConfig,
     MnistMlpForImageClassification,
 )
@@ -20,7 +20,7 @@ from hfnets import (
 modeling_auto.MODEL_MAPPING_NAMES["hfnets-char-gpt"] = "CharGptModel"
 modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES["hfnets-char-gpt"] = "CharGptForCausalLM"
 modeling_auto.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES["hfnets-mnist-mlp"] = "MnistMlpForImageClassification"
-modeling_auto.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES["hfnets-mnist-cnn"] = "MnistCnnForImageClassification"
+modeling_auto.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES["hfnets-cnn"] = "CnnForImageClassification"
 
 from .test_configuration_common import ConfigTester  # noqa: E402  (after the mappings are extended)
 from .test_modeling_common import ModelTesterMixin, floats_tensor, ids_tensor, random_attention_mask  # noqa: E402
@@ -113,7 +113,7 @@ class MlpCommonTest(ModelTesterMixin, unittest.TestCase):
 
 class CnnTester(MlpTester):
     def get_config(self):
-        return MnistCnnConfig(conv_channels=[4, 8], hidden_size=16)
+        return CnnConfig(conv_channels=[4, 8], hidden_size=16, id2label={i: str(i) for i in range(10)})
 
     def __init__(self, parent):
         super().__init__(parent)
@@ -122,14 +122,14 @@ class CnnTester(MlpTester):
 
 
 class CnnCommonTest(ModelTesterMixin, unittest.TestCase):
-    all_model_classes = (MnistCnnForImageClassification,)
+    all_model_classes = (CnnForImageClassification,)
     has_attentions = False
     test_resize_embeddings = False
 
     def setUp(self):
         self.model_tester = CnnTester(self)
         self.config_tester = ConfigTester(
-            self, config_class=MnistCnnConfig, has_text_modality=False, common_properties=["conv_channels"]
+            self, config_class=CnnConfig, has_text_modality=False, common_properties=["conv_channels"]
         )
 
     def test_config(self):

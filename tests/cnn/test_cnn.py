@@ -1,22 +1,23 @@
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoImageProcessor, AutoModelForImageClassification
 
-from hfnets import (
-    CnnConfig,
-    CnnForImageClassification,
-    MnistCnnConfig,
-    MnistCnnForImageClassification,
-    MnistMlpImageProcessor,
-)
+from hfnets import CnnConfig, CnnForImageClassification, MnistMlpImageProcessor
 from tests.helpers.isolated import run_without_hfnets
 
+DIGITS = {i: str(i) for i in range(10)}
+# A folder as hfnets saved the MNIST judge before the CNN became one family: model type "hfnets-mnist-cnn" and that
+# release's code files (its weights are written by the test).
+LEGACY_FOLDER = Path(__file__).parent / "legacy_mnist_cnn"
 
-def tiny_model() -> MnistCnnForImageClassification:
+
+def tiny_model() -> CnnForImageClassification:
     torch.manual_seed(0)
-    return MnistCnnForImageClassification(MnistCnnConfig(conv_channels=[4, 8], hidden_size=16)).eval()
+    return CnnForImageClassification(CnnConfig(conv_channels=[4, 8], hidden_size=16, id2label=DIGITS)).eval()
 
 
 def test_logits_loss_and_features():
@@ -67,7 +68,7 @@ def test_wrong_input_is_a_clear_error():
 )
 def test_invalid_config_values_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        MnistCnnConfig(**kwargs)
+        CnnConfig(**kwargs)
 
 
 def test_save_load_auto_classes_and_loading_without_hfnets(tmp_path):
@@ -76,7 +77,7 @@ def test_save_load_auto_classes_and_loading_without_hfnets(tmp_path):
     MnistMlpImageProcessor().save_pretrained(tmp_path / "judge")
     pixel_values = torch.randn(2, 1, 28, 28)
     loaded = AutoModelForImageClassification.from_pretrained(tmp_path / "judge").eval()
-    assert isinstance(loaded, MnistCnnForImageClassification)
+    assert isinstance(loaded, CnnForImageClassification) and loaded.config.model_type == "hfnets-cnn"
     assert torch.equal(model(pixel_values).logits, loaded(pixel_values).logits)
     assert isinstance(AutoImageProcessor.from_pretrained(tmp_path / "judge"), MnistMlpImageProcessor)
 
@@ -117,14 +118,37 @@ def test_any_number_of_blocks_rgb_and_class_names():
         model(torch.randn(2, 1, 32, 32))
 
 
-def test_the_judge_saved_before_the_general_cnn_still_loads_as_it_was(tmp_path):
-    """Folders saved as "hfnets-mnist-cnn" (the shipped judge) load into the MNIST classes, digits as classes."""
-    model = tiny_model()
-    model.save_pretrained(tmp_path / "judge")
-    config = json.loads((tmp_path / "judge" / "config.json").read_text())
-    assert config["model_type"] == "hfnets-mnist-cnn" and config["id2label"]["3"] == "3"
-    loaded = AutoModelForImageClassification.from_pretrained(tmp_path / "judge")
-    assert type(loaded) is MnistCnnForImageClassification
+def test_a_judge_saved_before_the_cnn_was_one_family_still_loads_and_resaves_as_the_one_type(tmp_path):
+    """Folders saved as "hfnets-mnist-cnn" load into the one CNN class (digits as classes) with hfnets, through their
+    own code without it, and take the one model type when saved again."""
+    old = tmp_path / "judge"
+    shutil.copytree(LEGACY_FOLDER, old)
+    tiny_model().save_pretrained(tmp_path / "weights")
+    shutil.copy(tmp_path / "weights" / "model.safetensors", old)
+    assert json.loads((old / "config.json").read_text())["model_type"] == "hfnets-mnist-cnn"
+    pixel_values = torch.randn(2, 1, 28, 28)
+    expected = tiny_model()(pixel_values).logits
+
+    loaded = AutoModelForImageClassification.from_pretrained(old).eval()
+    assert type(loaded) is CnnForImageClassification and loaded.config.id2label[3] == "3"
+    torch.testing.assert_close(loaded(pixel_values).logits, expected)
+    loaded.save_pretrained(tmp_path / "resaved")
+    config = json.loads((tmp_path / "resaved" / "config.json").read_text())
+    assert config["model_type"] == "hfnets-cnn" and config["architectures"] == ["CnnForImageClassification"]
+
+    torch.save(pixel_values, tmp_path / "pixels.pt")
+    result = run_without_hfnets(
+        """
+        import json, torch
+        from transformers import AutoModelForImageClassification
+
+        model = AutoModelForImageClassification.from_pretrained("judge", trust_remote_code=True).eval()
+        print(json.dumps(model(torch.load("pixels.pt")).logits.tolist()))
+        """,
+        cwd=tmp_path,
+    )
+    remote = torch.tensor(json.loads(result.stdout.strip().splitlines()[-1]))
+    torch.testing.assert_close(remote, expected)
 
 
 def test_the_image_processor_reads_any_picture_as_the_models_square(tmp_path):

@@ -252,6 +252,7 @@ def test_saved_pipeline_loads_without_hfnets(tmp_path):
         ({"class_labels": 1, "guidance_scale": "2"}, "`guidance_scale` must be a number"),
         ({"class_labels": 1, "output_type": "latents"}, "`output_type` must be one of"),
         ({"class_labels": 1, "latents": torch.zeros(1, 1, 32, 32)}, r"`latents` must have shape \(1, 1, 28, 28\)"),
+        ({"class_labels": 1, "latents": torch.full((1, 1, 28, 28), float("nan"))}, "`latents` holds NaN or infinite"),
         ({"class_labels": 1, "callback_on_step_end_tensor_inputs": ["noise"]}, "can receive only"),
     ],
 )

@@ -72,6 +72,9 @@ def test_interpolation_runs_from_one_seed_to_the_other():
         ({"class_labels": []}, "`class_labels` is empty"),
         ({"class_labels": "3"}, "`class_labels` must be integers"),
         ({"class_labels": 1, "output_type": "latent"}, "`output_type` must be one of"),
+        ({"class_labels": 1, "latents": torch.zeros(1, 8)}, r"`latents` must have shape \(1, 16\)"),
+        ({"class_labels": 1, "latents": torch.full((1, 16), float("nan"))}, "`latents` holds NaN or infinite"),
+        ({"class_labels": 1, "latents": torch.full((1, 16), float("inf"))}, "`latents` holds NaN or infinite"),
     ],
 )
 def test_bad_arguments_are_clear_errors(kwargs, message):

@@ -123,9 +123,10 @@ def test_float_targets_follow_the_config_problem_type():
 @pytest.mark.parametrize("model_class", ["mlp", "cnn"])
 def test_from_pretrained_with_another_num_labels_gives_a_new_head(tmp_path, model_class):
     # The fine-tuning idiom of transformers: keep the body, start a new classifier of N classes.
-    from hfnets import MnistCnnConfig, MnistCnnForImageClassification
+    from hfnets import CnnConfig, CnnForImageClassification
 
-    model = tiny_model() if model_class == "mlp" else MnistCnnForImageClassification(MnistCnnConfig())
+    digits = {i: str(i) for i in range(10)}
+    model = tiny_model() if model_class == "mlp" else CnnForImageClassification(CnnConfig(id2label=digits))
     model.save_pretrained(tmp_path)
     with pytest.raises(RuntimeError, match="ignore_mismatched_sizes"):
         type(model).from_pretrained(tmp_path, num_labels=3)
