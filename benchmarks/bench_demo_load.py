@@ -2,7 +2,7 @@
 (a 10000x10000 image, a 20000x20000 decompression bomb, 16-megapixel photos of noise of 6 and 18 MB, a 30 MB file,
 bytes that are no image), against the same 20 users alone, measured in the same run.
 
-The app runs as a user runs it (`python spaces/mnist-classifier/app.py`, Gradio's queue) in its own process; the
+The app runs as a user runs it (`python -m spaces.classifier.app`, Gradio's queue) in its own process; the
 clients are `gradio_client` threads, the hostile ones in a process of their own. With `--server_cores N` (default:
 half the cores), the app runs on N cores and the clients on the others, as when the users are elsewhere: the
 clients' own work (40 of them sending files) then does not slow the server down. The bar: the good users' slowest
@@ -29,7 +29,7 @@ from common import add_common_args, row, write_rows
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "spaces" / "mnist-classifier" / "app.py"
+APP = "spaces.classifier.app"  # run as a module from the repository root
 BAR_SECONDS = 5.0  # the slowest good answer under hostile load
 
 
@@ -86,7 +86,7 @@ def start_app(port: int, log: Path, cores: set[int] | None) -> subprocess.Popen:
     # The app's log goes to a file: a pipe nobody reads would fill up and stall the app once errors are logged.
     with open(log, "wb") as handle:
         process = subprocess.Popen(
-            [sys.executable, str(APP)], env=env, stdout=handle, stderr=subprocess.STDOUT, preexec_fn=pin
+            [sys.executable, "-m", APP], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, preexec_fn=pin
         )
     deadline = time.time() + 180
     while time.time() < deadline:

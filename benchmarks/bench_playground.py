@@ -10,7 +10,7 @@ the network without an activation around 92% (a linear classifier) after a few e
 """
 
 import argparse
-import importlib.util
+import importlib
 import os
 import re
 import socket
@@ -31,14 +31,13 @@ MAX_EPOCH_RATIO = 3.0
 ACCURACY_BARS = {"ReLU": 0.97, "tanh": 0.97}
 
 
-def load_app():
-    spec = importlib.util.spec_from_file_location("playground_app", ROOT / "spaces" / "playground" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_training():
+    """The Playground's training module (`spaces/playground/training.py`), imported from the repository root."""
+    sys.path.insert(0, str(ROOT))
+    return importlib.import_module("spaces.playground.training")
 
 
-def plain_epoch(app, playground, seed: int = 0) -> float:
+def plain_epoch(playground, seed: int = 0) -> float:
     """Seconds of one epoch of the same network and recipe in a bare loop: no app, no progress records."""
     model = playground.new_model([128], "relu", seed)
     images, labels = playground.data()["train"]
@@ -69,12 +68,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         device = torch.device("cpu")
     from gradio_client import Client, handle_file
 
-    app = load_app()
-    playground = app.Playground(args.model, args.dataset_name)
+    training = load_training()
+    playground = training.Playground(args.model or str(ROOT / "pretrained" / "mnist-mlp"), args.dataset_name)
     start = time.perf_counter()
     playground.data()
     load_seconds = time.perf_counter() - start
-    reference = min(plain_epoch(app, playground) for _ in range(1 if args.quick else 2))  # before the app starts
+    reference = min(plain_epoch(playground) for _ in range(1 if args.quick else 2))  # before the app starts
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -82,7 +81,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
     env.update(DATASET=args.dataset_name, **({"MODEL_ID": args.model} if args.model else {}))
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "spaces" / "playground" / "app.py")], env=env, stdout=subprocess.DEVNULL
+        [sys.executable, "-m", "spaces.playground.app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}/"
     for _ in range(600):

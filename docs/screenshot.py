@@ -15,17 +15,16 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from hfnets.demo import FAMILIES, resolve_model  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.spaces.test_apps import load_app  # noqa: E402
 from tests.spaces.test_browser import CHROMIUM, draw, predicted_label, slide  # noqa: E402
 
+MODELS = load_app("settings", None).model_ids(environ={})  # the shipped models
 SEVEN = [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)], [(0.42, 0.52), (0.62, 0.52)]]
 
 
 def gallery() -> None:
-    models = {spec.demo: resolve_model(family, None) for family, spec in FAMILIES.items()}
-    demo = load_app("gallery").build_gallery(models)
+    demo = load_app("gallery").build_gallery(MODELS)
     with opened(demo, ready="#classify-drawing") as page:
         draw(page, demo, SEVEN)
         page.locator("#classify-drawing").click()
@@ -69,7 +68,7 @@ def save(page, name: str) -> None:
 
 
 def playground(dataset_name: str) -> None:
-    demo = load_app("playground").build_demo(dataset=dataset_name)
+    demo = load_app("playground").build_demo(MODELS["mlp"], dataset_name)
     with opened(demo, ready="#train") as page:
         page.locator("#train").click()
         page.locator("#train-status").get_by_text("Done.").wait_for(timeout=600_000)
@@ -102,9 +101,8 @@ def playground(dataset_name: str) -> None:
         save(page, "playground-compare")
 
 
-def gpt_inside() -> None:
-    demo = load_app("gpt").build_demo()
-    with opened(demo) as page:
+def text_inside() -> None:
+    with opened(load_app("gpt").build_demo(MODELS["gpt"])) as page:
         page.get_by_text("Inside the GPT: attention and the next character").click()
         page.locator("#head input").click()
         page.get_by_role("option", name="3", exact=True).click()
@@ -119,7 +117,7 @@ def gpt_inside() -> None:
         page.locator("#attention img").wait_for(state="visible", timeout=60_000)
         page.locator("#inside").scroll_into_view_if_needed()
         save(page, "gpt-inside")
-        page.get_by_text("Inside the GPT: attention and the next character").click()  # closed again
+    with opened(load_app("rnn").build_demo(MODELS["rnn"])) as page:
         page.get_by_text("Inside the RNN: one unit along a text").click()
         page.locator("#show-unit").click()
         page.locator('#responsive-units [data-testid="cell-0-1"]').click(timeout=60_000)  # the top line-end unit
@@ -129,7 +127,7 @@ def gpt_inside() -> None:
 
 
 def cnn_inside() -> None:
-    demo = load_app("mnist-classifier").build_demo(str(REPO_ROOT / "pretrained" / "mnist-cnn"))
+    demo = load_app("classifier").build_demo(MODELS["cnn"], MODELS["mlp"])
     with opened(demo) as page:
         draw(page, demo, SEVEN)
         page.locator("#classify-drawing").click()
@@ -141,7 +139,7 @@ def cnn_inside() -> None:
 
 
 def gan_inside() -> None:
-    demo = load_app("gan").build_demo()
+    demo = load_app("gan").build_demo(MODELS["gan"], MODELS["mlp"])
     with opened(demo, ready="#generate") as page:
         page.get_by_role("tab", name="Inside the GAN").click()
         slide(page, "history-epoch", 3, then=("history-note", "Epoch 3"))
@@ -154,7 +152,7 @@ def gan_inside() -> None:
 
 
 def ddpm_inside() -> None:
-    demo = load_app("ddpm").build_demo()
+    demo = load_app("ddpm").build_demo(MODELS["ddpm"], MODELS["mlp"])
     with opened(demo, ready="#generate") as page:
         page.get_by_text("Inside the diffusion: step by step").click()
         draw(page, demo, SEVEN, canvas_id="ddpm-canvas")
@@ -185,7 +183,7 @@ if __name__ == "__main__":
     if args.only in (None, "playground"):
         playground(args.dataset_name)
     if args.only in (None, "gpt"):
-        gpt_inside()
+        text_inside()
     if args.only in (None, "cnn"):
         cnn_inside()
     if args.only in (None, "gan"):

@@ -4,6 +4,9 @@ An installed wheel carries them inside the package (`hfnets/pretrained`, `hfnets
 checkout has them at the repository root. Both layouts are looked up, package first.
 """
 
+import importlib
+import importlib.util
+import sys
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -65,3 +68,20 @@ def pretrained_path(name: str) -> str:
             "its family's script in scripts/ (docs/pretrained.md has the commands), or load a Hub copy."
         )
     return str(find_resource("pretrained") / name)
+
+
+SPACES_PACKAGE = "hfnets_spaces"  # the name `spaces/` is imported under, wherever this installation keeps it
+
+
+def import_spaces(module: str):
+    """A module of the demos' package `spaces/` (`"settings"`, `"gallery.app"`), imported as `hfnets_spaces.<module>`
+    from wherever this installation keeps the package (its demos import each other relatively, as in a Space)."""
+    if SPACES_PACKAGE not in sys.modules:
+        folder = find_resource("spaces")
+        spec = importlib.util.spec_from_file_location(
+            SPACES_PACKAGE, folder / "__init__.py", submodule_search_locations=[str(folder)]
+        )
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[SPACES_PACKAGE] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"{SPACES_PACKAGE}.{module}")

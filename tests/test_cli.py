@@ -4,7 +4,7 @@ import PIL.Image
 
 from tests.conftest import REPO_ROOT, run_script
 
-EXAMPLES = REPO_ROOT / "spaces" / "mnist-classifier" / "examples"
+EXAMPLES = REPO_ROOT / "spaces" / "classifier" / "examples"
 
 
 def test_predict_classifies_the_example_drawings(shipped_mlp_dir):

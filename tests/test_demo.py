@@ -1,18 +1,29 @@
-"""`hfnets demo` shows, per family: the model given, else the shipped one; it trains nothing, and says how to train
-a model where there is none."""
+"""`hfnets demo` shows, per family: the model given, else its environment variable's, else the shipped one (the demos'
+own table, spaces/settings.py); it trains nothing, and says how to train a model where there is none."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from hfnets import demo
-from hfnets.resources import PRETRAINED_MODELS, available_pretrained
+from hfnets.resources import PRETRAINED_MODELS, available_pretrained, import_spaces
 from tests.conftest import REPO_ROOT
 
+settings = import_spaces("settings")
 
-def hfnets(*args: str) -> subprocess.CompletedProcess:
+
+def hfnets(*args: str, **environ: str) -> subprocess.CompletedProcess:
+    variables = {spec.variable for spec in settings.FAMILIES.values()}
+    env = {name: value for name, value in os.environ.items() if name not in variables} | environ
     return subprocess.run(
-        [sys.executable, "-m", "hfnets.cli", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "hfnets.cli", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
 
 
@@ -27,16 +38,18 @@ def test_given_folders_are_served_as_they_are(trained_dirs):
     assert served(result.stdout) == {family: str(folder) for family, folder in trained_dirs.items()}
 
 
-def test_with_no_arguments_the_shipped_models_are_served():
+def test_with_no_arguments_the_shipped_models_are_served_unless_a_variable_names_another(trained_dirs):
     result = hfnets("demo", "--no_launch")
     assert result.returncode == 0, result.stderr[-3000:]
     shown = served(result.stdout)
     shipped = set(available_pretrained())
-    for family, spec in demo.FAMILIES.items():
+    for family, spec in settings.FAMILIES.items():
         if spec.shipped in shipped:
             assert Path(shown[family]) == REPO_ROOT / "pretrained" / spec.shipped
         else:
             assert f"scripts/train_{family}.py" in shown[family]
+    result = hfnets("demo", "--no_launch", GAN_MODEL_ID=str(trained_dirs["gan"]))
+    assert served(result.stdout)["gan"] == str(trained_dirs["gan"])
 
 
 def test_a_folder_without_a_model_is_refused(tmp_path):
@@ -44,16 +57,15 @@ def test_a_folder_without_a_model_is_refused(tmp_path):
     assert result.returncode == 1 and "holds no saved model" in result.stderr
 
 
-def test_a_family_with_no_model_is_given_the_command_that_trains_one(monkeypatch):
-    def missing(name):
-        raise FileNotFoundError(name)
-
-    monkeypatch.setattr(demo, "pretrained_path", missing)
-    assert demo.resolve_model("gan", None) is None
-    hint = demo.training_hint("gan")
-    assert "accelerate launch scripts/train_gan.py --output_dir my-gan" in hint and "hfnets demo --gan my-gan" in hint
-    assert (REPO_ROOT / "scripts" / demo.FAMILIES["gan"].script).is_file()
+def test_a_family_with_no_model_is_given_the_command_that_trains_one(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(settings, "SHIPPED", tmp_path)  # nothing shipped here
+    monkeypatch.delenv("GAN_MODEL_ID", raising=False)
+    args = SimpleNamespace(**dict.fromkeys(settings.FAMILIES), no_launch=True)
+    assert demo.run_demo(args) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("gan "))
+    assert "accelerate launch scripts/train_gan.py --output_dir my-gan" in line and "hfnets demo --gan" in line
+    assert (REPO_ROOT / "scripts" / settings.FAMILIES["gan"].script).is_file()
 
 
 def test_every_family_names_a_known_shipped_model():
-    assert {spec.shipped for spec in demo.FAMILIES.values()} <= set(PRETRAINED_MODELS)
+    assert {spec.shipped for spec in settings.FAMILIES.values()} <= set(PRETRAINED_MODELS)

@@ -18,6 +18,7 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from ..atomic import publish_folder, write_json_atomically
 from .cards import save_model_card
+from .space_files import demo_space_files, demo_variables, is_demo
 
 # Training by-products that stay local: resumable checkpoints, tracker logs, caches and temporary files.
 LOCAL_ONLY_PATTERNS = [
@@ -35,7 +36,6 @@ LIBRARIES = (None, "diffusers", "transformers")
 PLACEHOLDERS = ("{{", "}}", "[More Information Needed]", "TODO", "FILL ME")
 REQUIRED_CARD_METADATA = ("license", "library_name", "pipeline_tag", "tags")
 SPACE_REQUIRED_FILES = ("app.py", "requirements.txt")
-SPACE_INCLUDES = "space_files.txt"  # files from outside the Space folder that go with it
 TOKEN_HELP = "pass --token, set HF_TOKEN, or run `hf auth login`; create a write token at https://huggingface.co/settings/tokens"
 
 
@@ -228,25 +228,12 @@ def check_space_folder(space_dir: str | Path) -> list[str]:
     return [f"{space_dir / name} is missing" for name in SPACE_REQUIRED_FILES if not (space_dir / name).is_file()]
 
 
-def space_includes(space_dir: Path) -> list[tuple[Path, str]]:
-    """Files from outside the Space folder that it needs, listed in its `space_files.txt` as `SOURCE DESTINATION`
-    lines (SOURCE relative to the folder, a file or a folder; DESTINATION inside the Space)."""
-    listing = space_dir / SPACE_INCLUDES
-    if not listing.is_file():
-        return []
-    pairs = []
-    for line in listing.read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        source, destination = line.split()
-        source_path = (space_dir / source).resolve()
-        if source_path.is_dir():
-            pairs += [(space_dir / source / f, f"{destination.rstrip('/')}/{f}") for f in _uploaded_files(source_path)]
-        elif source_path.is_file():
-            pairs.append((source_path, destination))
-        else:
-            raise PushError(f"{listing} names {source}, which does not exist.")
-    return pairs
+def space_files(space_dir: Path) -> list[tuple[Path | bytes, str]]:
+    """(a file, or its bytes, and its path in the Space) for everything the Space carries besides its README: an
+    hfnets demo laid out to run alone (`space_files.py`), else the folder's own files."""
+    if is_demo(space_dir):
+        return demo_space_files(space_dir)
+    return [(space_dir / relative, relative) for relative in _uploaded_files(space_dir) if relative != "README.md"]
 
 
 def space_card(space_dir: Path, model_ids: list[str]) -> SpaceCard:
@@ -271,17 +258,20 @@ def space_model_variables(space_dir: Path, models: str | dict[str, str]) -> dict
     variables = {"MODEL_ID": models} if isinstance(models, str) else dict(models)
     if not variables:
         raise PushError("Name the model the Space shows: --model-id USER/NAME.")
-    app = (space_dir / "app.py").read_text()
+    if is_demo(space_dir):
+        read = demo_variables(space_dir)
+    else:
+        app = (space_dir / "app.py").read_text()
+        read = sorted(set(re.findall(r"\b(?:[A-Z0-9_]*_)?MODEL_ID\b", app)) - {"DEFAULT_MODEL_ID"})
     for variable, model_id in variables.items():
         if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", variable) or not model_id:
             raise PushError(
                 f"Not a Space variable and model: {variable}={model_id}. Use --model-id USER/NAME, or "
                 "--model-id VARIABLE=USER/NAME (an upper-case variable the app reads) for each model of the app."
             )
-        if not re.search(rf"\b{variable}\b", app):
-            read = sorted(set(re.findall(r"\b([A-Z][A-Z0-9_]*MODEL_ID)\b", app)) - {"DEFAULT_MODEL_ID"})
+        if variable not in read:
             raise PushError(
-                f"{space_dir / 'app.py'} does not read the variable {variable}, so the Space would not show "
+                f"The app of {space_dir} does not read the variable {variable}, so the Space would not show "
                 f"{model_id}. It reads: {', '.join(read) or 'none'}; pass --model-id VARIABLE=USER/NAME for each."
             )
     return variables
@@ -322,12 +312,8 @@ def push_space(
             ) from None
     card = space_card(space_dir, sorted(set(variables.values())))
     operations = [
-        CommitOperationAdd(path_in_repo=relative, path_or_fileobj=space_dir / relative)
-        for relative in _uploaded_files(space_dir)
-        if relative not in ("README.md", SPACE_INCLUDES)
-    ]
-    operations += [
-        CommitOperationAdd(path_in_repo=dest, path_or_fileobj=src) for src, dest in space_includes(space_dir)
+        CommitOperationAdd(path_in_repo=destination, path_or_fileobj=source)
+        for source, destination in space_files(space_dir)
     ]
     operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode()))
     try:

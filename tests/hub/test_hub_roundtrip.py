@@ -323,9 +323,17 @@ def test_the_gallery_space_carries_the_demos_it_shows_and_names_each_model(in_pr
     space = in_process_hub.repo(f"{USER}/gallery", "space")
     assert space.variables == models  # each tab loads the model named for it
     files = in_process_hub.head(f"{USER}/gallery", "space").files
-    demos = {"apps/mnist-classifier.py", "apps/gan.py", "apps/ddpm.py", "apps/gpt.py"}
-    assert {"app.py", "requirements.txt", "README.md"} | demos <= files.keys() and "space_files.txt" not in files
-    assert any(f.startswith("apps/examples/") and f.endswith(".png") for f in files)
+    demos = {f"demos/{demo}/app.py" for demo in ("classifier", "gan", "ddpm", "gpt", "rnn", "playground", "gallery")}
+    assert {
+        "app.py",
+        "requirements.txt",
+        "README.md",
+        "demos/__init__.py",
+        "demos/settings.py",
+    } | demos <= files.keys()
+    assert "from demos.gallery.app import main" in files["app.py"].decode()  # the launcher
+    assert any(f.startswith("demos/classifier/examples/") and f.endswith(".png") for f in files)
+    assert not any(f.startswith("demos/") and f.endswith(("README.md", "requirements.txt")) for f in files)
     meta = yaml.safe_load(files["README.md"].decode().split("---")[1])
     assert meta["models"] == sorted(models.values())
 
@@ -345,8 +353,10 @@ def test_the_playground_pushes_a_visitors_network_that_loads_from_the_hub(in_pro
     from tests.hub.conftest import READ_TOKEN, WRITE_TOKEN
     from tests.spaces.test_apps import load_app
 
-    app = load_app("playground")
-    playground = app.Playground(str(shipped_mlp_dir), str(make_image_dataset(tmp_path / "digits", num_classes=10)))
+    app = load_app("playground", "handlers")
+    playground = load_app("playground", "training").Playground(
+        str(shipped_mlp_dir), str(make_image_dataset(tmp_path / "digits", num_classes=10))
+    )
     model = playground.new_model([16], "tanh", seed=3)
     url = app.push_model(model, playground.processor, "alice/playground-mlp", WRITE_TOKEN)
     assert "alice/playground-mlp" in url
@@ -368,7 +378,7 @@ def test_the_gan_history_comes_from_the_hub_and_its_absence_is_said(in_process_h
 
     from tests.spaces.test_apps import load_app
 
-    app = load_app("gan")
+    app = load_app("gan", "inside")
     api = HfApi(token=WRITE_TOKEN)
     repo = api.create_repo("alice/gan-history", exist_ok=True).repo_id
     api.upload_folder(folder_path=str(trained_dirs["gan"]), repo_id=repo)

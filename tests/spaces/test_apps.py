@@ -2,7 +2,7 @@
 browser or script would: every endpoint answers with the right types, bad input gets the friendly message."""
 
 import concurrent.futures
-import importlib.util
+import importlib
 import re
 import threading
 
@@ -17,11 +17,10 @@ from tests.conftest import REPO_ROOT, free_port
 SPACES = REPO_ROOT / "spaces"
 
 
-def load_app(name: str):
-    spec = importlib.util.spec_from_file_location(f"app_{name.replace('-', '_')}", SPACES / name / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_app(name: str, module: str = "app"):
+    """A module of the demos' package: `spaces/<name>/<module>.py` (a demo's page is its `app`), or `spaces/<name>.py`
+    for a module they share (`load_app("settings", None)`)."""
+    return importlib.import_module(f"spaces.{name}" + (f".{module}" if module else ""))
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +47,12 @@ def image_size(path) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def classifier(serve, trained_dirs):
-    return serve(load_app("mnist-classifier").build_demo(str(trained_dirs["mlp"])), concurrency=4)
+    return serve(load_app("classifier").build_demo(str(trained_dirs["mlp"])), concurrency=4)
 
 
 def test_classifier_answers_an_upload_with_labels_input_view_and_activations(classifier):
     label, seen, hidden = classifier.predict(
-        handle_file(SPACES / "mnist-classifier" / "examples" / "seven_drawn_rgba.png"), api_name="/classify"
+        handle_file(SPACES / "classifier" / "examples" / "seven_drawn_rgba.png"), api_name="/classify"
     )
     assert len(label["confidences"]) == 3 and label["label"] in [str(d) for d in range(10)]
     assert abs(sum(c["confidence"] for c in label["confidences"])) <= 1.0 + 1e-6
@@ -78,14 +77,14 @@ def test_classifier_reads_the_sketchpad_and_asks_for_a_drawing_when_empty(classi
 
 
 def test_the_cnn_inside_view_shows_the_models_own_feature_maps_and_filters_beside_the_mlp(
-    serve, trained_dirs, tmp_path, monkeypatch
+    serve, trained_dirs, tmp_path
 ):
     import torch
 
-    app = load_app("mnist-classifier")
-    processor, model = app.load(str(trained_dirs["cnn"]))
+    app = load_app("classifier")
+    processor, model = load_app("classifier", "classify").load(str(trained_dirs["cnn"]))
     pixel_values = torch.randn(1, 1, 28, 28)
-    inside = app.cnn_inside(model, pixel_values)
+    inside = load_app("classifier", "cnn_inside").cnn_inside(model, pixel_values)
     with torch.no_grad():
         own = model(pixel_values=pixel_values, output_hidden_states=True)
     maps = [state for state in own.hidden_states if state.dim() == 4]
@@ -95,8 +94,7 @@ def test_the_cnn_inside_view_shows_the_models_own_feature_maps_and_filters_besid
     first_conv = next(module for module in model.modules() if isinstance(module, torch.nn.Conv2d))
     np.testing.assert_array_equal(inside["filters"], first_conv.weight.detach().numpy())
 
-    monkeypatch.setenv("MLP_MODEL_ID", str(trained_dirs["mlp"]))
-    client = serve(app.build_demo(str(trained_dirs["cnn"])))
+    client = serve(app.build_demo(str(trained_dirs["cnn"]), str(trained_dirs["mlp"])))
     canvas = np.zeros((400, 400, 4), dtype=np.uint8)
     canvas[80:320, 190:210] = (0, 0, 0, 255)
     Image.fromarray(canvas).save(tmp_path / "one.png")
@@ -122,7 +120,7 @@ def test_classifier_refuses_hostile_uploads_in_plain_words_and_keeps_answering(c
         "notes.png": "cannot be read as an image",
         "faint.png": "No digit found",
     }
-    example = handle_file(SPACES / "mnist-classifier" / "examples" / "two_on_paper.png")
+    example = handle_file(SPACES / "classifier" / "examples" / "two_on_paper.png")
     hostile = [
         classifier.submit(handle_file(tmp_path / name), api_name="/classify") for name in refusals for _ in (0, 1)
     ]
@@ -137,7 +135,7 @@ def test_classifier_refuses_hostile_uploads_in_plain_words_and_keeps_answering(c
 
 
 def test_classifier_answers_twenty_clients_at_once(classifier):
-    example = SPACES / "mnist-classifier" / "examples" / "two_on_paper.png"
+    example = SPACES / "classifier" / "examples" / "two_on_paper.png"
     jobs = [classifier.submit(handle_file(example), api_name="/classify") for _ in range(20)]
     labels = [job.result(timeout=120)[0]["label"] for job in jobs]
     assert len(labels) == 20 and len(set(labels)) == 1  # every client answered, all alike
@@ -170,44 +168,45 @@ def test_the_gan_inside_view_is_its_training_history_and_the_discriminators_own_
 
     import torch
 
-    app = load_app("gan")
+    app, inside = load_app("gan"), load_app("gan", "inside")
     folder = trained_dirs["gan"]
-    pipe = app.load(str(folder))
+    pipe = load_app("gan", "generate").load(str(folder))
     # the history is what the training script kept: each epoch's losses and its fixed-noise grid
-    epochs, missing = app.training_history(str(folder))
+    epochs, missing = inside.training_history(str(folder))
     history = json.loads((folder / "all_results.json").read_text())["history"]
     assert missing is None and [entry["step"] for entry in epochs] == [entry["step"] for entry in history]
     assert [entry["grid"] for entry in epochs] == [str(folder / "samples" / f"step-{e['step']}.png") for e in history]
-    table = app.losses_table(epochs)
+    table = inside.losses_table(epochs)
     assert len(table) == 3 * len(epochs) and set(table["series"]) == {
         "discriminator loss",
         "generator loss",
         "fakes caught (share)",
     }
     # the scores shown are the discriminator's own, on the images shown (scaled to its [-1, 1])
-    shown = app.scored_samples(pipe, label=3, seed=5)
-    assert shown["labels"].tolist() == [3] * app.NUM_SCORED
+    shown = inside.scored_samples(pipe, label=3, seed=5)
+    assert shown["labels"].tolist() == [3] * inside.NUM_SCORED
     expected = pipe(
-        batch_size=app.NUM_SCORED, class_labels=3, generator=torch.Generator().manual_seed(5), output_type="pt"
+        batch_size=inside.NUM_SCORED, class_labels=3, generator=torch.Generator().manual_seed(5), output_type="pt"
     ).images
     torch.testing.assert_close(shown["fakes"], expected)  # the pipeline's own digits for that seed
     for images, scores in ((shown["fakes"], shown["fake_scores"]), (shown["noise"], shown["noise_scores"])):
         torch.testing.assert_close(scores, pipe.discriminator(images * 2 - 1, shown["labels"]).logits)
     # a drawing: the classifier's image processor makes it an MNIST digit, scored alone as each class
-    processor = app.load_processor(str(trained_dirs["mlp"]))
+    inputs = load_app("inputs", None)
+    processor = inputs.load_processor(str(trained_dirs["mlp"]))
     canvas = np.zeros((400, 400, 4), dtype=np.uint8)
     canvas[80:320, 190:210] = (0, 0, 0, 255)
-    digit = app.drawn_digit(processor, {"composite": canvas}, 28)
+    digit = inputs.drawn_digit(processor, {"composite": canvas}, 28)
     torch.testing.assert_close(digit, processor(canvas, do_normalize=False, return_tensors="pt")["pixel_values"])
     alone = torch.cat([pipe.discriminator(digit * 2 - 1, torch.tensor([c])).logits for c in range(10)])
-    torch.testing.assert_close(app.drawing_scores(pipe, digit), alone)
+    torch.testing.assert_close(inside.drawing_scores(pipe, digit), alone)
 
     client = serve(app.build_demo(str(folder), str(trained_dirs["mlp"])))
     grid, note = client.predict(len(epochs), api_name="/history_epoch")
     assert f"**Epoch {len(epochs)}**" in note and image_size(grid) == image_size(epochs[-1]["grid"])
     sheet, note = client.predict("3", 5, api_name="/score_generated")
-    assert note.startswith(f"{int((shown['fake_scores'] > 0).sum())} of the generator's {app.NUM_SCORED} digits")
-    assert image_size(sheet)[0] > app.NUM_SCORED * 28 * 3
+    assert note.startswith(f"{int((shown['fake_scores'] > 0).sum())} of the generator's {inside.NUM_SCORED} digits")
+    assert image_size(sheet)[0] > inside.NUM_SCORED * 28 * 3
     verdict, note = client.predict(drawn_one(tmp_path), api_name="/score_drawing")
     assert f"As a **{int(alone.argmax())}**" in note and image_size(verdict)[1] > 28 * 4
     with pytest.raises(AppError, match="Draw a digit first"):
@@ -248,8 +247,8 @@ def test_ddpm_answers_four_clients_at_once(serve, trained_dirs):
     assert [status for _, status in results] == ["done: 2 images, DPM-Solver, 4 steps"] * 4
 
 
-def test_gpt_streams_growing_text(serve, trained_dirs):
-    client = serve(load_app("gpt").build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"])))
+def test_gpt_streams_growing_text_with_the_rnn_beside_it_in_the_gallery(serve, trained_dirs):
+    client = serve(load_app("gallery").text_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"])))
     job = client.submit("Shall I", 0.8, 10, 0.95, 12, api_name="/write")
     final = job.result(timeout=120)
     outputs = job.outputs()
@@ -265,13 +264,21 @@ def test_gpt_streams_growing_text(serve, trained_dirs):
     assert rnn.result(timeout=120).startswith("Shall I") and len(rnn.outputs()) >= 2
 
 
+def test_the_rnn_alone_streams_growing_text(serve, trained_dirs):
+    client = serve(load_app("rnn").build_demo(str(trained_dirs["rnn"])))
+    job = client.submit("Shall I", 0.8, 10, 0.95, 40, api_name="/write")
+    assert job.result(timeout=120).startswith("Shall I") and len(job.outputs()) >= 2
+    with pytest.raises(AppError, match="Type a prompt first"):
+        client.predict("", 0.8, 10, 0.95, 12, api_name="/write")
+
+
 def test_the_diffusion_trace_is_the_pipelines_own_steps_and_the_schedulers_formula(serve, trained_dirs):
     import torch
 
-    app = load_app("ddpm")
-    pipe = app.load(str(trained_dirs["ddpm"]))
-    schedulers = app.make_schedulers(pipe)
-    record = app.trace(pipe, schedulers["DDPM"], label=3, guidance_scale=2.0, seed=0, steps=5)
+    app, sampling = load_app("ddpm"), load_app("ddpm", "sample")
+    pipe = sampling.load(str(trained_dirs["ddpm"]))
+    schedulers = sampling.make_schedulers(pipe)
+    record = load_app("ddpm", "reverse").trace(pipe, schedulers["DDPM"], label=3, guidance_scale=2.0, seed=0, steps=5)
     scheduler = schedulers["DDPM"]
     assert record["timesteps"] == scheduler.timesteps.tolist() and len(record["x0"]) == 5
     for x_t, noise, x0, t in zip(record["x_t"], record["noise"], record["x0"], record["timesteps"], strict=True):
@@ -300,12 +307,12 @@ def test_the_forward_process_is_the_schedulers_noising_and_the_models_own_x0(ser
 
     import torch
 
-    app = load_app("ddpm")
-    pipe = app.load(str(trained_dirs["ddpm"]))
-    scheduler = app.make_schedulers(pipe)["DDPM"]
+    app, sampling, forward = load_app("ddpm"), load_app("ddpm", "sample"), load_app("ddpm", "forward")
+    pipe = sampling.load(str(trained_dirs["ddpm"]))
+    scheduler = sampling.make_schedulers(pipe)["DDPM"]
     side = pipe.unet.config.sample_size
     clean = torch.rand(1, pipe.unet.config.in_channels, side, side) * 2 - 1
-    shown = app.forward_process(pipe, scheduler, clean, timestep=300, seed=4, label=2)
+    shown = forward.forward_process(pipe, scheduler, clean, timestep=300, seed=4, label=2)
     alpha = scheduler.alphas_cumprod[300]
     noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(4))
     torch.testing.assert_close(shown["noise"], noise)
@@ -320,7 +327,7 @@ def test_the_forward_process_is_the_schedulers_noising_and_the_models_own_x0(ser
         x0 = x0.clamp(-scheduler.config.clip_sample_range, scheduler.config.clip_sample_range)
     torch.testing.assert_close(shown["x0"], x0, rtol=1e-4, atol=1e-4)
     # "no digit" is the null class, the UNet's last class embedding
-    unguided = app.forward_process(pipe, scheduler, clean, timestep=300, seed=4, label=None)
+    unguided = forward.forward_process(pipe, scheduler, clean, timestep=300, seed=4, label=None)
     null = pipe.unet.config.num_class_embeds - 1
     with torch.no_grad():
         prediction = pipe.unet(shown["x_t"], torch.tensor([300]), class_labels=torch.tensor([null])).sample
@@ -330,14 +337,14 @@ def test_the_forward_process_is_the_schedulers_noising_and_the_models_own_x0(ser
     # a drawing becomes the clean sample as the training script pads it: [-1, 1], background -1 around, centred
     padded = SimpleNamespace(unet=SimpleNamespace(config=SimpleNamespace(sample_size=32, in_channels=1)))
     digit = torch.rand(1, 1, 28, 28)
-    sample = app.clean_sample(padded, digit)
+    sample = forward.clean_sample(padded, digit)
     assert sample.shape == (1, 1, 32, 32) and (sample[..., :2, :] == -1).all() and (sample[..., -2:] == -1).all()
-    torch.testing.assert_close(app.crop(sample, 28), digit * 2 - 1)
+    torch.testing.assert_close(sampling.crop(sample, 28), digit * 2 - 1)
 
     client = serve(app.build_demo(str(trained_dirs["ddpm"]), str(trained_dirs["mlp"])))
     strip, picture, schedule, note = client.predict(drawn_one(tmp_path), 250, "3", 0, api_name="/noise_digit")
     assert note.startswith("At t = 250, x_t keeps") and "told the digit is a 3" in note
-    assert image_size(strip)[0] > len(app.FORWARD_SHOWN) * 28 * 3 and image_size(picture)[0] > 4 * 28 * 5
+    assert image_size(strip)[0] > len(forward.FORWARD_SHOWN) * 28 * 3 and image_size(picture)[0] > 4 * 28 * 5
     picture, schedule, note = client.predict(900, "random", 0, api_name="/noise_step")  # the digit kept per visitor
     assert note.startswith("At t = 900") and "told no digit" in note and image_size(schedule)[1] > 100
     with pytest.raises(AppError, match="Draw a digit first"):
@@ -349,12 +356,12 @@ def test_the_forward_process_is_the_schedulers_noising_and_the_models_own_x0(ser
 def test_rnn_inside_view_shows_a_units_own_activation_along_the_text(serve, trained_dirs):
     import torch
 
-    app = load_app("gpt")
-    tokenizer, rnn = app.load(str(trained_dirs["rnn"]))
+    app, inside = load_app("rnn"), load_app("rnn", "inside")
+    tokenizer, rnn = load_app("writing", None).load(str(trained_dirs["rnn"]))
     text = "Shall I compare thee\nTo a summer's day?"
     captured = []
     hooks = [layer.register_forward_hook(lambda m, args, out: captured.append(out[0][0])) for layer in rnn.layers]
-    characters, layers = app.unit_activations(tokenizer, rnn, text)
+    characters, layers = inside.unit_activations(tokenizer, rnn, text)
     for hook in hooks:
         hook.remove()
     assert "".join(characters) == text and len(layers) == rnn.config.num_layers
@@ -365,15 +372,15 @@ def test_rnn_inside_view_shows_a_units_own_activation_along_the_text(serve, trai
     selected = torch.zeros(40, dtype=torch.bool)
     selected[::5] = True
     activations[selected, 4] += 1.0  # unit 4 fires on the selected characters
-    assert app.responsive_units(activations, selected)[0][0] == 4
-    shown = app.colored_text(list("ab"), torch.tensor([1.0, -0.5]))
+    assert inside.responsive_units(activations, selected)[0][0] == 4
+    shown = inside.colored_text(list("ab"), torch.tensor([1.0, -0.5]))
     assert "rgb(8, 119, 189)" in shown and 'title="+1.000"' in shown and 'title="-0.500"' in shown
 
-    client = serve(app.build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"])))
+    client = serve(app.build_demo(str(trained_dirs["rnn"])))
     layer = rnn.config.num_layers
     colored, table, note = client.predict(text, layer, 3, api_name="/rnn_unit")
     assert note.startswith(f"Layer {layer}, unit 3") and colored.count("<span") == len(text)
-    assert table["data"] and {row[0] for row in table["data"]} <= set(app.KINDS)
+    assert table["data"] and {row[0] for row in table["data"]} <= set(inside.KINDS)
     with pytest.raises(AppError, match="greater than maximum value"):
         client.predict(text, layer, 10**6, api_name="/rnn_unit")
 
@@ -381,27 +388,27 @@ def test_rnn_inside_view_shows_a_units_own_activation_along_the_text(serve, trai
 def test_gpt_inside_view_is_the_models_own_attention_and_sampling_distribution(serve, trained_dirs):
     import torch
 
-    app = load_app("gpt")
-    tokenizer, model = app.load(str(trained_dirs["gpt"]))
+    app, inside = load_app("gpt"), load_app("gpt", "inside")
+    tokenizer, model = load_app("writing", None).load(str(trained_dirs["gpt"]))
     ids = tokenizer("Shall I", return_tensors="pt", add_special_tokens=False).input_ids
     with torch.no_grad():
         own = model(input_ids=ids, output_attentions=True)
     logits = own.logits[0, -1].float()
     logits[tokenizer.all_special_ids] = float("-inf")
 
-    view = app.inside_view(tokenizer, model, "Shall I", 1.0, 0, 1.0)
+    view = inside.inside_view(tokenizer, model, "Shall I", 1.0, 0, 1.0)
     assert "".join(view["characters"]) == "Shall I"
     for shown, weights in zip(view["attentions"], own.attentions, strict=True):
         torch.testing.assert_close(shown, weights[0])
     torch.testing.assert_close(view["probabilities"], logits.softmax(-1))
     torch.testing.assert_close(view["sampling"], logits.softmax(-1))  # temperature 1, no top-k, top-p 1: as is
-    warped = app.inside_view(tokenizer, model, "Shall I", 0.5, 3, 1.0)["sampling"]
+    warped = inside.inside_view(tokenizer, model, "Shall I", 0.5, 3, 1.0)["sampling"]
     top = logits.topk(3).indices
     expected = torch.zeros_like(logits)
     expected[top] = (logits[top] / 0.5).softmax(-1)  # the 3 likeliest, sharpened by temperature 0.5
     torch.testing.assert_close(warped, expected)
 
-    client = serve(app.build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"])))
+    client = serve(app.build_demo(str(trained_dirs["gpt"])))
     attention, chart, note = client.predict("Shall I", 1, 2, 0.8, 40, 0.95, api_name="/inside")
     assert Image.open(attention).size == (20 + 7 * 18 + 1, 20 + 7 * 18 + 1)  # a cell per character pair
     assert "Layer 1, head 2" in note and "attends most to" in note
@@ -411,19 +418,13 @@ def test_gpt_inside_view_is_the_models_own_attention_and_sampling_distribution(s
         client.predict("Shall I", 1, 9, 0.8, 40, 0.95, api_name="/inside")
 
 
-GALLERY_IDS = {
-    "mnist-classifier": "mlp",
-    "mnist-cnn": "cnn",
-    "gan": "gan",
-    "ddpm": "ddpm",
-    "gpt": "gpt",
-    "char-rnn": "rnn",
-}
+def trained_models(trained_dirs) -> dict[str, str]:
+    return {family: str(folder) for family, folder in trained_dirs.items()}
 
 
 def test_gallery_serves_every_demo_as_a_tab(serve, trained_dirs):
     gallery = load_app("gallery")
-    demo = gallery.build_gallery({key: str(trained_dirs[family]) for key, family in GALLERY_IDS.items()})
+    demo = gallery.build_gallery(trained_models(trained_dirs))
     text = " ".join(str(getattr(block, "value", "")) for block in demo.blocks.values())
     assert "A small convolutional network: 2 blocks" in text and "The textbook 784-128-10 network" in text
     client = serve(demo)
@@ -443,14 +444,22 @@ def test_gallery_serves_every_demo_as_a_tab(serve, trained_dirs):
     assert client.predict("Shall", 0.8, 10, 0.95, 4, api_name="/write_rnn").startswith("Shall")
 
 
-def test_a_gallery_tab_without_a_model_says_how_to_give_it_one(serve, trained_dirs, monkeypatch):
+def test_every_tab_that_uses_an_mlp_shows_the_one_given(trained_dirs, shipped_mlp_dir):
+    """`hfnets demo --mlp X`: the MLP tab, the MLP beside the CNN, the GAN's and the diffusion's drawings (read by its
+    image processor) and the Playground all take X, not the shipped MLP."""
     gallery = load_app("gallery")
-    monkeypatch.delenv("DDPM_MODEL_ID", raising=False)
-    apps = {name: gallery.demo_module(name) for name in ("mnist-classifier", "gan", "ddpm", "gpt", "playground")}
-    monkeypatch.setattr(gallery, "demo_module", lambda name: apps[name])
-    monkeypatch.setattr(apps["ddpm"], "shipped_model", lambda: None)  # as on a Space with DDPM_MODEL_ID unset
-    ids = {key: family for key, family in GALLERY_IDS.items() if family != "ddpm"}
-    demo = gallery.build_gallery({key: str(trained_dirs[family]) for key, family in ids.items()})
+    models = gallery.settings.model_ids({"mlp": str(trained_dirs["mlp"])}, environ={})
+    assert models["mlp"] == str(trained_dirs["mlp"]) != str(shipped_mlp_dir)
+    plan = {title: arguments for title, _, _, arguments in gallery.tabs(models, "digits")}
+    assert plan["Digits: MLP"][0] == plan["Digits: CNN"][1] == plan["GAN"][1] == plan["Diffusion"][1] == models["mlp"]
+    assert plan["Playground: see an MLP learn"][0] == models["mlp"]
+    for title, arguments in plan.items():
+        assert str(shipped_mlp_dir) not in arguments, title
+
+
+def test_a_gallery_tab_without_a_model_says_how_to_give_it_one(serve, trained_dirs):
+    gallery = load_app("gallery")
+    demo = gallery.build_gallery(trained_models(trained_dirs) | {"ddpm": None})
     text = " ".join(str(getattr(block, "value", "")) for block in demo.blocks.values())
     assert "No diffusion model here yet" in text and "DDPM_MODEL_ID" in text
     assert "accelerate launch scripts/train_ddpm.py" in text
@@ -460,12 +469,24 @@ def test_a_gallery_tab_without_a_model_says_how_to_give_it_one(serve, trained_di
     assert {"/classify", "/write"} <= endpoints and sum(name.startswith("/generate") for name in endpoints) == 1
 
 
-def test_an_app_with_no_model_anywhere_names_the_variable_to_set(monkeypatch):
-    app = load_app("gan")
-    monkeypatch.delenv("MODEL_ID", raising=False)
-    monkeypatch.setattr(app, "shipped_model", lambda: None)
-    with pytest.raises(RuntimeError, match="set MODEL_ID"):
-        app.load()
+def test_each_demo_takes_its_models_from_the_one_table_read_at_start_up(monkeypatch, tmp_path):
+    settings = load_app("settings", None)
+    monkeypatch.setattr(settings, "SHIPPED", tmp_path / "nothing shipped")  # as on a Space
+    assert settings.space_models("gan", environ={}) == [None, None]
+    environ = {"MODEL_ID": "you/gan", "GAN_MODEL_ID": "you/other-gan", "MLP_MODEL_ID": "you/mlp"}
+    assert settings.space_models("gan", environ) == ["you/gan", "you/mlp"]  # MODEL_ID: the Space's own model
+    assert settings.space_models("classifier", {"MODEL_ID": "you/cnn"}) == ["you/cnn", None]
+    assert settings.model_ids({"gpt": "folder"}, {"GPT_MODEL_ID": "you/gpt", "RNN_MODEL_ID": "you/rnn"}) == {
+        **dict.fromkeys(settings.FAMILIES),
+        "gpt": "folder",
+        "rnn": "you/rnn",
+    }
+    assert set(settings.DEMOS) == {path.parent.name for path in SPACES.glob("*/app.py")}
+    # a Space with no model anywhere stops at start-up, naming the variables to set
+    for name in ("MODEL_ID", "GAN_MODEL_ID"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit, match="set GAN_MODEL_ID \\(a Space alone: MODEL_ID\\)"):
+        load_app("gan").main()
 
 
 GARBAGE = [None, "abc", float("nan"), float("inf"), -1, 1e20, 12.5, True, [1], {"a": 1}]
@@ -490,17 +511,18 @@ def generative_functions(trained_dirs):
     """Each generative demo's functions, with good arguments and the positions of the numbers they take."""
     import torch
 
-    gan = load_app("gan")
+    gan, gan_inside = load_app("gan", "generate"), load_app("gan", "inside")
     gan_pipe = gan.load(str(trained_dirs["gan"]))
     generate, interpolate = gan.make_functions(gan_pipe)
-    show_epoch, score_generated, _ = gan.make_inside(gan_pipe, gan.training_history(str(trained_dirs["gan"]))[0], None)
-    gpt = load_app("gpt")
-    write = gpt.make_writer(*gpt.load(str(trained_dirs["gpt"])))
-    ddpm = load_app("ddpm")
+    epochs = gan_inside.training_history(str(trained_dirs["gan"]))[0]
+    show_epoch, score_generated, _ = gan_inside.make_inside(gan_pipe, epochs, None)
+    writing = load_app("writing", None)
+    write = writing.make_writer(*writing.load(str(trained_dirs["gpt"])))
+    ddpm, forward = load_app("ddpm", "sample"), load_app("ddpm", "forward")
     pipe = ddpm.load(str(trained_dirs["ddpm"]))
     sample = ddpm.make_sampler(pipe, ddpm.make_schedulers(pipe), threading.Lock())
-    _, noise_step = ddpm.make_forward(pipe, None)
-    clean = ddpm.clean_sample(pipe, torch.rand(1, 1, 28, 28))
+    _, noise_step = forward.make_forward(pipe, None)
+    clean = forward.clean_sample(pipe, torch.rand(1, 1, 28, 28))
     return [
         (generate, ["3", 0, 4], [1, 2]),
         (interpolate, ["3", 0, 1, 4], [1, 2, 3]),
@@ -559,15 +581,45 @@ def imported_modules(path) -> set[str]:
 def test_each_space_requires_everything_its_apps_import(space):
     import sys
 
+    from hfnets.hub.space_files import demo_files
+
     folder = REPO_ROOT / "spaces" / space
-    apps = [folder / "app.py"]
-    manifest = folder / "space_files.txt"  # the gallery carries the other apps
-    if manifest.is_file():
-        for line in manifest.read_text().splitlines():
-            if line.strip() and not line.startswith("#") and line.split()[0].endswith(".py"):
-                apps.append((folder / line.split()[0]).resolve())
     required = {line.split("==")[0].lower() for line in (folder / "requirements.txt").read_text().split()}
-    for app in apps:
-        third_party = imported_modules(app) - set(sys.stdlib_module_names) - FROM_THE_SDK
+    for code in (path for path in demo_files(folder) if path.suffix == ".py"):  # what its Space carries
+        third_party = imported_modules(code) - set(sys.stdlib_module_names) - FROM_THE_SDK
         missing = {DISTRIBUTIONS.get(name, name) for name in third_party} - required
-        assert not missing, f"{app.relative_to(REPO_ROOT)} imports {sorted(missing)}, not in {space}/requirements.txt"
+        assert not missing, f"{code.relative_to(REPO_ROOT)} imports {sorted(missing)}, not in {space}/requirements.txt"
+
+
+def test_each_space_runs_alone_from_the_files_it_carries(tmp_path):
+    """Each Space laid out as `hfnets space` uploads it imports its app from what it carries, without hfnets or the
+    repository (the demo packages import each other relatively, as they do here). One process tries them all."""
+    import shutil
+
+    from hfnets.hub.push import space_files
+    from tests.helpers.isolated import run_without_hfnets
+
+    spaces = sorted(p.parent.name for p in SPACES.glob("*/requirements.txt"))
+    for space in spaces:
+        for source, destination in space_files(SPACES / space):
+            (tmp_path / space / destination).parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(source, bytes):
+                (tmp_path / space / destination).write_bytes(source)
+            else:
+                shutil.copyfile(source, tmp_path / space / destination)
+        launcher = (tmp_path / space / "app.py").read_text()
+        assert f"from demos.{space}.app import main" in launcher and launcher.rstrip().endswith("main()")
+    result = run_without_hfnets(
+        f"""
+        import importlib, sys
+
+        for space in {spaces!r}:
+            sys.path.insert(0, space)
+            print(importlib.import_module(f"demos.{{space}}.app").main.__module__)
+            sys.path.pop(0)
+            for name in [name for name in sys.modules if name == "demos" or name.startswith("demos.")]:
+                del sys.modules[name]
+        """,
+        cwd=tmp_path,
+    )
+    assert result.stdout.split() == [f"demos.{space}.app" for space in spaces]

@@ -124,7 +124,7 @@ def circle(cx: float, cy: float, rx: float, ry: float, points: int = 24) -> list
     ids=["one", "zero", "one-in-a-corner"],
 )
 def test_a_digit_drawn_with_the_mouse_is_recognized(open_demo, shipped_mlp_dir, digit, strokes, request):
-    demo = load_app("mnist-classifier").build_demo(str(shipped_mlp_dir))
+    demo = load_app("classifier").build_demo(str(shipped_mlp_dir))
     page = open_demo(demo)
     draw(page, demo, strokes)
     page.locator("#classify-drawing").click()
@@ -137,7 +137,7 @@ def test_an_oversized_photo_is_refused_on_the_upload_itself(open_demo, shipped_m
     from PIL import Image
 
     Image.new("L", (6000, 5000), 200).save(tmp_path / "big.png")  # 30 megapixels
-    page = open_demo(load_app("mnist-classifier").build_demo(str(shipped_mlp_dir)))
+    page = open_demo(load_app("classifier").build_demo(str(shipped_mlp_dir)))
     page.get_by_role("tab", name="Upload").click()
     page.locator("input[type=file]").last.set_input_files(tmp_path / "big.png")
     page.get_by_role("button", name="Classify the photo").click()
@@ -160,7 +160,7 @@ def test_gan_and_ddpm_demos_show_generated_images(open_demo, trained_dirs):
 
 
 def test_gpt_and_rnn_stream_text_side_by_side(open_demo, trained_dirs):
-    page = open_demo(load_app("gpt").build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"])))
+    page = open_demo(load_app("gallery").text_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"])))
     page.locator("#write").click()
     for box in ("#text", "#rnn-text"):  # one click, both networks writing
         page.wait_for_function(
@@ -227,7 +227,7 @@ def test_the_playground_follows_a_digit_forward_learns_from_it_trains_and_compar
 
 
 def test_the_gpt_inside_view_draws_attention_and_takes_one_character_at_a_time(open_demo, trained_dirs):
-    demo = load_app("gpt").build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"]))
+    demo = load_app("gpt").build_demo(str(trained_dirs["gpt"]))
     page = open_demo(demo)
     page.get_by_text("Inside the GPT: attention and the next character").click()
     page.locator("#look").click()
@@ -245,7 +245,7 @@ def test_the_gpt_inside_view_draws_attention_and_takes_one_character_at_a_time(o
 
 
 def test_the_rnn_inside_view_colours_a_unit_along_the_text_and_picks_units_from_the_table(open_demo, trained_dirs):
-    demo = load_app("gpt").build_demo(str(trained_dirs["gpt"]), str(trained_dirs["rnn"]))
+    demo = load_app("rnn").build_demo(str(trained_dirs["rnn"]))
     page = open_demo(demo)
     page.get_by_text("Inside the RNN: one unit along a text").click()
     page.locator("#show-unit").click()
@@ -262,7 +262,7 @@ def test_the_cnn_inside_view_shows_feature_maps_for_a_drawn_digit(open_demo, shi
     cnn = REPO_ROOT / "pretrained" / "mnist-cnn"
     if not (cnn / "model.safetensors").is_file():
         pytest.skip(f"needs the shipped CNN at {cnn}")
-    demo = load_app("mnist-classifier").build_demo(str(cnn))
+    demo = load_app("classifier").build_demo(str(cnn), str(shipped_mlp_dir))
     page = open_demo(demo)
     draw(page, demo, [[(0.5, 0.2), (0.5, 0.8)]])
     page.get_by_text("Inside the CNN: feature maps and filters").click()

@@ -1,0 +1,1 @@
+"""The gallery: every hfnets demo as a tab of one app."""
