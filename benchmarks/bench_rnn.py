@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from hfnets import CharRnnConfig, CharRnnForCausalLM
-from hfnets.training.launch import resolve_mixed_precision
+from hfnets.training.accelerator import resolve_mixed_precision
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The bar: the script keeps at least 90% of a plain nn.LSTM loop's throughput.

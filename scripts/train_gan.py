@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 from diffusers.training_utils import EMAModel
 from huggingface_hub import ModelCardData
 from torch.nn import functional as F
@@ -29,39 +31,35 @@ from hfnets import GanDiscriminator, GanGenerator, GanPipeline
 from hfnets.evaluation import judge_pipeline
 from hfnets.hub import (
     card_dataset_id,
+    check_hub_access,
     default_repo_id,
     generation_results,
+    publish_run,
     render_model_card,
     training_command,
 )
-from hfnets.training.args import (
-    add_training_args,
-    load_images,
-    open_output_dir,
-    publish,
-    resume,
-    start_run,
-    validate_training_args,
+from hfnets.training.accelerator import (
+    device_synchronize,
+    global_batch_rows,
+    require_replicated_weights,
+    resolve_mixed_precision,
+    set_up_run,
+    unwrap,
 )
-from hfnets.training.checkpointing import save_pretrained_atomically
+from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import (
     ImageTensorDataset,
     batch_dataloader,
     check_labels,
     decode_images,
     keep_on_device,
+    load_image_splits,
 )
-from hfnets.training.launch import (
-    build_optimizer,
-    describe_hardware,
-    device_synchronize,
-    end_run,
-    global_batch_rows,
-    run_main,
-    run_results,
-    training_length,
-    unwrap,
-)
+from hfnets.training.flags import add_training_args, validate_training_args
+from hfnets.training.optimization import build_optimizer, training_length
+from hfnets.training.output_dir import prepare_output_dir, start_tracking
+from hfnets.training.results import describe_hardware, run_results
+from hfnets.training.run import end_run, run_main
 from hfnets.training.sampling import image_grid
 
 logger = get_logger(__name__)
@@ -134,15 +132,41 @@ def sample_grid(generator, latents: torch.Tensor, labels: torch.Tensor | None):
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    accelerator = start_run(args, "scripts/train_gan.py")
+    # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
+    check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
+    accelerator = Accelerator(
+        mixed_precision=resolve_mixed_precision(args.mixed_precision),
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(args.output_dir, logging_dir=f"{args.output_dir}/runs"),
+        # shuffles seeded by (seed, epoch): a run resumed mid-epoch sees the order an uninterrupted one does
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
+        dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
+    )
+    set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
+    require_replicated_weights(accelerator, "scripts/train_gan.py")
 
     # 1. Data: decode every image once into a uint8 tensor.
-    splits = load_images(accelerator, args, labelled=not args.unconditional)
+    splits = load_image_splits(
+        accelerator,
+        args.dataset_name,
+        args.dataset_config_name,
+        args.eval_split,
+        seed=args.seed,
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=None,
+        image_column=args.image_column,
+        label_column=args.label_column,
+        labelled=not args.unconditional,
+    )
     train_raw, eval_raw, image_column, labels = splits.train, splits.eval, splits.image_column, splits.train_labels
     num_classes = len(splits.class_names)
     if num_classes:
         check_labels(labels, num_classes, "training")
-    open_output_dir(accelerator, args, GanPipeline.__name__, PROJECT_NAME)
+    resuming = args.resume_from_checkpoint is not None
+    prepare_output_dir(
+        accelerator, args.output_dir, GanPipeline.__name__, overwrite=args.overwrite_output_dir, resuming=resuming
+    )
+    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
     images = decode_images(train_raw, image_column, num_channels=1, size=args.resolution)
     dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
     dataloader = batch_dataloader(
@@ -173,9 +197,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 3. Resume: both networks, both optimizers, the EMA and the RNG states.
+    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
     model_config = unwrap(accelerator, generator).config
-    resumed, checkpoint = resume(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator, args, model_config, num_update_steps_per_epoch, train_samples=len(dataset)
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "train_samples": len(dataset),
+    }
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
+        accelerator,
+        args.output_dir,
+        args.resume_from_checkpoint,
+        model_config,
+        batching,
+        num_update_steps_per_epoch,
+        1,  # one batch per optimizer step
+        total_limit=args.checkpoints_total_limit,
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -292,7 +329,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, final_generator, accelerator, command)
-        publish(args, results, card)
+        url = publish_run(
+            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
+        )
+        if url is not None:
+            logger.info(f"Pushed to {url}")
         summary = results.get("evaluation", {}).get("conditional_accuracy")
         accelerator.print(
             f"{completed_steps} steps; "

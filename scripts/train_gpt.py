@@ -18,10 +18,13 @@ It writes the model and its tokenizer with `save_pretrained` (loadable with or w
 
 import argparse
 import math
+import sys
 import time
 
 import torch
+from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 from huggingface_hub import EvalResult, ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
@@ -30,37 +33,27 @@ from hfnets import CharGptConfig, CharGptForCausalLM
 from hfnets.hub import (
     card_base_model,
     card_dataset_id,
+    check_hub_access,
     default_repo_id,
+    publish_run,
     render_model_card,
     training_command,
 )
-from hfnets.training.args import (
-    add_text_args,
-    add_training_args,
-    load_text_and_tokenizer,
-    new_config_from_overrides,
-    open_output_dir,
-    resume,
-    save_text_run,
-    start_run,
-    validate_training_args,
-)
+from hfnets.training.accelerator import device_synchronize, resolve_mixed_precision, set_up_run, unwrap
+from hfnets.training.checkpointing import resume_run
 from hfnets.training.data import batch_dataloader, keep_on_device
-from hfnets.training.launch import (
-    build_lr_scheduler,
-    build_optimizer,
-    describe_hardware,
-    device_synchronize,
-    end_run,
-    run_main,
-    run_results,
-    training_length,
-    unwrap,
-)
+from hfnets.training.flags import add_text_args, add_training_args, validate_training_args
+from hfnets.training.optimization import build_lr_scheduler, build_optimizer, training_length
+from hfnets.training.output_dir import prepare_output_dir, start_tracking
+from hfnets.training.results import describe_hardware, run_results
+from hfnets.training.run import end_run, run_main
 from hfnets.training.text_data import (
     TokenWindowDataset,
+    load_text_and_tokenizer,
+    new_config_from_overrides,
     packed_windows,
     random_windows,
+    save_text_model,
     tokenize_text,
 )
 
@@ -167,11 +160,32 @@ def sample_text(model, tokenizer, accelerator, args) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    accelerator = start_run(args, "scripts/train_gpt.py", sharded_weights=True)
+    # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
+    check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=resolve_mixed_precision(args.mixed_precision),
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(args.output_dir, logging_dir=f"{args.output_dir}/runs"),
+        # shuffles seeded by (seed, epoch): a run resumed mid-epoch sees the order an uninterrupted one does
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
+        dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
+    )
+    set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
 
     # 1. Text: load, and build (or load) the tokenizer.
     train_text, eval_text, tokenizer, config = load_text_and_tokenizer(
-        accelerator, args, CharGptConfig, lambda vocab_size: build_model_config(args, vocab_size)
+        accelerator,
+        args.dataset_name,
+        args.dataset_config_name,
+        args.train_file,
+        args.validation_file,
+        args.text_column,
+        args.eval_split,
+        args.model_name_or_path,
+        args.tokenizer_name,
+        CharGptConfig,
+        lambda vocab_size: build_model_config(args, vocab_size),
     )
     config.check_tokenizer(tokenizer)  # a --tokenizer_name of another vocabulary than the model's is refused
     config.vocab_fingerprint = CharGptConfig.fingerprint(tokenizer.get_vocab())
@@ -179,7 +193,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if block_size > config.n_positions:
         raise ValueError(f"--block_size {block_size} exceeds the model's context n_positions={config.n_positions}.")
     tokenizer.model_max_length = config.n_positions
-    open_output_dir(accelerator, args, config.model_type, PROJECT_NAME)
+    resuming = args.resume_from_checkpoint is not None
+    prepare_output_dir(
+        accelerator, args.output_dir, config.model_type, overwrite=args.overwrite_output_dir, resuming=resuming
+    )
+    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
 
     # 2. Tokenize once into one long tensor per split; windows are cut from it batch by batch.
     train_tokens, eval_tokens = tokenize_text(tokenizer, train_text), tokenize_text(tokenizer, eval_text)
@@ -234,14 +252,24 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
+    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
     model_config = unwrap(accelerator, model).config
-    resumed, checkpoint = resume(  # checkpoint(step, train_runtime=seconds trained so far)
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "train_tokens": len(train_tokens),
+        "windows": len(train_dataset),
+    }
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
         accelerator,
-        args,
+        args.output_dir,
+        args.resume_from_checkpoint,
         model_config,
+        batching,
         num_update_steps_per_epoch,
-        train_tokens=len(train_tokens),
-        windows=len(train_dataset),
+        args.gradient_accumulation_steps,
+        total_limit=args.checkpoints_total_limit,
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -328,7 +356,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     state_dict = accelerator.get_state_dict(model)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        save_text_run(args, accelerator, model, tokenizer, state_dict, samples, results, argv, build_model_card)
+        unwrapped = unwrap(accelerator, model)
+        save_text_model(args.output_dir, unwrapped, tokenizer, state_dict, samples)
+        command = argv if argv is not None else sys.argv[1:]
+        card = build_model_card(args, results, unwrapped, accelerator, command, samples)
+        url = publish_run(
+            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
+        )
+        if url is not None:
+            logger.info(f"Pushed to {url}")
+        accelerator.print(
+            f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
+            f"{results['step']} steps; model saved to {args.output_dir}"
+        )
     end_run(accelerator, model, optimizer)
     return results
 

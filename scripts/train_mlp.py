@@ -24,7 +24,9 @@ import PIL.Image
 import PIL.ImageDraw
 import PIL.ImageFont
 import torch
+from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 from huggingface_hub import EvalResult, ModelCardData
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForImageClassification
@@ -34,22 +36,22 @@ from hfnets.atomic import save_image_atomically
 from hfnets.hub import (
     card_base_model,
     card_dataset_id,
+    check_hub_access,
     default_repo_id,
+    publish_run,
     render_model_card,
     training_command,
 )
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
-from hfnets.training.args import (
-    add_training_args,
-    load_images,
-    open_output_dir,
-    publish,
-    resume,
-    start_run,
-    validate_training_args,
+from hfnets.training.accelerator import (
+    device_synchronize,
+    require_replicated_weights,
+    resolve_mixed_precision,
+    set_up_run,
+    unwrap,
 )
 from hfnets.training.augment import RandomAffine
-from hfnets.training.checkpointing import save_pretrained_atomically
+from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import (
     ImageTensorDataset,
     batch_dataloader,
@@ -57,19 +59,13 @@ from hfnets.training.data import (
     decode_images,
     decode_labels,
     keep_on_device,
+    load_image_splits,
 )
-from hfnets.training.launch import (
-    build_lr_scheduler,
-    build_optimizer,
-    describe_hardware,
-    device_synchronize,
-    end_run,
-    evaluate_classifier,
-    run_main,
-    run_results,
-    training_length,
-    unwrap,
-)
+from hfnets.training.flags import add_training_args, validate_training_args
+from hfnets.training.optimization import build_lr_scheduler, build_optimizer, training_length
+from hfnets.training.output_dir import prepare_output_dir, start_tracking
+from hfnets.training.results import describe_hardware, evaluate_classifier, run_results
+from hfnets.training.run import end_run, run_main
 
 logger = get_logger(__name__)
 
@@ -173,10 +169,32 @@ def mistakes_image(model, dataset: ImageTensorDataset, id2label: dict, max_image
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    accelerator = start_run(args, "scripts/train_mlp.py")
+    # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
+    check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=resolve_mixed_precision(args.mixed_precision),
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(args.output_dir, logging_dir=f"{args.output_dir}/runs"),
+        # shuffles seeded by (seed, epoch): a run resumed mid-epoch sees the order an uninterrupted one does
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
+        dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
+    )
+    set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
+    require_replicated_weights(accelerator, "scripts/train_mlp.py")
 
     # 1. Data: load with `datasets`, decode every image once into a uint8 tensor.
-    splits = load_images(accelerator, args)
+    splits = load_image_splits(
+        accelerator,
+        args.dataset_name,
+        args.dataset_config_name,
+        args.eval_split,
+        seed=args.seed,
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=args.max_eval_samples,
+        image_column=args.image_column,
+        label_column=args.label_column,
+    )
     train_raw, eval_raw, image_column = splits.train, splits.eval, splits.image_column
     train_labels, eval_labels = splits.train_labels, decode_labels(eval_raw, splits.label_column)
 
@@ -204,7 +222,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # The labels are class indices. Said up front: transformers' loss would otherwise record it in the config at the
     # first step, and a resumed run's config would then differ from its checkpoints'.
     config.problem_type = "single_label_classification"
-    open_output_dir(accelerator, args, config.model_type, PROJECT_NAME)
+    resuming = args.resume_from_checkpoint is not None
+    prepare_output_dir(
+        accelerator, args.output_dir, config.model_type, overwrite=args.overwrite_output_dir, resuming=resuming
+    )
+    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
 
     train_dataset = ImageTensorDataset(
         decode_images(train_raw, image_column, config.num_channels, config.image_size),
@@ -254,8 +276,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
     model_config = unwrap(accelerator, model).config
-    resumed, checkpoint = resume(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator, args, model_config, num_update_steps_per_epoch, train_samples=len(train_dataset)
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "train_samples": len(train_dataset),
+    }
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
+        accelerator,
+        args.output_dir,
+        args.resume_from_checkpoint,
+        model_config,
+        batching,
+        num_update_steps_per_epoch,
+        args.gradient_accumulation_steps,
+        total_limit=args.checkpoints_total_limit,
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -338,7 +373,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             Path(args.output_dir, MISTAKES_FILE).unlink(missing_ok=True)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, mistakes is not None)
-        publish(args, results, card)
+        url = publish_run(
+            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
+        )
+        if url is not None:
+            logger.info(f"Pushed to {url}")
         accelerator.print(
             f"test accuracy {results['eval_accuracy']:.4f} (eval loss {results['eval_loss']:.4f}) after "
             f"{completed_steps} steps; model saved to {args.output_dir}"

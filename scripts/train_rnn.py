@@ -18,10 +18,13 @@ card `README.md`.
 
 import argparse
 import math
+import sys
 import time
 
 import torch
+from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 from huggingface_hub import EvalResult, ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
@@ -31,32 +34,31 @@ from hfnets import CharRnnConfig, CharRnnForCausalLM
 from hfnets.hub import (
     card_base_model,
     card_dataset_id,
+    check_hub_access,
     default_repo_id,
+    publish_run,
     render_model_card,
     training_command,
 )
-from hfnets.training.args import (
-    add_text_args,
-    add_training_args,
-    load_text_and_tokenizer,
-    new_config_from_overrides,
-    open_output_dir,
-    resume,
-    save_text_run,
-    start_run,
-    validate_training_args,
-)
-from hfnets.training.launch import (
-    build_lr_scheduler,
-    build_optimizer,
-    describe_hardware,
+from hfnets.training.accelerator import (
     device_synchronize,
-    end_run,
-    run_main,
-    run_results,
+    require_replicated_weights,
+    resolve_mixed_precision,
+    set_up_run,
     unwrap,
 )
-from hfnets.training.text_data import tokenize_text
+from hfnets.training.checkpointing import resume_run
+from hfnets.training.flags import add_text_args, add_training_args, validate_training_args
+from hfnets.training.optimization import build_lr_scheduler, build_optimizer
+from hfnets.training.output_dir import prepare_output_dir, start_tracking
+from hfnets.training.results import describe_hardware, run_results
+from hfnets.training.run import end_run, run_main
+from hfnets.training.text_data import (
+    load_text_and_tokenizer,
+    new_config_from_overrides,
+    save_text_model,
+    tokenize_text,
+)
 
 logger = get_logger(__name__)
 
@@ -208,18 +210,43 @@ def sample_text(model, tokenizer, accelerator, args) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    accelerator = start_run(args, "scripts/train_rnn.py")
+    # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
+    check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
+    accelerator = Accelerator(
+        mixed_precision=resolve_mixed_precision(args.mixed_precision),
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(args.output_dir, logging_dir=f"{args.output_dir}/runs"),
+        # shuffles seeded by (seed, epoch): a run resumed mid-epoch sees the order an uninterrupted one does
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
+        dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
+    )
+    set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
+    require_replicated_weights(accelerator, "scripts/train_rnn.py")
 
     # 1. Text: load, and build (or load) the tokenizer.
     train_text, eval_text, tokenizer, config = load_text_and_tokenizer(
-        accelerator, args, CharRnnConfig, lambda vocab_size: build_model_config(args, vocab_size)
+        accelerator,
+        args.dataset_name,
+        args.dataset_config_name,
+        args.train_file,
+        args.validation_file,
+        args.text_column,
+        args.eval_split,
+        args.model_name_or_path,
+        args.tokenizer_name,
+        CharRnnConfig,
+        lambda vocab_size: build_model_config(args, vocab_size),
     )
     if len(tokenizer) > config.vocab_size:
         raise ValueError(
             f"The tokenizer has {len(tokenizer)} tokens and the model reads {config.vocab_size}: use the tokenizer "
             "saved with the model (drop --tokenizer_name)."
         )
-    open_output_dir(accelerator, args, config.model_type, PROJECT_NAME)
+    resuming = args.resume_from_checkpoint is not None
+    prepare_output_dir(
+        accelerator, args.output_dir, config.model_type, overwrite=args.overwrite_output_dir, resuming=resuming
+    )
+    start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
 
     # 2. Tokenize once; one contiguous stream per row of the global batch, this process's rows kept on its device.
     train_tokens, eval_tokens = tokenize_text(tokenizer, train_text), tokenize_text(tokenizer, eval_text)
@@ -253,9 +280,23 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     accelerator.register_for_checkpointing(carried)
 
     # 4. Resume: model, optimizer, schedule, RNG and carried state; the step says where in the streams we are.
+    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
     model_config = unwrap(accelerator, model).config
-    resumed, checkpoint = resume(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator, args, model_config, steps_per_epoch, block_size=args.block_size, train_tokens=len(train_tokens)
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "block_size": args.block_size,
+        "train_tokens": len(train_tokens),
+    }
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
+        accelerator,
+        args.output_dir,
+        args.resume_from_checkpoint,
+        model_config,
+        batching,
+        steps_per_epoch,
+        1,  # one batch per optimizer step
+        total_limit=args.checkpoints_total_limit,
     )
     completed_steps = resumed.completed_steps
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
@@ -343,7 +384,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     state_dict = accelerator.get_state_dict(model)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        save_text_run(args, accelerator, model, tokenizer, state_dict, samples, results, argv, build_model_card)
+        unwrapped = unwrap(accelerator, model)
+        save_text_model(args.output_dir, unwrapped, tokenizer, state_dict, samples)
+        command = argv if argv is not None else sys.argv[1:]
+        card = build_model_card(args, results, unwrapped, accelerator, command, samples)
+        url = publish_run(
+            args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
+        )
+        if url is not None:
+            logger.info(f"Pushed to {url}")
+        accelerator.print(
+            f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
+            f"{results['step']} steps; model saved to {args.output_dir}"
+        )
     end_run(accelerator, model, optimizer)
     return results
 

@@ -1,4 +1,5 @@
-"""Text data for the language-model script: a dataset or text files in, one long token tensor per split out.
+"""Text data for the language-model scripts: a dataset or text files in, one long token tensor per split out; the
+tokenizer (a character vocabulary built from the text, or an existing one) and a new model's configuration.
 
 Text is tokenized once into a single int64 tensor; training then cuts windows of `block_size` tokens out of it a
 whole batch at a time (as nanoGPT's `get_batch` does), so nothing is tokenized or collated in the training loop.
@@ -124,3 +125,63 @@ def random_windows(num_tokens: int, block_size: int, count: int, seed: int) -> t
 def packed_windows(num_tokens: int, block_size: int) -> torch.Tensor:
     """Starts of consecutive, non-overlapping windows covering the text (the last partial window is dropped)."""
     return torch.arange(0, num_tokens - block_size + 1, block_size)
+
+
+def load_text_and_tokenizer(
+    accelerator,
+    dataset_name: str | None,
+    dataset_config_name: str | None,
+    train_file: str | None,
+    validation_file: str | None,
+    text_column: str | None,
+    eval_split: str | None,
+    model_name_or_path: str | None,
+    tokenizer_name: str | None,
+    config_class,
+    new_config,
+):
+    """The training and evaluation text, the tokenizer and the model configuration of a language-model run: a saved
+    model's configuration and tokenizer (`model_name_or_path`), else a character vocabulary built from the training
+    text (or the tokenizer `tokenizer_name`) and `new_config(vocab_size)`. The tokenizer pads (on the left, for
+    batched generation) with its end or unknown token where it has no pad token."""
+    from transformers import AutoTokenizer
+
+    from ..gpt.tokenization_gpt import CharGptTokenizer
+
+    with accelerator.main_process_first():
+        train_text, eval_text = load_text_splits(
+            dataset_name, dataset_config_name, train_file, validation_file, text_column, eval_split
+        )
+    if model_name_or_path is not None:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name or model_name_or_path)
+        config = config_class.from_pretrained(model_name_or_path)
+    else:
+        if tokenizer_name is not None:
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_name)
+        else:
+            tokenizer = CharGptTokenizer.from_text(train_text)
+        config = new_config(len(tokenizer))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return train_text, eval_text, tokenizer, config
+
+
+def new_config_from_overrides(config, overrides: str | None):
+    """`config` with `overrides` ("key=value,...", the --config_overrides flag) applied, rebuilt so that its checks
+    run on the new values."""
+    if overrides:
+        try:
+            config.update_from_string(overrides)
+        except ValueError as error:
+            raise ValueError(f"--config_overrides {overrides!r}: {error}") from error
+    return type(config)(**config.to_dict())
+
+
+def save_text_model(output_dir: str, model, tokenizer, state_dict, samples: list[str]) -> None:
+    """A language model (with `state_dict`, gathered from every process) and its tokenizer saved as one folder, with
+    the text samples beside them."""
+    from ..atomic import write_text_atomically
+    from .checkpointing import save_pretrained_atomically
+
+    save_pretrained_atomically(output_dir, model, tokenizer, state_dict=state_dict)
+    write_text_atomically(f"{output_dir}/samples.txt", "\n\n".join(samples) + "\n")

@@ -1,14 +1,19 @@
-"""The accelerator path of the shared training set-up, exercised on CPU: compile, fused optimizers, unwrapping,
-process-count-independent random draws, and the shipped accelerate configs."""
+"""The accelerator path of the training scripts, exercised on CPU: the Accelerator as the scripts build it (compile,
+unwrapping), fused optimizers, process-count-independent random draws, the mixed precision chosen by the hardware,
+and the shipped accelerate configs."""
 
 import pytest
 import torch
 from accelerate import Accelerator
 from accelerate.commands.config.config_args import load_config_from_file
 from accelerate.state import AcceleratorState
+from accelerate.utils import TorchDynamoPlugin
 
 from hfnets import CharGptConfig, CharGptForCausalLM
-from hfnets.training.launch import build_accelerator, build_optimizer, global_batch_rows, replicas_in_sync, unwrap
+from hfnets.training import accelerator as launch
+from hfnets.training.accelerator import global_batch_rows, set_up_run, unwrap
+from hfnets.training.optimization import build_optimizer
+from hfnets.training.results import replicas_in_sync
 from tests.conftest import REPO_ROOT
 
 CONFIGS = sorted((REPO_ROOT / "scripts" / "accelerate").glob("*.yaml"))
@@ -21,7 +26,9 @@ def reset_accelerator():
 
 
 def test_torch_compile_flag_compiles_in_prepare_and_unwrap_gives_the_plain_model(tmp_path):
-    accelerator = build_accelerator(tmp_path, seed=0, mixed_precision="no", torch_compile=True)
+    # as the scripts build it with --torch_compile
+    accelerator = Accelerator(mixed_precision="no", dynamo_plugin=TorchDynamoPlugin(backend="inductor"))
+    set_up_run(accelerator, seed=0)
     model = CharGptForCausalLM(CharGptConfig(vocab_size=11, n_layer=1, n_head=2, n_embd=8, n_positions=8))
     prepared = accelerator.prepare(model)
     assert isinstance(prepared, torch._dynamo.eval_frame.OptimizedModule)
@@ -74,8 +81,6 @@ def test_configs_cover_ddp_fsdp_deepspeed_and_many_machines():
     ],
 )
 def test_auto_mixed_precision_follows_the_cpu(monkeypatch, native, launcher, requested, expected):
-    from hfnets.training import launch
-
     monkeypatch.setattr(launch, "cpu_has_native_bf16", lambda: native)
     monkeypatch.setattr(launch, "_will_use_cpu", lambda: True)
     if launcher is None:
@@ -86,8 +91,6 @@ def test_auto_mixed_precision_follows_the_cpu(monkeypatch, native, launcher, req
 
 
 def test_explicit_bf16_on_a_cpu_without_it_warns_and_is_kept(monkeypatch, caplog):
-    from hfnets.training import launch
-
     monkeypatch.setattr(launch, "cpu_has_native_bf16", lambda: False)
     monkeypatch.setattr(launch, "_will_use_cpu", lambda: True)
     with caplog.at_level("WARNING"):
