@@ -20,6 +20,7 @@ It writes the model and its image processor with `save_pretrained` (loadable wit
 """
 
 import argparse
+import dataclasses
 import sys
 import time
 
@@ -42,8 +43,8 @@ from hfnets.hub import (
     training_command,
 )
 from hfnets.training.accelerator import (
+    check_distributed,
     device_synchronize,
-    require_replicated_weights,
     resolve_mixed_precision,
     set_up_run,
     unwrap,
@@ -217,6 +218,7 @@ def channel_statistics(images: torch.Tensor) -> tuple[list[float], list[float]]:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
+    # Copied from scripts.train_mlp.main step 0 with train_mlp->train_cnn
     check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
@@ -228,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
     )
     set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
-    require_replicated_weights(accelerator, "scripts/train_cnn.py")
+    check_distributed(accelerator, "scripts/train_cnn.py", sharded_weights=False)
 
     # 1. Data: a dataset or image folders, with their class names.
     splits = load_image_splits(
@@ -287,6 +289,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
 
     flip = args.random_flip == "on" or (args.random_flip == "auto" and config.num_channels == 3)
+    args.augmentation = dataclasses.replace(args.augmentation, flip=flip)  # known once the images' channels are
     train_images = decode_squares(train_raw, image_column, processor, "decoding train")
     eval_images = decode_squares(eval_raw, image_column, processor, "decoding evaluation")
     if args.model_name_or_path is None:  # normalize with the training images' own statistics, saved with the model
@@ -311,6 +314,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 4. Schedule, sized after `prepare` because the dataloader is now sharded across processes.
+    # Copied from scripts.train_mlp.main step 4
     num_update_steps_per_epoch, max_train_steps, num_train_epochs = training_length(
         len(train_dataloader), args.gradient_accumulation_steps, args.max_train_steps, args.num_train_epochs
     )
@@ -320,14 +324,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
-    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
+    # Copied from scripts.train_mlp.main step 5
+    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
+    # processes and the gradient accumulation steps, which resume_run adds).
     model_config = unwrap(accelerator, model).config
-    batching = {
-        "num_processes": accelerator.num_processes,
-        "per_device_train_batch_size": args.per_device_train_batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
-        "train_samples": len(train_dataset),
-    }
+    batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": len(train_dataset)}
     resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
         accelerator,
         args.output_dir,
@@ -335,7 +336,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model_config,
         batching,
         num_update_steps_per_epoch,
-        args.gradient_accumulation_steps,
         total_limit=args.checkpoints_total_limit,
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
@@ -350,6 +350,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 6. The training loop: augment on the device, step, evaluate after each epoch.
+    # Copied from scripts.train_mlp.main step 6
     train_time = resumed.train_runtime  # seconds trained before a resume count too
     samples_seen = 0
     metrics: dict[str, float] = {}
@@ -364,12 +365,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         num_batches = 0
         epoch_start = time.perf_counter()
         for batch in active_dataloader:
-            pixel_values = args.augmentation(batch["pixel_values"])
-            if flip:  # drawn on the CPU from the global generator, as the affine distortions are
-                mirrored = (torch.rand(len(pixel_values)) < 0.5).to(pixel_values.device)[:, None, None, None]
-                pixel_values = torch.where(mirrored, pixel_values.flip(-1), pixel_values)
+            batch["pixel_values"] = args.augmentation(batch["pixel_values"])
             with accelerator.accumulate(model):
-                outputs = model(pixel_values=pixel_values, labels=batch["labels"])
+                outputs = model(**batch)
                 accelerator.backward(outputs.loss)
                 optimizer.step()
                 lr_scheduler.step()

@@ -38,9 +38,9 @@ from hfnets.hub import (
     training_command,
 )
 from hfnets.training.accelerator import (
+    check_distributed,
     device_synchronize,
     global_batch_rows,
-    require_replicated_weights,
     resolve_mixed_precision,
     set_up_run,
     unwrap,
@@ -232,6 +232,7 @@ def sample_images(unet, scheduler, args, image_size: int, latents, labels) -> to
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
+    # Copied from scripts.train_mlp.main step 0 with train_mlp->train_ddpm
     check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
@@ -243,9 +244,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
     )
     set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
-    require_replicated_weights(accelerator, "scripts/train_ddpm.py")
+    check_distributed(accelerator, "scripts/train_ddpm.py", sharded_weights=False)
 
     # 1. Data: decode every image once into a uint8 tensor.
+    # Copied from scripts.train_gan.main step 1 with GanPipeline->DdpmPipeline, NUM_CHANNELS->args.num_channels
     splits = load_image_splits(
         accelerator,
         args.dataset_name,
@@ -310,14 +312,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         accelerator.register_for_checkpointing(ema)
 
     # 3. Resume: the UNet, the optimizer, its schedule, the EMA and the RNG states.
-    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
+    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
+    # processes and the gradient accumulation steps, which resume_run adds).
     model_config = unwrap(accelerator, unet).config
-    batching = {
-        "num_processes": accelerator.num_processes,
-        "per_device_train_batch_size": args.per_device_train_batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
-        "train_samples": len(dataset),
-    }
+    batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": len(dataset)}
     resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
         accelerator,
         args.output_dir,
@@ -325,7 +323,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model_config,
         batching,
         num_update_steps_per_epoch,
-        args.gradient_accumulation_steps,
         total_limit=args.checkpoints_total_limit,
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch

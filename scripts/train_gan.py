@@ -39,9 +39,9 @@ from hfnets.hub import (
     training_command,
 )
 from hfnets.training.accelerator import (
+    check_distributed,
     device_synchronize,
     global_batch_rows,
-    require_replicated_weights,
     resolve_mixed_precision,
     set_up_run,
     unwrap,
@@ -69,6 +69,7 @@ PROJECT_NAME = "train_gan"
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.5
 # Each evaluation draws this many images per class with the same fixed noise, one row per class.
 SAMPLES_PER_CLASS = 10
+NUM_CHANNELS = 1  # the generator draws grayscale digits
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -133,8 +134,10 @@ def sample_grid(generator, latents: torch.Tensor, labels: torch.Tensor | None):
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
+    # Copied from scripts.train_mlp.main step 0 with args.gradient_accumulation_steps->1, train_mlp->train_gan
     check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
     accelerator = Accelerator(
+        gradient_accumulation_steps=1,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
         log_with=None if args.report_to == "none" else args.report_to,
         project_config=ProjectConfiguration(args.output_dir, logging_dir=f"{args.output_dir}/runs"),
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
     )
     set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
-    require_replicated_weights(accelerator, "scripts/train_gan.py")
+    check_distributed(accelerator, "scripts/train_gan.py", sharded_weights=False)
 
     # 1. Data: decode every image once into a uint8 tensor.
     splits = load_image_splits(
@@ -167,7 +170,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         accelerator, args.output_dir, GanPipeline.__name__, overwrite=args.overwrite_output_dir, resuming=resuming
     )
     start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
-    images = decode_images(train_raw, image_column, num_channels=1, size=args.resolution)
+    images = decode_images(train_raw, image_column, num_channels=NUM_CHANNELS, size=args.resolution)
     dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
     dataloader = batch_dataloader(
         keep_on_device(dataset, accelerator.device), args.per_device_train_batch_size, shuffle=True, seed=args.seed
@@ -197,13 +200,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     # 3. Resume: both networks, both optimizers, the EMA and the RNG states.
-    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
+    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
+    # processes and the gradient accumulation steps, which resume_run adds).
     model_config = unwrap(accelerator, generator).config
-    batching = {
-        "num_processes": accelerator.num_processes,
-        "per_device_train_batch_size": args.per_device_train_batch_size,
-        "train_samples": len(dataset),
-    }
+    batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": len(dataset)}
     resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
         accelerator,
         args.output_dir,
@@ -211,7 +211,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model_config,
         batching,
         num_update_steps_per_epoch,
-        1,  # one batch per optimizer step
         total_limit=args.checkpoints_total_limit,
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch

@@ -39,7 +39,13 @@ from hfnets.hub import (
     render_model_card,
     training_command,
 )
-from hfnets.training.accelerator import device_synchronize, resolve_mixed_precision, set_up_run, unwrap
+from hfnets.training.accelerator import (
+    check_distributed,
+    device_synchronize,
+    resolve_mixed_precision,
+    set_up_run,
+    unwrap,
+)
 from hfnets.training.checkpointing import resume_run
 from hfnets.training.data import batch_dataloader, keep_on_device
 from hfnets.training.flags import add_text_args, add_training_args, validate_training_args
@@ -161,6 +167,7 @@ def sample_text(model, tokenizer, accelerator, args) -> str:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
+    # Copied from scripts.train_mlp.main step 0 with train_mlp->train_gpt, sharded_weights=False->sharded_weights=True
     check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
@@ -172,6 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
     )
     set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
+    check_distributed(accelerator, "scripts/train_gpt.py", sharded_weights=True)
 
     # 1. Text: load, and build (or load) the tokenizer.
     train_text, eval_text, tokenizer, config = load_text_and_tokenizer(
@@ -252,12 +260,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
-    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
+    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
+    # processes and the gradient accumulation steps, which resume_run adds).
     model_config = unwrap(accelerator, model).config
     batching = {
-        "num_processes": accelerator.num_processes,
         "per_device_train_batch_size": args.per_device_train_batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
         "train_tokens": len(train_tokens),
         "windows": len(train_dataset),
     }
@@ -268,7 +275,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model_config,
         batching,
         num_update_steps_per_epoch,
-        args.gradient_accumulation_steps,
         total_limit=args.checkpoints_total_limit,
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch

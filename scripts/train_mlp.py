@@ -44,8 +44,8 @@ from hfnets.hub import (
 )
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
 from hfnets.training.accelerator import (
+    check_distributed,
     device_synchronize,
-    require_replicated_weights,
     resolve_mixed_precision,
     set_up_run,
     unwrap,
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
     )
     set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
-    require_replicated_weights(accelerator, "scripts/train_mlp.py")
+    check_distributed(accelerator, "scripts/train_mlp.py", sharded_weights=False)
 
     # 1. Data: load with `datasets`, decode every image once into a uint8 tensor.
     splits = load_image_splits(
@@ -274,14 +274,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
 
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
-    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
+    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
+    # processes and the gradient accumulation steps, which resume_run adds).
     model_config = unwrap(accelerator, model).config
-    batching = {
-        "num_processes": accelerator.num_processes,
-        "per_device_train_batch_size": args.per_device_train_batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
-        "train_samples": len(train_dataset),
-    }
+    batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": len(train_dataset)}
     resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
         accelerator,
         args.output_dir,
@@ -289,7 +285,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model_config,
         batching,
         num_update_steps_per_epoch,
-        args.gradient_accumulation_steps,
         total_limit=args.checkpoints_total_limit,
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
@@ -297,13 +292,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info("***** Running training *****")
     logger.info(f"  Examples = {len(train_dataset)}, evaluation examples = {len(eval_dataset)}")
-    logger.info(f"  Epochs = {num_train_epochs}, optimizer steps = {max_train_steps}")
-    logger.info(f"  Batch size per device = {args.per_device_train_batch_size}, total = {total_batch_size}")
+    logger.info(f"  Classes = {list(config.id2label.values())}, images {config.num_channels}x{config.image_size}^2")
+    logger.info(f"  Epochs = {num_train_epochs}, optimizer steps = {max_train_steps}, batch = {total_batch_size}")
     progress_bar = tqdm(
         total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
     )
 
-    # 6. The training loop.
+    # 6. The training loop: augment on the device, step, evaluate after each epoch.
     train_time = resumed.train_runtime  # seconds trained before a resume count too
     samples_seen = 0
     metrics: dict[str, float] = {}

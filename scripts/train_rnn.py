@@ -41,8 +41,8 @@ from hfnets.hub import (
     training_command,
 )
 from hfnets.training.accelerator import (
+    check_distributed,
     device_synchronize,
-    require_replicated_weights,
     resolve_mixed_precision,
     set_up_run,
     unwrap,
@@ -211,8 +211,10 @@ def sample_text(model, tokenizer, accelerator, args) -> str:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
+    # Copied from scripts.train_mlp.main step 0 with args.gradient_accumulation_steps->1, train_mlp->train_rnn
     check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
     accelerator = Accelerator(
+        gradient_accumulation_steps=1,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
         log_with=None if args.report_to == "none" else args.report_to,
         project_config=ProjectConfiguration(args.output_dir, logging_dir=f"{args.output_dir}/runs"),
@@ -221,7 +223,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
     )
     set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
-    require_replicated_weights(accelerator, "scripts/train_rnn.py")
+    check_distributed(accelerator, "scripts/train_rnn.py", sharded_weights=False)
 
     # 1. Text: load, and build (or load) the tokenizer.
     train_text, eval_text, tokenizer, config = load_text_and_tokenizer(
@@ -280,10 +282,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     accelerator.register_for_checkpointing(carried)
 
     # 4. Resume: model, optimizer, schedule, RNG and carried state; the step says where in the streams we are.
-    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched.
+    # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
+    # processes and the gradient accumulation steps, which resume_run adds).
     model_config = unwrap(accelerator, model).config
     batching = {
-        "num_processes": accelerator.num_processes,
         "per_device_train_batch_size": args.per_device_train_batch_size,
         "block_size": args.block_size,
         "train_tokens": len(train_tokens),
@@ -295,7 +297,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model_config,
         batching,
         steps_per_epoch,
-        1,  # one batch per optimizer step
         total_limit=args.checkpoints_total_limit,
     )
     completed_steps = resumed.completed_steps
@@ -368,8 +369,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     progress_bar.close()
     if "eval_loss" not in metrics:  # resumed from a checkpoint taken at the very end: just evaluate
         metrics = evaluate(model, eval_rows, eval_steps, args.block_size, accelerator)
+    metrics["epochs"] = round(completed_steps / steps_per_epoch, 2)
 
     # 6. Results, saved model and tokenizer, card and upload.
+    # Copied from scripts.train_gpt.main step 7
     seen = ("tokens", tokens_seen, train_time - resumed.train_runtime)  # counted in this launch's seconds
     results = run_results(
         accelerator,
@@ -378,9 +381,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         completed_steps,
         train_time,
         seen,
-        epochs=round(completed_steps / steps_per_epoch, 2),
         num_parameters=unwrap(accelerator, model).num_parameters(),
     )
+    # every process takes part: under FSDP this gathers the shards into full weights
     state_dict = accelerator.get_state_dict(model)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:

@@ -1,7 +1,11 @@
 """Code that must exist twice is marked `# Copied from <module>.<name>` above the copy, as transformers marks its
 copies, and kept identical to its original. The original may be a function, a class, a method
 (`hfnets.gan.pipeline_gan.GanPipeline.check_inputs`) or a constant, in the package, a demo (`spaces.gan.inside`) or a
-training script (`scripts.train_mlp.evaluate`); `with A->B, C->D` names the words the copy changes (`with Gan->Ddpm`).
+training script (`scripts.train_mlp.mistakes_image`); `with A->B, C->D` names the words the copy changes.
+
+A training script's numbered step can be a copy of another script's: `# Copied from scripts.train_mlp.main step 6`
+under the step's title makes the code of the step (up to the next numbered step, its leading comments aside) a copy
+of the code of step 6 of `main` in scripts/train_mlp.py. The steps stay inline, where a script reads top to bottom.
 Files that travel alone (to the Hub with the weights) and scripts that read top to bottom are why copies exist."""
 
 import ast
@@ -13,7 +17,10 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 ROOTS = ("hfnets", "spaces", "scripts")
-MARKER = re.compile(r"^[ \t]*# Copied from ((?:hfnets|spaces|scripts)\.[\w.]+)(?: with (.+))?$", re.MULTILINE)
+MARKER = re.compile(
+    r"^[ \t]*# Copied from ((?:hfnets|spaces|scripts)\.[\w.]+(?: step \d+)?)(?: with (.+))?$", re.MULTILINE
+)
+STEP_TITLE = re.compile(r"^(\s*)# (\d+)\. ")
 FILES = sorted(path for root in ROOTS for path in (REPO_ROOT / root).rglob("*.py"))
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
 
@@ -61,6 +68,60 @@ def copy_after(path, marker_line: int) -> str | None:
     return None
 
 
+def step_code(lines: list[str], start: int, end: int, indent: str) -> str:
+    """The code of a step: lines[start:end] up to the next numbered step at `indent`, its leading comments and blank
+    lines and its trailing blank lines left out."""
+    block = []
+    for line in lines[start:end]:
+        title = STEP_TITLE.match(line)
+        if title and title.group(1) == indent:
+            break
+        block.append(line)
+    while block and (not block[0].strip() or block[0].strip().startswith("#")):
+        block.pop(0)
+    while block and not block[-1].strip():
+        block.pop()
+    return "\n".join(block)
+
+
+def function_span(source: str, name: str) -> tuple[int, int] | None:
+    """(first body line, end line), 0-based, of the top-level function `name`."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return node.body[0].lineno - 1, node.end_lineno
+    return None
+
+
+def original_step(dotted: str) -> str | None:
+    """The code of `scripts.train_mlp.main step 6`."""
+    target, number = dotted.split(" step ")
+    module, function = target.rsplit(".", 1)
+    path = REPO_ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    if not path.is_file():
+        return None
+    source = path.read_text()
+    span = function_span(source, function)
+    if span is None:
+        return None
+    lines = source.splitlines()
+    for index in range(*span):
+        title = STEP_TITLE.match(lines[index])
+        if title and title.group(2) == number:
+            return step_code(lines, index + 1, span[1], title.group(1))
+    return None
+
+
+def copied_step(path, marker_line: int) -> str:
+    """The code of the step whose title the marker stands under."""
+    lines = path.read_text().splitlines()
+    indent = lines[marker_line - 1][: len(lines[marker_line - 1]) - len(lines[marker_line - 1].lstrip())]
+    end = next(
+        (i for i in range(marker_line, len(lines)) if lines[i].strip() and not lines[i].startswith(indent)),
+        len(lines),
+    )
+    return step_code(lines, marker_line, end, indent)
+
+
 def marked_copies() -> list[tuple]:
     copies = []
     for path in FILES:
@@ -87,11 +148,32 @@ def test_there_are_marked_copies_of_functions_methods_and_script_code():
 
 @pytest.mark.parametrize(("copy", "line", "original", "replacements"), marked_copies())
 def test_each_marked_copy_equals_its_original(copy, line, original, replacements):
+    if " step " in original:  # a numbered step of a training script
+        expected = original_step(original)
+        assert expected, f"{copy}:{line}: no code in {original} to copy from"
+        actual = copied_step(REPO_ROOT / copy, line)
+        assert actual == replaced(expected, replacements), f"{copy}:{line} differs from {original}; copy it over again"
+        return
     expected = original_source(original)
     assert expected is not None, f"{copy}:{line}: no {original} to copy from"
     actual = copy_after(REPO_ROOT / copy, line)
     assert actual is not None, f"{copy}:{line}: the marker stands above no definition"
     assert actual == replaced(expected, replacements), f"{copy}:{line} differs from {original}; copy it over again"
+
+
+def test_a_step_is_its_code_up_to_the_next_step_without_its_title_and_comments():
+    lines = [
+        "    # 5. Resume.",
+        "    # more words",
+        "    resumed = resume()",
+        "    if resumed:",
+        "        # 6. not a step of main (indented deeper)",
+        "        go()",
+        "",
+        "    # 6. The loop.",
+        "    loop()",
+    ]
+    assert step_code(lines, 1, len(lines), "    ") == "\n".join(lines[2:6])
 
 
 def test_the_check_reads_methods_and_replacements(tmp_path):

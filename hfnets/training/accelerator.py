@@ -92,9 +92,10 @@ def weights_are_sharded(accelerator: Accelerator) -> bool:
     return accelerator.distributed_type == DistributedType.DEEPSPEED and plugin is not None and plugin.zero_stage == 3
 
 
-def require_replicated_weights(accelerator: Accelerator, script: str) -> None:
-    """Refuse FSDP and DeepSpeed for scripts whose small networks are meant to be replicated (DDP)."""
-    if accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+def check_distributed(accelerator: Accelerator, script: str, sharded_weights: bool) -> None:
+    """Refuse FSDP and DeepSpeed for a `script` whose small networks are meant to be replicated (DDP), unless it
+    supports `sharded_weights`."""
+    if not sharded_weights and accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
         raise ValueError(
             f"{script} trains networks small enough to copy to every device: launch it with data parallelism "
             "(accelerate launch --config_file scripts/accelerate/multi_gpu.yaml, or --multi_gpu) rather than "

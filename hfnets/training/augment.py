@@ -16,11 +16,13 @@ from torch.nn import functional as F
 @dataclass(frozen=True)
 class RandomAffine:
     """Per-image random rotation (up to +-`degrees`), shift (up to +-`translate` of the side) and scaling (by a
-    factor in [1 - `scale`, 1 + `scale`]). Pixels moved in from outside repeat the border (the background)."""
+    factor in [1 - `scale`, 1 + `scale`]), then, with `flip`, a left-right mirror of half the images (right for
+    photos, wrong for digits). Pixels moved in from outside repeat the border (the background)."""
 
     degrees: float = 0.0
     translate: float = 0.0
     scale: float = 0.0
+    flip: bool = False
 
     def __post_init__(self):
         if not 0.0 <= self.degrees <= 180.0:
@@ -32,12 +34,19 @@ class RandomAffine:
 
     @property
     def enabled(self) -> bool:
+        """Whether the affine distortions are on (any range above 0)."""
         return self.degrees > 0 or self.translate > 0 or self.scale > 0
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """Warp a float batch (N, C, H, W); returns it unchanged when every range is 0."""
-        if not self.enabled:
-            return images
+        """Warp (and, with `flip`, mirror) a float batch (N, C, H, W); unchanged when every range is 0 and no flip."""
+        if self.enabled:
+            images = self.warp(images)
+        if self.flip:  # drawn on the CPU from the global generator, as the distortions are
+            mirrored = (torch.rand(len(images)) < 0.5).to(images.device)[:, None, None, None]
+            images = torch.where(mirrored, images.flip(-1), images)
+        return images
+
+    def warp(self, images: torch.Tensor) -> torch.Tensor:
         n = images.shape[0]
 
         def uniform(bound: float) -> torch.Tensor:

@@ -118,6 +118,10 @@ def load_checkpoint(
             f"Checkpoint {checkpoint} is incomplete or corrupt ({error}); resume from another one."
         ) from error
     saved_batching = state.get("batching")
+    if batching is not None and saved_batching is not None:
+        # what both record (checkpoints of scripts without gradient accumulation once left it out: it was 1)
+        saved_batching = {key: value for key, value in saved_batching.items() if key in batching}
+        batching = {key: value for key, value in batching.items() if key in saved_batching}
     if batching is not None and saved_batching is not None and saved_batching != batching:
         raise ValueError(
             f"Checkpoint {checkpoint} was saved with {saved_batching}, this run has {batching}. Resuming with other "
@@ -160,16 +164,23 @@ def resume_run(
     model_config,
     batching: dict,
     num_update_steps_per_epoch: int,
-    gradient_accumulation_steps: int = 1,
     total_limit: int | None = None,
 ) -> tuple[ResumePoint, Callable[..., Path]]:
     """The resume step every training script shares, called after `accelerator.prepare`.
 
     Restores `resume_from_checkpoint` (a folder or "latest"; None starts anew) after checking that it was saved by
-    the same model configuration and batching, and returns where training continues with the run's `checkpoint`
-    function: `checkpoint(step, train_runtime=seconds)` saves the model, optimizer, schedule, RNG and data position
-    (with `model_config` and `batching`, so that a later resume is checked the same way), keeping `total_limit`.
+    the same model configuration and batching (the script's `batching`, such as the batch size and how many samples
+    an epoch has, with the accelerator's processes and gradient accumulation steps), and returns where training
+    continues with the run's `checkpoint` function: `checkpoint(step, train_runtime=seconds)` saves the model,
+    optimizer, schedule, RNG and data position (with `model_config` and the batching, so that a later resume is
+    checked the same way), keeping `total_limit`.
     """
+    gradient_accumulation_steps = accelerator.gradient_accumulation_steps
+    batching = {
+        "num_processes": accelerator.num_processes,
+        "gradient_accumulation_steps": gradient_accumulation_steps,
+        **batching,
+    }
     point = ResumePoint()
     if resume_from_checkpoint is not None:
         checkpoint = resolve_checkpoint(output_dir, resume_from_checkpoint)
