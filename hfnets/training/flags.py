@@ -5,6 +5,7 @@ nothing of flag names.
 """
 
 import argparse
+import math
 import os
 
 from transformers import SchedulerType
@@ -176,8 +177,12 @@ def validate_training_args(parser: argparse.ArgumentParser, args: argparse.Names
         value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name} must be >= 1, got {value}.")
-    if args.learning_rate <= 0:
-        parser.error(f"--learning_rate must be > 0, got {args.learning_rate}.")
+    if not math.isfinite(args.learning_rate) or args.learning_rate <= 0:
+        parser.error(f"--learning_rate must be a finite number > 0, got {args.learning_rate}.")
+    for name in ("weight_decay", "min_learning_rate"):  # the other rates a script may offer
+        value = getattr(args, name, None)
+        if value is not None and (not math.isfinite(value) or value < 0):
+            parser.error(f"--{name} must be a finite number >= 0, got {value}.")
     if getattr(args, "num_warmup_steps", 0) < 0:
         parser.error(f"--num_warmup_steps must be >= 0, got {args.num_warmup_steps}.")
     if args.checkpointing_steps not in (None, "epoch"):

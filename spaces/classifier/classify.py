@@ -108,6 +108,8 @@ def make_classifier(processor, model):
                 image.load()
         except (OSError, Image.DecompressionBombError) as error:
             raise gr.Error(f"This file cannot be read as an image ({error}).") from None
+        if image.mode == "CMYK":  # print colours: the fourth channel is black ink, not transparency
+            image = image.convert("RGB")
         return classify_image(image)
 
     def classify_drawing(sketch: dict | None):

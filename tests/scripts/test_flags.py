@@ -83,3 +83,20 @@ def test_cnn_shape_flags_are_refused_with_a_saved_model(flags, capsys):
             ["--output_dir", "out", "--train_dir", "d", "--model_name_or_path", "m", *flags]
         )
     assert exit_info.value.code == 2 and "continues a saved one with its own" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+@pytest.mark.parametrize("value", ["inf", "nan", "-1e-3", "0"])
+def test_a_learning_rate_that_is_not_a_finite_positive_number_is_refused(name, value, capsys):
+    """`--learning_rate inf` would train to a NaN model and save it: refused before anything runs."""
+    with pytest.raises(SystemExit) as exit_info:
+        load_script(name).parse_args(["--output_dir", "out", f"--learning_rate={value}"])
+    assert exit_info.value.code == 2
+    assert "--learning_rate must be a finite number > 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-0.1"])
+def test_a_weight_decay_that_is_not_a_finite_number_is_refused(value, capsys):
+    with pytest.raises(SystemExit):
+        load_script("train_mlp").parse_args(["--output_dir", "out", f"--weight_decay={value}"])
+    assert "--weight_decay must be a finite number >= 0" in capsys.readouterr().err

@@ -109,6 +109,19 @@ def test_the_cnn_inside_view_shows_the_models_own_feature_maps_and_filters_besid
         client.predict({"background": None, "layers": [], "composite": None}, api_name="/cnn_inside")
 
 
+def test_a_cmyk_photo_is_read_as_the_ink_it_shows(classifier, tmp_path):
+    """A print-colour (CMYK) JPEG has four channels, the fourth black ink: read as the digit the same photo in RGB
+    shows, not refused as transparent."""
+    photo = Image.open(SPACES / "classifier" / "examples" / "two_on_paper.png").convert("RGB")
+    photo.save(tmp_path / "two-rgb.jpg", quality=95)
+    photo.convert("CMYK").save(tmp_path / "two-cmyk.jpg", quality=95)
+    _, seen_rgb, _ = classifier.predict(handle_file(tmp_path / "two-rgb.jpg"), api_name="/classify")
+    label, seen_cmyk, _ = classifier.predict(handle_file(tmp_path / "two-cmyk.jpg"), api_name="/classify")
+    assert label["label"] in [str(d) for d in range(10)]
+    rgb, cmyk = (np.asarray(Image.open(path).convert("L"), dtype=float) for path in (seen_rgb, seen_cmyk))
+    assert rgb.max() > 0 and np.abs(rgb - cmyk).mean() < 8  # the same strokes, up to JPEG's colour rounding
+
+
 def test_classifier_refuses_hostile_uploads_in_plain_words_and_keeps_answering(classifier, tmp_path):
     Image.new("L", (9000, 9000), "white").save(tmp_path / "huge.png")  # 81 MP, a few hundred kB on disk
     (tmp_path / "notes.png").write_text("not an image")
