@@ -5,6 +5,9 @@ Text is tokenized once into a single int64 tensor; training then cuts windows of
 whole batch at a time (as nanoGPT's `get_batch` does), so nothing is tokenized or collated in the training loop.
 """
 
+import contextlib
+import inspect
+
 import torch
 from datasets import Dataset, DatasetDict, load_dataset
 
@@ -167,14 +170,46 @@ def load_text_and_tokenizer(
 
 
 def new_config_from_overrides(config, overrides: str | None):
-    """`config` with `overrides` ("key=value,...", the --config_overrides flag) applied, rebuilt so that its checks
-    run on the new values."""
+    """`config` with `overrides` ("key=value,...", the --config_overrides flag) applied, each value read as the type
+    of the value it replaces, then rebuilt so that its checks run on the new values. A malformed pair, an unknown key
+    or a value of the wrong type is a ValueError that names it."""
     if overrides:
-        try:
-            config.update_from_string(overrides)
-        except ValueError as error:
-            raise ValueError(f"--config_overrides {overrides!r}: {error}") from error
+        values = {}
+        for piece in overrides.split(","):
+            key, equals, text = (part.strip() for part in piece.partition("="))
+            if not key or not equals or not text:
+                raise ValueError(
+                    f'--config_overrides takes key=value pairs separated by commas (e.g. "n_layer=6,n_head=6"); '
+                    f"{piece!r} is not one."
+                )
+            current = getattr(config, key, None)
+            if key not in config.to_dict():
+                own = inspect.signature(type(config).__init__).parameters
+                known = ", ".join(name for name in own if name not in ("self", "kwargs"))
+                raise ValueError(f"--config_overrides: this model has no {key!r}; its settings: {known}.")
+            values[key] = _read_as(text, current, key)
+        config.update(values)
     return type(config)(**config.to_dict())
+
+
+def _read_as(text: str, current, key: str):
+    """`text` as a value of the type of `current`, the value it replaces (a number where that is None and the text
+    reads as one)."""
+    if isinstance(current, bool):
+        if text.lower() in ("true", "1", "false", "0"):
+            return text.lower() in ("true", "1")
+        raise ValueError(f"--config_overrides: {key} takes true or false (it is {current}), got {text!r}.")
+    if isinstance(current, (int, float)):
+        try:
+            return type(current)(text)
+        except ValueError:
+            kind = "a whole number" if isinstance(current, int) else "a number"
+            raise ValueError(f"--config_overrides: {key} takes {kind} (it is {current}), got {text!r}.") from None
+    if current is None:  # a setting left to its default, such as n_inner
+        for number in (int, float):
+            with contextlib.suppress(ValueError):
+                return number(text)
+    return text
 
 
 def save_text_model(output_dir: str, model, tokenizer, state_dict, samples: list[str]) -> None:

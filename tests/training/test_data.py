@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -142,3 +144,33 @@ def test_the_image_scripts_shared_head_loads_limits_and_labels(tmp_path):
     assert splits.train_labels.tolist() == [0, 1, 2, 0] and splits.class_names == ["0", "1", "2"]
     assert unlabelled.label_column is None and unlabelled.class_names == []
     assert unlabelled.train_labels.tolist() == [0] * 10
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ("===", "takes key=value pairs separated by commas"),
+        ("n_layer", "'n_layer' is not one"),
+        ("n_layer=2,,n_head=2", "'' is not one"),
+        ("nope=3", "this model has no 'nope'; its settings: vocab_size, n_positions"),
+        ("n_layer=two", "n_layer takes a whole number (it is 4), got 'two'"),
+        ("dropout=lots", "dropout takes a number"),
+        ("bias=maybe", "bias takes true or false"),
+    ],
+)
+def test_config_overrides_that_cannot_be_read_say_which_pair_and_why(overrides, message):
+    from hfnets import CharGptConfig
+    from hfnets.training.text_data import new_config_from_overrides
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        new_config_from_overrides(CharGptConfig(vocab_size=10), overrides)
+
+
+def test_config_overrides_take_each_value_as_its_settings_type():
+    from hfnets import CharGptConfig
+    from hfnets.training.text_data import new_config_from_overrides
+
+    config = new_config_from_overrides(
+        CharGptConfig(vocab_size=10), "n_layer=2, n_head=2,dropout=0.1,bias=false,n_inner=64"
+    )
+    assert (config.n_layer, config.n_head, config.dropout, config.bias, config.n_inner) == (2, 2, 0.1, False, 64)
