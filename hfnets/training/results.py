@@ -46,6 +46,7 @@ def run_results(
     training loop, the processes and whether their weights agree at the end, the precision, then `extra`.
     `counted=(unit, count, seconds)`: this process counted `count` samples or tokens in `seconds` of this launch;
     reported summed over the processes, as `train_<unit>` and `train_<unit>_per_second`."""
+    check_finite_weights(accelerator, models, step)
     in_sync = None
     for model in models:
         agree = replicas_in_sync(model, accelerator)
@@ -61,6 +62,23 @@ def run_results(
     results.update(world_size=accelerator.num_processes, replicas_in_sync=in_sync)
     results["mixed_precision"] = accelerator.mixed_precision
     return {**results, **extra}
+
+
+def check_finite_weights(accelerator: Accelerator, models: list[torch.nn.Module], step: int) -> None:
+    """Stop a run whose weights hold NaN or infinite values (training diverged) before anything is saved: a
+    ValueError on every process alike (each checks its own weights; the verdict is summed across them)."""
+    broken = sum(
+        not bool(torch.isfinite(parameter.detach()).all())
+        for model in models
+        for parameter in unwrap(accelerator, model).parameters()
+    )
+    broken = accelerator.reduce(torch.tensor(float(broken), device=accelerator.device), "sum").item()
+    if broken:
+        raise ValueError(
+            f"Training diverged: after {step} steps the weights hold NaN or infinite values, so nothing was saved. "
+            "Lower --learning_rate (or use --mixed_precision no), and start over or resume from a checkpoint taken "
+            "before it diverged."
+        )
 
 
 def replicas_in_sync(model: torch.nn.Module, accelerator: Accelerator) -> bool | None:

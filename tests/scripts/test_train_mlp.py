@@ -170,6 +170,15 @@ def test_corrupt_checkpoint_is_reported_on_resume(train_mlp, mnist_dir, tmp_path
         train_mlp.main(quick_args(mnist_dir, tmp_path, "--max_train_steps", "4", "--resume_from_checkpoint", "latest"))
 
 
+def test_a_run_that_diverges_says_so_and_saves_no_model(train_mlp, mnist_dir, tmp_path):
+    """A learning rate far too large (but finite) blows the weights up to NaN: the run stops with the reason and
+    leaves no model (nor card or results) behind, where it used to exit 0 with a NaN model."""
+    output_dir = tmp_path / "out"
+    with pytest.raises(ValueError, match="Training diverged: after 3 steps the weights hold NaN or infinite values"):
+        train_mlp.main(quick_args(mnist_dir, output_dir, "--learning_rate", "1e30", "--max_train_steps", "3"))
+    assert not any(output_dir.glob("*.safetensors")) and not (output_dir / "all_results.json").exists()
+
+
 def test_model_with_other_labels_is_a_clear_error(train_mlp, mnist_dir, tmp_path):
     MnistMlpForImageClassification(MnistMlpConfig(num_labels=3)).save_pretrained(tmp_path / "three-classes")
     with pytest.raises(ValueError, match=r"training labels span \[0, 9\] but the model has num_labels=3"):
