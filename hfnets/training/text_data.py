@@ -10,6 +10,7 @@ import inspect
 
 import torch
 from datasets import Dataset, DatasetDict, load_dataset
+from datasets.exceptions import DatasetGenerationError
 
 from .data import batch_index, load_dataset_dict
 
@@ -32,6 +33,11 @@ def load_text_splits(
             raw = load_dataset("text", data_files=files, sample_by="document")
         except FileNotFoundError as error:
             raise ValueError(f"Could not read the text files {files}: {error}") from error
+        except DatasetGenerationError as error:  # not text: a binary file, or another encoding than UTF-8
+            cause = error.__cause__ or error
+            raise ValueError(
+                f"Could not read {files} as UTF-8 text ({type(cause).__name__}): give plain text files."
+            ) from error
     else:
         raw = load_dataset_dict(dataset_name, dataset_config_name)
     if "train" not in raw:

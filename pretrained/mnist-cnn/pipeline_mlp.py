@@ -37,6 +37,20 @@ class DigitClassificationPipeline(ImageClassificationPipeline):
     array or a torch tensor, or a list of them) and the same arguments (`top_k`, `function_to_apply`, `timeout`).
     """
 
+    def __call__(self, inputs=None, **kwargs):
+        """The stock pipeline's call; where one image of a list cannot be read, the error says which one."""
+        try:
+            return super().__call__(inputs, **kwargs)
+        except ValueError as error:
+            if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
+                raise
+            for index, image in enumerate(inputs):
+                try:
+                    self.preprocess(image, timeout=kwargs.get("timeout"))
+                except ValueError as item_error:
+                    raise ValueError(f"Image {index} of the {len(inputs)} given: {item_error}") from error
+            raise
+
     def preprocess(self, image, timeout=None):
         if isinstance(image, str):
             image = open_image(image, timeout=timeout)

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from hfnets import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
 from hfnets.mlp import NoDigitError
@@ -109,3 +110,18 @@ def test_the_pipeline_names_unreadable_input(tmp_path):
     for source in (str(tmp_path / "notes.txt"), "no-such-file.png"):
         with pytest.raises(ValueError, match="Could not read an image"):
             classifier(source)
+
+
+def test_one_bad_image_in_a_list_is_named(tmp_path):
+    """A list with one image that cannot be classified fails saying which one, not with the image's error alone."""
+    from hfnets import DigitClassificationPipeline
+
+    model = MnistMlpForImageClassification(MnistMlpConfig(hidden_sizes=[8])).eval()
+    classifier = DigitClassificationPipeline(model=model, image_processor=MnistMlpImageProcessor())
+    blank = Image.new("RGBA", (64, 64))  # fully transparent: no digit
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(ValueError, match=r"Image 1 of the 3 given: No digit found"):
+        classifier([draw_digit(4), blank, draw_digit(7)])
+    with pytest.raises(ValueError, match=r"Image 2 of the 3 given: Could not read an image"):
+        classifier([draw_digit(4), draw_digit(7), str(tmp_path / "notes.txt")])
+    assert len(classifier([draw_digit(4), draw_digit(7)])) == 2  # all readable: answered as before

@@ -174,3 +174,11 @@ def test_config_overrides_take_each_value_as_its_settings_type():
         CharGptConfig(vocab_size=10), "n_layer=2, n_head=2,dropout=0.1,bias=false,n_inner=64"
     )
     assert (config.n_layer, config.n_head, config.dropout, config.bias, config.n_inner) == (2, 2, 0.1, False, 64)
+
+
+def test_a_binary_train_file_is_refused_as_not_text(tmp_path):
+    from hfnets.training.text_data import load_text_splits
+
+    (tmp_path / "weights.bin").write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(ValueError, match="as UTF-8 text .*give plain text files"):
+        load_text_splits(None, train_file=str(tmp_path / "weights.bin"))
