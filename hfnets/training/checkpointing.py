@@ -17,6 +17,7 @@ from pathlib import Path
 
 from accelerate import Accelerator
 from accelerate.logging import get_logger
+from safetensors import SafetensorError
 
 from ..atomic import publish_folder, recover_folder
 
@@ -61,7 +62,7 @@ def save_checkpoint(
     accelerator.wait_for_everyone()
     try:
         accelerator.save_state(str(staging))  # every rank writes its own RNG state into the same folder
-    except (OSError, RuntimeError) as error:  # a full disk surfaces from torch.save as "iostream error"
+    except (OSError, RuntimeError, SafetensorError) as error:  # a full disk: torch.save's "iostream error" too
         shutil.rmtree(staging, ignore_errors=True)
         free = shutil.disk_usage(output_dir).free
         raise OSError(
@@ -290,12 +291,18 @@ def save_pretrained_atomically(output_dir: str | Path, *components, state_dict: 
         publish_folder(staging, output_dir)
     except BaseException as error:  # a kill (KeyboardInterrupt) included: leave nothing half-written behind
         shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        full = isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+        if full or (isinstance(error, SafetensorError) and "No space" in str(error)):  # safetensors' own wording
             raise OSError(
-                error.errno,
+                errno.ENOSPC,
                 f"No space left to save the model into {output_dir}: it still holds what it held before. Free some "
                 f"disk space (or choose another --output_dir) and save again",
                 str(output_dir),
+            ) from error
+        if isinstance(error, SafetensorError):  # a write that failed otherwise: said as a disk error, not a crash
+            raise OSError(
+                f"Could not write the model into {output_dir} ({error}): it still holds what it held before. Check "
+                "the disk and save again."
             ) from error
         raise
 

@@ -243,6 +243,40 @@ def test_a_full_disk_is_a_clear_error_and_leaves_the_folder_as_it_was(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
+def test_a_full_disk_in_safetensors_own_words_is_the_same_clear_error(tmp_path, accelerator):
+    """safetensors reports a failed write as a SafetensorError, not an OSError: the final save and a checkpoint say
+    what happened, in one line, and leave nothing half-written."""
+    from safetensors import SafetensorError
+
+    full = 'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+    output_dir = tmp_path / "model"
+    save_pretrained_atomically(output_dir, tiny_model())
+    before = {p.name: p.read_bytes() for p in output_dir.iterdir()}
+
+    class DiskFull:
+        def save_pretrained(self, folder):
+            (Path(folder) / "half-written.safetensors").write_bytes(b"x")
+            raise SafetensorError(full)
+
+    with pytest.raises(OSError, match=f"No space left to save the model into {output_dir}: it still holds"):
+        save_pretrained_atomically(output_dir, tiny_model(hidden=16), DiskFull())
+    assert {p.name: p.read_bytes() for p in output_dir.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+    accelerator.prepare(tiny_model())
+
+    def save_state(folder):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        raise SafetensorError(full)
+
+    accelerator.save_state = save_state  # the state write of this Accelerator object fails as on a full disk
+    with pytest.raises(
+        OSError, match="Could not save checkpoint .*checkpoint-3 .*SafetensorError.*partial checkpoint was removed"
+    ):
+        save_checkpoint(accelerator, tmp_path / "run", step=3)
+    assert list((tmp_path / "run").iterdir()) == []
+
+
 def test_a_folder_moved_aside_by_a_killed_replacement_is_put_back(tmp_path):
     # Where the two folders cannot be swapped in one step, the old one is moved aside first; a kill right then
     # leaves no folder at all, until recover_folder (called by every save and run start) restores it.
