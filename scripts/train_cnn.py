@@ -32,16 +32,7 @@ from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 from huggingface_hub import EvalResult, ModelCardData
 from tqdm.auto import tqdm
 
-from hfnets import CnnConfig, CnnForImageClassification, CnnImageProcessor
-from hfnets.hub import (
-    card_base_model,
-    card_dataset_id,
-    check_hub_access,
-    default_repo_id,
-    publish_run,
-    render_model_card,
-    training_command,
-)
+from hfnets import CnnConfig, CnnForImageClassification, CnnImageProcessor, hub
 from hfnets.training.accelerator import (
     check_distributed,
     device_synchronize,
@@ -219,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
     # Copied from scripts.train_mlp.main step 0 with train_mlp->train_cnn
-    check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
+    hub.check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
@@ -413,7 +404,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         save_pretrained_atomically(args.output_dir, unwrapped, processor)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, processor, flip)
-        url = publish_run(
+        url = hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )
         if url is not None:
@@ -429,7 +420,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 def build_model_card(args, results, model, accelerator, command: list[str], processor: CnnImageProcessor, flip: bool):
     """The model card, filled from this run's flags and measured metrics."""
     config = model.config
-    dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id, args.train_dir)
+    dataset_id = hub.card_dataset_id(args.dataset_name, args.card_dataset_id, args.train_dir)
     split = args.eval_split or ("validation" if args.validation_dir else "held-out" if args.train_dir else "test")
     card_data = ModelCardData(
         license="apache-2.0",
@@ -437,8 +428,8 @@ def build_model_card(args, results, model, accelerator, command: list[str], proc
         pipeline_tag="image-classification",
         tags=["hfnets", "cnn", "image-classification"],
         datasets=[dataset_id],
-        model_name=default_repo_id(args.hub_model_id, args.output_dir),
-        base_model=card_base_model(args.model_name_or_path),
+        model_name=hub.default_repo_id(args.hub_model_id, args.output_dir),
+        base_model=hub.card_base_model(args.model_name_or_path),
         eval_results=[
             EvalResult(
                 task_type="image-classification",
@@ -458,10 +449,10 @@ def build_model_card(args, results, model, accelerator, command: list[str], proc
         )
     if flip:
         augmentation.append("random left-right flips")
-    return render_model_card(
+    return hub.render_model_card(
         "cnn",
         card_data,
-        repo_id=default_repo_id(args.hub_model_id, args.output_dir),
+        repo_id=hub.default_repo_id(args.hub_model_id, args.output_dir),
         classes=", ".join(f"`{name}`" for name in config.id2label.values()),
         num_labels=config.num_labels,
         image_size=config.image_size,
@@ -489,7 +480,7 @@ def build_model_card(args, results, model, accelerator, command: list[str], proc
         mixed_precision=results["mixed_precision"],
         hardware=describe_hardware(accelerator),
         train_runtime=f"{results['train_runtime']:.1f}",
-        command=training_command("scripts/train_cnn.py", command),
+        command=hub.training_command("scripts/train_cnn.py", command),
     )
 
 

@@ -26,17 +26,9 @@ from huggingface_hub import ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from hfnets import hub
 from hfnets.ddpm import DdpmPipeline, check_resolution
 from hfnets.evaluation import judge_pipeline
-from hfnets.hub import (
-    card_dataset_id,
-    check_hub_access,
-    default_repo_id,
-    generation_results,
-    publish_run,
-    render_model_card,
-    training_command,
-)
 from hfnets.training.accelerator import (
     check_distributed,
     device_synchronize,
@@ -233,7 +225,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
     # Copied from scripts.train_mlp.main step 0 with train_mlp->train_ddpm
-    check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
+    hub.check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
@@ -455,7 +447,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, final_unet, accelerator, command)
-        url = publish_run(
+        url = hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )
         if url is not None:
@@ -506,9 +498,9 @@ def judge_samples(pipe, args, num_classes: int, train_images, eval_raw, image_co
 
 def build_model_card(args, results, unet, accelerator, command: list[str]):
     """The model card, filled from this run's flags and measured metrics."""
-    dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id)
+    dataset_id = hub.card_dataset_id(args.dataset_name, args.card_dataset_id)
     evaluation = results.get("evaluation", {})
-    results_table, eval_results = generation_results(
+    results_table, eval_results = hub.generation_results(
         evaluation,
         dataset_id,
         f"({evaluation.get('sampler')}, guidance {args.guidance_scale}) by the judge `{args.judge_model}`",
@@ -519,13 +511,13 @@ def build_model_card(args, results, unet, accelerator, command: list[str]):
         pipeline_tag="unconditional-image-generation",
         tags=["hfnets", "ddpm", "diffusion", "mnist", "class-conditional", "classifier-free-guidance"],
         datasets=[dataset_id],
-        model_name=default_repo_id(args.hub_model_id, args.output_dir),
+        model_name=hub.default_repo_id(args.hub_model_id, args.output_dir),
         eval_results=eval_results or None,
     )
-    return render_model_card(
+    return hub.render_model_card(
         "ddpm",
         card_data,
-        repo_id=default_repo_id(args.hub_model_id, args.output_dir),
+        repo_id=hub.default_repo_id(args.hub_model_id, args.output_dir),
         num_parameters=f"{unet.num_parameters():,}",
         block_out_channels=", ".join(str(width) for width in args.block_out_channels),
         layers_per_block=args.layers_per_block,
@@ -549,7 +541,7 @@ def build_model_card(args, results, unet, accelerator, command: list[str]):
         seed=args.seed,
         hardware=describe_hardware(accelerator),
         train_runtime=f"{results['train_runtime']:.1f}",
-        command=training_command("scripts/train_ddpm.py", command),
+        command=hub.training_command("scripts/train_ddpm.py", command),
     )
 
 

@@ -27,17 +27,8 @@ from huggingface_hub import ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from hfnets import GanDiscriminator, GanGenerator, GanPipeline
+from hfnets import GanDiscriminator, GanGenerator, GanPipeline, hub
 from hfnets.evaluation import judge_pipeline
-from hfnets.hub import (
-    card_dataset_id,
-    check_hub_access,
-    default_repo_id,
-    generation_results,
-    publish_run,
-    render_model_card,
-    training_command,
-)
 from hfnets.training.accelerator import (
     check_distributed,
     device_synchronize,
@@ -135,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
     # Copied from scripts.train_mlp.main step 0 with args.gradient_accumulation_steps->1, train_mlp->train_gan
-    check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
+    hub.check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
     accelerator = Accelerator(
         gradient_accumulation_steps=1,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
@@ -328,7 +319,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, final_generator, accelerator, command)
-        url = publish_run(
+        url = hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )
         if url is not None:
@@ -354,8 +345,8 @@ def judge_samples(pipe, args, num_classes: int, train_images, eval_raw, image_co
 
 def build_model_card(args, results, generator, accelerator, command: list[str]):
     """The model card, filled from this run's flags and measured metrics."""
-    dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id)
-    results_table, eval_results = generation_results(
+    dataset_id = hub.card_dataset_id(args.dataset_name, args.card_dataset_id)
+    results_table, eval_results = hub.generation_results(
         results.get("evaluation", {}), dataset_id, f"by the judge `{args.judge_model}`"
     )
     card_data = ModelCardData(
@@ -364,13 +355,13 @@ def build_model_card(args, results, generator, accelerator, command: list[str]):
         pipeline_tag="unconditional-image-generation",
         tags=["hfnets", "gan", "mnist", "class-conditional"],
         datasets=[dataset_id],
-        model_name=default_repo_id(args.hub_model_id, args.output_dir),
+        model_name=hub.default_repo_id(args.hub_model_id, args.output_dir),
         eval_results=eval_results or None,
     )
-    return render_model_card(
+    return hub.render_model_card(
         "gan",
         card_data,
-        repo_id=default_repo_id(args.hub_model_id, args.output_dir),
+        repo_id=hub.default_repo_id(args.hub_model_id, args.output_dir),
         num_parameters=f"{generator.num_parameters():,}",
         latent_dim=args.latent_dim,
         dataset_id=dataset_id,
@@ -385,7 +376,7 @@ def build_model_card(args, results, generator, accelerator, command: list[str]):
         seed=args.seed,
         hardware=describe_hardware(accelerator),
         train_runtime=f"{results['train_runtime']:.1f}",
-        command=training_command("scripts/train_gan.py", command),
+        command=hub.training_command("scripts/train_gan.py", command),
     )
 
 

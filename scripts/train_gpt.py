@@ -29,16 +29,7 @@ from huggingface_hub import EvalResult, ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from hfnets import CharGptConfig, CharGptForCausalLM
-from hfnets.hub import (
-    card_base_model,
-    card_dataset_id,
-    check_hub_access,
-    default_repo_id,
-    publish_run,
-    render_model_card,
-    training_command,
-)
+from hfnets import CharGptConfig, CharGptForCausalLM, hub
 from hfnets.training.accelerator import (
     check_distributed,
     device_synchronize,
@@ -168,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
     # Copied from scripts.train_mlp.main step 0 with train_mlp->train_gpt, sharded_weights=False->sharded_weights=True
-    check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
+    hub.check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
@@ -366,7 +357,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         save_text_model(args.output_dir, unwrapped, tokenizer, state_dict, samples)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, samples)
-        url = publish_run(
+        url = hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )
         if url is not None:
@@ -382,7 +373,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 def build_model_card(args, results, model, accelerator, command: list[str], samples: list[str]):
     """The model card, filled from this run's flags and measured metrics."""
     config = model.config
-    dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id, args.train_file)
+    dataset_id = hub.card_dataset_id(args.dataset_name, args.card_dataset_id, args.train_file)
     split = args.eval_split or "validation"
     card_data = ModelCardData(
         license="apache-2.0",
@@ -390,8 +381,8 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
         pipeline_tag="text-generation",
         tags=["hfnets", "gpt", "character-level", "text-generation"],
         datasets=[dataset_id],
-        model_name=default_repo_id(args.hub_model_id, args.output_dir),
-        base_model=card_base_model(args.model_name_or_path),
+        model_name=hub.default_repo_id(args.hub_model_id, args.output_dir),
+        base_model=hub.card_base_model(args.model_name_or_path),
         eval_results=[
             EvalResult(
                 task_type="text-generation",
@@ -404,10 +395,10 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
             for name, key in (("loss", "eval_loss"), ("perplexity", "perplexity"))
         ],
     )
-    return render_model_card(
+    return hub.render_model_card(
         "gpt",
         card_data,
-        repo_id=default_repo_id(args.hub_model_id, args.output_dir),
+        repo_id=hub.default_repo_id(args.hub_model_id, args.output_dir),
         n_layer=config.n_layer,
         n_head=config.n_head,
         n_embd=config.n_embd,
@@ -435,7 +426,7 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
         hardware=describe_hardware(accelerator),
         train_runtime=f"{results['train_runtime']:.1f}",
         sample=samples[-1].split("\n", 1)[-1] if samples else "",
-        command=training_command("scripts/train_gpt.py", command),
+        command=hub.training_command("scripts/train_gpt.py", command),
     )
 
 

@@ -31,17 +31,8 @@ from huggingface_hub import EvalResult, ModelCardData
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForImageClassification
 
-from hfnets import DigitClassificationPipeline, MnistMlpConfig, MnistMlpImageProcessor
+from hfnets import DigitClassificationPipeline, MnistMlpConfig, MnistMlpImageProcessor, hub
 from hfnets.atomic import save_image_atomically
-from hfnets.hub import (
-    card_base_model,
-    card_dataset_id,
-    check_hub_access,
-    default_repo_id,
-    publish_run,
-    render_model_card,
-    training_command,
-)
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
 from hfnets.training.accelerator import (
     check_distributed,
@@ -170,7 +161,7 @@ def mistakes_image(model, dataset: ImageTensorDataset, id2label: dict, max_image
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     # 0. The Accelerator: the device and processes, mixed precision and the tracker; then logging and seeds.
-    check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
+    hub.check_hub_access(args.push_to_hub, args.hub_token)  # no usable token: fail now, not after training
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
@@ -368,7 +359,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             Path(args.output_dir, MISTAKES_FILE).unlink(missing_ok=True)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, mistakes is not None)
-        url = publish_run(
+        url = hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )
         if url is not None:
@@ -384,7 +375,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 def build_model_card(args, results, model, accelerator, command: list[str], has_mistakes: bool):
     """The model card, filled from this run's flags and measured metrics."""
     config = model.config
-    dataset_id = card_dataset_id(args.dataset_name, args.card_dataset_id)
+    dataset_id = hub.card_dataset_id(args.dataset_name, args.card_dataset_id)
     sizes = "-".join(str(n) for n in [config.input_size, *config.hidden_sizes, config.num_labels])
     architecture = f"{sizes} multilayer perceptron ({config.hidden_act} hidden units, softmax output)"
     card_data = ModelCardData(
@@ -393,8 +384,8 @@ def build_model_card(args, results, model, accelerator, command: list[str], has_
         pipeline_tag="image-classification",
         tags=["hfnets", "mlp", "mnist", "image-classification"],
         datasets=[dataset_id],
-        model_name=default_repo_id(args.hub_model_id, args.output_dir),
-        base_model=card_base_model(args.model_name_or_path),
+        model_name=hub.default_repo_id(args.hub_model_id, args.output_dir),
+        base_model=hub.card_base_model(args.model_name_or_path),
         eval_results=[
             EvalResult(
                 task_type="image-classification",
@@ -406,10 +397,10 @@ def build_model_card(args, results, model, accelerator, command: list[str], has_
             )
         ],
     )
-    return render_model_card(
+    return hub.render_model_card(
         "mlp",
         card_data,
-        repo_id=default_repo_id(args.hub_model_id, args.output_dir),
+        repo_id=hub.default_repo_id(args.hub_model_id, args.output_dir),
         architecture=architecture,
         dropout=config.dropout,
         augmentation=describe_augmentation(args.augmentation),
@@ -434,7 +425,7 @@ def build_model_card(args, results, model, accelerator, command: list[str], has_
         mixed_precision=results["mixed_precision"],
         hardware=describe_hardware(accelerator),
         train_runtime=f"{results['train_runtime']:.1f}",
-        command=training_command("scripts/train_mlp.py", command),
+        command=hub.training_command("scripts/train_mlp.py", command),
     )
 
 
