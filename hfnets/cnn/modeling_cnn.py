@@ -9,6 +9,7 @@ transformers and its sibling `configuration_cnn.py`.
 import math
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
@@ -21,6 +22,18 @@ class CnnPreTrainedModel(PreTrainedModel):
     config_class = CnnConfig
     base_model_prefix = "cnn"
     main_input_name = "pixel_values"
+
+    # Copied from hfnets.mlp.modeling_mlp.MnistMlpPreTrainedModel.from_pretrained
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, with a clear message when the weights file is damaged."""
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        except SafetensorError as error:
+            raise OSError(
+                f"The weights file of {pretrained_model_name_or_path} is corrupt or truncated ({error}). "
+                "Save or download the model again (an interrupted copy or download leaves such a file)."
+            ) from error
 
     def _init_weights(self, module: nn.Module) -> None:
         # PyTorch's own defaults (Kaiming-uniform weights, uniform bias) suit ReLU networks trained from scratch.

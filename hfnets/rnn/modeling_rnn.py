@@ -11,6 +11,7 @@ This file travels with the weights (`trust_remote_code=True`): it imports only t
 """
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import GenerationMixin, PreTrainedModel
@@ -26,6 +27,18 @@ class CharRnnPreTrainedModel(PreTrainedModel):
     base_model_prefix = "rnn"
     main_input_name = "input_ids"
     _is_stateful = True  # the cache holds states, not per-token keys and values: no assisted or contrastive search
+
+    # Copied from hfnets.mlp.modeling_mlp.MnistMlpPreTrainedModel.from_pretrained
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, with a clear message when the weights file is damaged."""
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        except SafetensorError as error:
+            raise OSError(
+                f"The weights file of {pretrained_model_name_or_path} is corrupt or truncated ({error}). "
+                "Save or download the model again (an interrupted copy or download leaves such a file)."
+            ) from error
 
     def _init_weights(self, module: nn.Module) -> None:
         bound = self.config.initializer_range

@@ -14,6 +14,7 @@ This file travels with the weights (`trust_remote_code=True`): it imports only t
 import math
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from torch.nn import functional as F
 from transformers import GenerationMixin, PreTrainedModel
@@ -134,6 +135,18 @@ class CharGptPreTrainedModel(PreTrainedModel):
         "hidden_states": CharGptBlock,
         "attentions": OutputRecorder(CharGptAttention, index=1),
     }
+
+    # Copied from hfnets.mlp.modeling_mlp.MnistMlpPreTrainedModel.from_pretrained
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, with a clear message when the weights file is damaged."""
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        except SafetensorError as error:
+            raise OSError(
+                f"The weights file of {pretrained_model_name_or_path} is corrupt or truncated ({error}). "
+                "Save or download the model again (an interrupted copy or download leaves such a file)."
+            ) from error
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range

@@ -41,6 +41,12 @@ class CharGptTokenizer(PreTrainedTokenizer):
     add_prefix_space = False
 
     def __init__(self, vocab_file: str, pad_token: str = PAD_TOKEN, unk_token: str = UNK_TOKEN, **kwargs):
+        if vocab_file is None:  # from_pretrained found no vocab.json in the folder
+            name = VOCAB_FILES_NAMES["vocab_file"]
+            raise ValueError(
+                f"No {name} (the character vocabulary) where this tokenizer was loaded from: the folder is "
+                "incomplete. Save or download the model again, with its tokenizer (`tokenizer.save_pretrained`)."
+            )
         with open(vocab_file, encoding="utf-8") as handle:
             self.encoder: dict[str, int] = json.load(handle)
         if str(unk_token) not in self.encoder:  # saved configs pass it back as an AddedToken
