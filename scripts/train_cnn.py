@@ -401,9 +401,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         unwrapped = unwrap(accelerator, model)
-        save_pretrained_atomically(args.output_dir, unwrapped, processor)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, processor, flip)
+        # the card and the results go in with the model, in one swap
+        save_pretrained_atomically(args.output_dir, unwrapped, processor, files=hub.run_files(results, card))
         url = hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )

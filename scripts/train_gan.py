@@ -51,7 +51,7 @@ from hfnets.training.optimization import build_optimizer, training_length
 from hfnets.training.output_dir import prepare_output_dir, start_tracking
 from hfnets.training.results import describe_hardware, run_results
 from hfnets.training.run import end_run, run_main
-from hfnets.training.sampling import image_grid
+from hfnets.training.sampling import image_grid, png_bytes
 
 logger = get_logger(__name__)
 
@@ -313,11 +313,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         final_generator.eval()
         # The discriminator travels with the pipeline: it scores images (`pipe.discriminate`) and training can go on.
         pipe = GanPipeline(generator=final_generator, discriminator=unwrap(accelerator, discriminator).eval())
-        save_pretrained_atomically(args.output_dir, pipe)
-        sample_grid(final_generator, fixed_latents, fixed_labels).save(Path(args.output_dir, "samples.png"))
+        command = argv if argv is not None else sys.argv[1:]
+        # The samples, the card and the results go in with the pipeline, in one swap; the judge's measurements,
+        # taken next, are added to the card and the results after it.
+        files = hub.run_files(results, build_model_card(args, results, final_generator, accelerator, command))
+        files["samples.png"] = png_bytes(sample_grid(final_generator, fixed_latents, fixed_labels))
+        save_pretrained_atomically(args.output_dir, pipe, files=files)
         if args.judge_model is not None:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
-        command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, final_generator, accelerator, command)
         url = hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo

@@ -18,7 +18,6 @@ It writes the model and its image processor with `save_pretrained` (loadable wit
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import PIL.Image
 import PIL.ImageDraw
@@ -32,7 +31,6 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForImageClassification
 
 from hfnets import DigitClassificationPipeline, MnistMlpConfig, MnistMlpImageProcessor, hub
-from hfnets.atomic import save_image_atomically
 from hfnets.mlp.configuration_mlp import SUPPORTED_ACTIVATIONS
 from hfnets.training.accelerator import (
     check_distributed,
@@ -57,6 +55,7 @@ from hfnets.training.optimization import build_lr_scheduler, build_optimizer, tr
 from hfnets.training.output_dir import prepare_output_dir, start_tracking
 from hfnets.training.results import describe_hardware, evaluate_classifier, run_results
 from hfnets.training.run import end_run, run_main
+from hfnets.training.sampling import png_bytes
 
 logger = get_logger(__name__)
 
@@ -349,16 +348,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         unwrapped = unwrap(accelerator, model)
-        # saved as a pipeline: config.json then names the pipeline class that keeps transparent drawings intact
-        pipe = DigitClassificationPipeline(model=unwrapped, image_processor=processor)
-        save_pretrained_atomically(args.output_dir, pipe)
         mistakes = mistakes_image(unwrapped, eval_dataset.to(accelerator.device), config.id2label)
-        if mistakes is not None:
-            save_image_atomically(mistakes, f"{args.output_dir}/{MISTAKES_FILE}")
-        else:  # an earlier run's picture would contradict this card
-            Path(args.output_dir, MISTAKES_FILE).unlink(missing_ok=True)
         command = argv if argv is not None else sys.argv[1:]
         card = build_model_card(args, results, unwrapped, accelerator, command, mistakes is not None)
+        # The card, the results and the mistakes go in with the model, in one swap (None: an earlier run's picture
+        # would contradict this card). Saved as a pipeline: config.json then names the pipeline class that keeps
+        # transparent drawings intact.
+        files = {**hub.run_files(results, card), MISTAKES_FILE: None if mistakes is None else png_bytes(mistakes)}
+        pipe = DigitClassificationPipeline(model=unwrapped, image_processor=processor)
+        save_pretrained_atomically(args.output_dir, pipe, files=files)
         url = hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )

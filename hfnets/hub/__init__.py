@@ -17,6 +17,7 @@ from .push import (
     publish_run,
     push_folder,
     push_space,
+    run_files,
 )
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "push_space",
     "publish_run",
     "render_model_card",
+    "run_files",
     "save_model_card",
     "training_command",
 ]

@@ -354,9 +354,10 @@ def publish_run(
     token: str | None = None,
     private: bool = False,
 ) -> str | None:
-    """The end every training script shares, once the model is saved in `output_dir`: `all_results.json`, the
-    model card `README.md`, and with `push_to_hub` the upload of the folder to `hub_model_id` (default: the folder's
-    name). Returns the commit URL of the upload, or None."""
+    """The end every training script shares, once the model is saved in `output_dir` (with its card and results,
+    `run_files`, in the same swap): `all_results.json` and the model card `README.md` written as they are now (what a
+    script measured after the save, such as the GAN's and the DDPM's judge, added), and with `push_to_hub` the upload
+    of the folder to `hub_model_id` (default: the folder's name). Returns the commit URL of the upload, or None."""
     write_json_atomically(Path(output_dir, "all_results.json"), results)
     save_model_card(card, output_dir)
     if not push_to_hub:
@@ -369,6 +370,12 @@ def publish_run(
             f"{error}\nThe trained model is saved in {output_dir}; push it later with "
             f"`hfnets push {output_dir} --repo-id {repo_id}`."
         ) from error
+
+
+def run_files(results: dict, card: ModelCard) -> dict[str, str]:
+    """What a run writes beside its model, as `save_pretrained_atomically(files=...)` takes it: the results
+    (`all_results.json`) and the model card (`README.md`)."""
+    return {"all_results.json": json.dumps(results, indent=2, sort_keys=True) + "\n", "README.md": str(card)}
 
 
 def default_repo_id(hub_model_id: str | None, output_dir: str | Path) -> str:

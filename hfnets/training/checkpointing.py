@@ -257,11 +257,15 @@ def is_model_entry(path: Path) -> bool:
     return path.name in MODEL_FILE_NAMES or path.suffix in MODEL_FILE_SUFFIXES
 
 
-def save_pretrained_atomically(output_dir: str | Path, *components, state_dict: dict | None = None) -> None:
+def save_pretrained_atomically(
+    output_dir: str | Path, *components, state_dict: dict | None = None, files: dict | None = None
+) -> None:
     """`save_pretrained` each component (model, processor, pipeline, ...) into `output_dir`, replacing the model there.
 
     `state_dict`, when given, is what the first component (a model) saves: the full weights gathered from a
-    sharded (FSDP) model by `accelerate.get_state_dict`.
+    sharded (FSDP) model by `accelerate.get_state_dict`. `files` ({name: text or bytes}) are written beside it in
+    the same swap, so that the run's card and results never describe another model than the one beside them; a
+    name mapped to None leaves out an earlier run's file of that name.
 
     The new folder is built beside `output_dir` (the run's checkpoints, logs and results hard-linked in, the earlier
     model's files left out) and swapped in whole (`hfnets.atomic.publish_folder`): whenever the process is killed,
@@ -278,7 +282,12 @@ def save_pretrained_atomically(output_dir: str | Path, *components, state_dict: 
         for index, component in enumerate(components):
             extra = {"state_dict": state_dict} if index == 0 and state_dict is not None else {}
             component.save_pretrained(staging, **extra)
-        written = {entry.name for entry in staging.iterdir()}
+        for name, content in (files or {}).items():
+            if content is not None:
+                path = staging / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content.encode() if isinstance(content, str) else content)
+        written = {entry.name for entry in staging.iterdir()} | set(files or {})
         if output_dir.is_dir():
             for entry in output_dir.iterdir():
                 if entry.name in written or entry.name.startswith(".") or is_model_entry(entry):

@@ -1,5 +1,7 @@
 """Sample grids: generated images laid out as one picture, for logs, model cards and eyes."""
 
+import io
+
 import numpy as np
 import PIL.Image
 import torch
@@ -15,3 +17,10 @@ def image_grid(images: torch.Tensor, rows: int) -> PIL.Image.Image:
     grid = grid.permute(0, 3, 1, 4, 2).reshape(rows * height, columns * width, channels)  # (rows*H, cols*W, C)
     array = (grid.numpy() * 255).round().astype(np.uint8)
     return PIL.Image.fromarray(array[..., 0] if channels == 1 else array)
+
+
+def png_bytes(image: PIL.Image.Image) -> bytes:
+    """`image` as the bytes of a PNG file (for `save_pretrained_atomically(files=...)`)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

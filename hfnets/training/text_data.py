@@ -218,11 +218,10 @@ def _read_as(text: str, current, key: str):
     return text
 
 
-def save_text_model(output_dir: str, model, tokenizer, state_dict, samples: list[str]) -> None:
+def save_text_model(output_dir: str, model, tokenizer, state_dict, samples: list[str], files: dict | None = None):
     """A language model (with `state_dict`, gathered from every process) and its tokenizer saved as one folder, with
-    the text samples beside them."""
-    from ..atomic import write_text_atomically
+    the text samples and `files` (the card, the results) beside them, in one swap."""
     from .checkpointing import save_pretrained_atomically
 
-    save_pretrained_atomically(output_dir, model, tokenizer, state_dict=state_dict)
-    write_text_atomically(f"{output_dir}/samples.txt", "\n\n".join(samples) + "\n")
+    files = {"samples.txt": "\n\n".join(samples) + "\n", **(files or {})}
+    save_pretrained_atomically(output_dir, model, tokenizer, state_dict=state_dict, files=files)

@@ -227,6 +227,22 @@ def test_replacing_a_model_of_another_kind_keeps_nothing_of_it_but_the_runs_file
     assert {"config.json", "model.safetensors", "samples", "all_results.json"} <= set(names)
 
 
+def test_files_saved_with_the_model_are_swapped_in_with_it(tmp_path):
+    """The run's card, results and pictures go in with the model in one swap: an earlier run's are replaced or (None)
+    left out, never left beside a model they do not describe."""
+    output_dir = tmp_path / "model"
+    old = {"README.md": "old card", "all_results.json": "{}", "mistakes.png": b"old picture", "notes.txt": "kept"}
+    save_pretrained_atomically(output_dir, tiny_model(), files=old)
+    assert (output_dir / "mistakes.png").read_bytes() == b"old picture"
+    new = {"README.md": "new card", "all_results.json": '{"eval_accuracy": 1.0}', "mistakes.png": None}
+    save_pretrained_atomically(output_dir, tiny_model(hidden=16), files=new)
+    assert (output_dir / "README.md").read_text() == "new card"
+    assert (output_dir / "all_results.json").read_text() == '{"eval_accuracy": 1.0}'
+    assert not (output_dir / "mistakes.png").exists()  # the earlier run's picture would contradict the new card
+    assert (output_dir / "notes.txt").read_text() == "kept"  # what this run does not write stays
+    assert MnistMlpForImageClassification.from_pretrained(output_dir).config.hidden_sizes == [16]
+
+
 def test_a_full_disk_is_a_clear_error_and_leaves_the_folder_as_it_was(tmp_path):
     output_dir = tmp_path / "model"
     save_pretrained_atomically(output_dir, tiny_model())
