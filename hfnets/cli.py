@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def _predict(args: argparse.Namespace) -> int:
             "image-classification", model=args.model, trust_remote_code=args.trust_remote_code, **own_class
         )
     except (OSError, ValueError, KeyError) as error:
-        fail(f"cannot load an image classifier from {args.model}: {str(error).strip().splitlines()[0]}")
+        fail(f"cannot load an image classifier from {args.model}: {_first_reason(error)}")
         return 2
     failures = 0
     for path in args.images:
@@ -65,6 +66,17 @@ def _predict(args: argparse.Namespace) -> int:
             ranked = ", ".join(f"{p['label']} ({p['score']:.3f})" for p in predictions)
             print(f"{path}: {ranked}")
     return 2 if failures else 0
+
+
+def _first_reason(error: BaseException) -> str:
+    """One line for why loading failed: the message itself, or where transformers wraps the errors of every class it
+    tried ("See the original errors: ... Traceback ..."), the last error those tracebacks end with."""
+    text = str(error).strip()
+    if "See the original errors" in text:
+        ends = re.findall(r"^(?:[\w.]+)?(?:Error|Exception): (.+)$", text, re.MULTILINE)
+        if ends:
+            return ends[-1]
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _not_a_classifier(model: str) -> str | None:

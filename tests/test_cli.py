@@ -49,6 +49,20 @@ def test_predict_refuses_what_is_not_a_classifier_in_one_line(trained_dirs, tmp_
         assert result.stderr.strip().splitlines() == [result.stderr.strip()] and message in result.stderr, model
 
 
+def test_predict_with_truncated_weights_says_so_in_one_whole_line(trained_dirs, tmp_path):
+    import shutil
+
+    model = tmp_path / "mlp"
+    shutil.copytree(trained_dirs["mlp"], model)
+    weights = model / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    for remote in ([], ["--trust_remote_code"]):  # hfnets' own classes, and the folder's code files
+        result = run_script(["-m", "hfnets.cli", "predict", str(model), str(EXAMPLES / "two_on_paper.png"), *remote])
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+        assert "is corrupt or truncated" in result.stderr and "Save or download the model again" in result.stderr
+
+
 def test_export_copies_what_a_push_would_upload_and_replaces_an_earlier_copy(trained_dirs, tmp_path):
     source = trained_dirs["gan"]
     (source / "checkpoint-1").mkdir(exist_ok=True)  # by-products that stay local
