@@ -12,9 +12,39 @@ from .resources import import_spaces, is_model_folder
 
 
 def check_given(family: str, given: str | None) -> None:
-    """Refuse a folder that holds no saved model (a Hub id, or no model given, is left to the table)."""
-    if given is not None and Path(given).exists() and not is_model_folder(given):
-        raise ValueError(f"--{family} {given} holds no saved model (config.json or model_index.json).")
+    """Refuse, before anything loads, a model that is not there: a folder that holds no saved model, a path to no
+    folder, a Hub id that is neither on the Hub nor (offline) in the cache."""
+    if given is None:
+        return
+    if Path(given).exists():
+        if not is_model_folder(given):
+            raise ValueError(f"--{family} {given} holds no saved model (config.json or model_index.json).")
+        return
+    if given.startswith((".", "/", "~")) or given.count("/") > 1 or "\\" in given:
+        raise ValueError(f"--{family} {given}: no such folder.")
+    problem = hub_model_problem(given)
+    if problem:
+        raise ValueError(f"--{family} {given} is not a folder here, and {problem}")
+
+
+def hub_model_problem(repo_id: str) -> str | None:
+    """Why the Hub model `repo_id` cannot be loaded (None when it can): not on the Hub, or offline and not cached."""
+    import huggingface_hub
+    from huggingface_hub import constants
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    if constants.HF_HUB_OFFLINE:
+        for name in ("config.json", "model_index.json"):
+            if isinstance(huggingface_hub.try_to_load_from_cache(repo_id, name), str):
+                return None
+        return "HF_HUB_OFFLINE is set while no such Hub model is in the cache: give a folder, or go online once."
+    try:
+        huggingface_hub.model_info(repo_id, timeout=15)
+    except RepositoryNotFoundError:
+        return "no model of that name is on the Hub (or visible with this token): give a folder or a Hub model id."
+    except Exception as error:  # noqa: BLE001 (no network, a proxy, a Hub outage: said in one line, whatever raised)
+        return f"the Hub could not be reached to find it ({type(error).__name__}): give a folder, or try again online."
+    return None
 
 
 def run_demo(args) -> int:

@@ -57,6 +57,14 @@ def test_a_folder_without_a_model_is_refused(tmp_path):
     assert result.returncode == 1 and "holds no saved model" in result.stderr
 
 
+def test_a_model_that_is_not_there_is_refused_in_one_line_before_anything_loads(tmp_path):
+    offline = hfnets("demo", "--mlp", "runs/nothing", "--no_launch", HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path))
+    assert offline.returncode == 1 and offline.stderr.strip().count("\n") == 0
+    assert "--mlp runs/nothing is not a folder here, and HF_HUB_OFFLINE is set" in offline.stderr
+    path = hfnets("demo", "--gan", "./runs/nothing", "--no_launch")
+    assert path.returncode == 1 and "--gan ./runs/nothing: no such folder" in path.stderr
+
+
 def test_a_family_with_no_model_is_given_the_command_that_trains_one(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(settings, "SHIPPED", tmp_path)  # nothing shipped here
     monkeypatch.delenv("GAN_MODEL_ID", raising=False)

@@ -395,3 +395,16 @@ def test_the_gan_history_comes_from_the_hub_and_its_absence_is_said(in_process_h
     assert app.training_history("alice/no-such-model")[1].startswith(
         "The model's training history could not be fetched"
     )
+
+
+def test_hfnets_demo_checks_a_hub_id_before_anything_loads(hub, trained_dirs, tmp_path):
+    """`hfnets demo --mlp ID` looks the model up first: a model on the Hub is taken, an unknown one is refused in one
+    line (not with a traceback from deep inside the gallery's loading)."""
+    env = hub_env(hub, tmp_path)
+    pushed = hfnets_cli(["push", str(trained_dirs["mlp"]), "--repo-id", "demo-mlp"], env)
+    assert pushed.returncode == 0, pushed.stderr[-2000:]
+    shown = hfnets_cli(["demo", "--mlp", f"{USER}/demo-mlp", "--no_launch"], env)
+    assert shown.returncode == 0 and f"mlp   {USER}/demo-mlp" in shown.stdout, shown.stderr[-2000:]
+    refused = hfnets_cli(["demo", "--mlp", f"{USER}/no-such-model", "--no_launch"], env)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "no model of that name is on the Hub" in refused.stderr
