@@ -5,6 +5,7 @@ a whole batch at a time (`__getitems__`), so no PIL decoding or per-sample colla
 """
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,13 @@ def load_dataset_dict(dataset_name: str, dataset_config_name: str | None = None)
             f"Could not load the dataset {dataset_name!r} (read as a {kind}): {error}\n"
             "Pass --dataset_name a Hub dataset id such as 'ylecun/mnist' (online, or cached with HF_HUB_OFFLINE=1) "
             "or a local folder in the Hub repository layout (data files plus README.md)."
+        ) from error
+    except ValueError as error:
+        match = re.search(r'Instruction "(\w+)" corresponds to no data', str(error))
+        if match is None:
+            raise
+        raise ValueError(
+            f"The dataset {dataset_name!r} has an empty {match.group(1)!r} split: give it at least one example."
         ) from error
     if not isinstance(dataset, DatasetDict):
         dataset = DatasetDict({"train": dataset})

@@ -182,3 +182,11 @@ def test_a_binary_train_file_is_refused_as_not_text(tmp_path):
     (tmp_path / "weights.bin").write_bytes(bytes(range(256)) * 8)
     with pytest.raises(ValueError, match="as UTF-8 text .*give plain text files"):
         load_text_splits(None, train_file=str(tmp_path / "weights.bin"))
+
+
+def test_a_dataset_with_an_empty_split_names_it(tmp_path):
+    from hfnets.training.data import load_dataset_dict
+
+    (tmp_path / "train.csv").write_text("text\n")  # a header and no rows
+    with pytest.raises(ValueError, match="has an empty 'train' split: give it at least one example"):
+        load_dataset_dict(str(tmp_path))
