@@ -20,6 +20,22 @@ def tiny_model() -> CnnForImageClassification:
     return CnnForImageClassification(CnnConfig(conv_channels=[4, 8], hidden_size=16, id2label=DIGITS)).eval()
 
 
+def logits_without_hfnets(folder, name: str, pixel_values: torch.Tensor) -> torch.Tensor:
+    """The logits of the model saved in `folder/name`, loaded through its own code in a process without hfnets."""
+    torch.save(pixel_values, folder / "pixels.pt")
+    result = run_without_hfnets(
+        f"""
+        import json, torch
+        from transformers import AutoModelForImageClassification
+
+        model = AutoModelForImageClassification.from_pretrained("{name}", trust_remote_code=True).eval()
+        print(json.dumps(model(torch.load("pixels.pt")).logits.tolist()))
+        """,
+        cwd=folder,
+    )
+    return torch.tensor(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
 def test_logits_loss_and_features():
     model = tiny_model()
     labels = torch.tensor([1, 2, 3])
@@ -81,18 +97,7 @@ def test_save_load_auto_classes_and_loading_without_hfnets(tmp_path):
     assert torch.equal(model(pixel_values).logits, loaded(pixel_values).logits)
     assert isinstance(AutoImageProcessor.from_pretrained(tmp_path / "judge"), MnistMlpImageProcessor)
 
-    torch.save(pixel_values, tmp_path / "pixels.pt")
-    result = run_without_hfnets(
-        """
-        import json, torch
-        from transformers import AutoModelForImageClassification
-
-        model = AutoModelForImageClassification.from_pretrained("judge", trust_remote_code=True).eval()
-        print(json.dumps(model(torch.load("pixels.pt")).logits.tolist()))
-        """,
-        cwd=tmp_path,
-    )
-    remote = torch.tensor(json.loads(result.stdout.strip().splitlines()[-1]))
+    remote = logits_without_hfnets(tmp_path, "judge", pixel_values)
     assert torch.allclose(remote, model(pixel_values).logits, atol=1e-6)
 
 
@@ -136,18 +141,7 @@ def test_a_judge_saved_before_the_cnn_was_one_family_still_loads_and_resaves_as_
     config = json.loads((tmp_path / "resaved" / "config.json").read_text())
     assert config["model_type"] == "hfnets-cnn" and config["architectures"] == ["CnnForImageClassification"]
 
-    torch.save(pixel_values, tmp_path / "pixels.pt")
-    result = run_without_hfnets(
-        """
-        import json, torch
-        from transformers import AutoModelForImageClassification
-
-        model = AutoModelForImageClassification.from_pretrained("judge", trust_remote_code=True).eval()
-        print(json.dumps(model(torch.load("pixels.pt")).logits.tolist()))
-        """,
-        cwd=tmp_path,
-    )
-    remote = torch.tensor(json.loads(result.stdout.strip().splitlines()[-1]))
+    remote = logits_without_hfnets(tmp_path, "judge", pixel_values)
     torch.testing.assert_close(remote, expected)
 
 
