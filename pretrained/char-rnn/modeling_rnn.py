@@ -91,6 +91,19 @@ class CharRnnForCausalLM(CharRnnPreTrainedModel, GenerationMixin):
     ```
     """
 
+    # Copied from hfnets.gpt.modeling_gpt.CharGptForCausalLM.generate
+    def generate(self, inputs: torch.Tensor | None = None, *args, **kwargs):
+        """`GenerationMixin.generate`. A character model has no start-of-text token: it continues a prompt of at
+        least one character (an empty one, which would need such a token, is refused saying so)."""
+        prompt = inputs if inputs is not None else kwargs.get("input_ids", kwargs.get("inputs_embeds"))
+        generation_config = kwargs.get("generation_config") or self.generation_config
+        if (prompt is None or prompt.shape[1] == 0) and generation_config.bos_token_id is None:
+            raise ValueError(
+                "Give a prompt of at least one character: this model writes on from a prompt and has no "
+                'start-of-text token to begin from nothing (a line break, "\\n", is a good neutral start).'
+            )
+        return super().generate(inputs, *args, **kwargs)
+
     def __init__(self, config: CharRnnConfig):
         super().__init__(config)
         recurrent = nn.LSTM if config.rnn_type == "lstm" else nn.GRU

@@ -120,6 +120,25 @@ def test_text_generation_pipeline(tokenizer, tmp_path):
     assert output[0]["generated_text"].startswith("All:") and len(output[0]["generated_text"]) == 9
 
 
+@pytest.mark.parametrize("family", ["gpt", "rnn"])
+def test_an_empty_prompt_asks_for_one_character(tokenizer, tmp_path, family):
+    """The text-generation pipeline on "" (and generate without input ids): the models have no start-of-text token,
+    so they ask for a prompt instead of transformers' "bos_token_id has to be defined"."""
+    from hfnets import CharRnnConfig, CharRnnForCausalLM
+
+    model = (
+        tiny_model(len(tokenizer)) if family == "gpt" else CharRnnForCausalLM(CharRnnConfig(vocab_size=len(tokenizer)))
+    )
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    generator = pipeline("text-generation", model=str(tmp_path))
+    with pytest.raises(ValueError, match="Give a prompt of at least one character"):
+        generator("", max_new_tokens=5)
+    with pytest.raises(ValueError, match="Give a prompt of at least one character"):
+        model.generate(max_new_tokens=5)
+    assert generator("\n", max_new_tokens=3, do_sample=False)[0]["generated_text"].startswith("\n")
+
+
 def test_bad_inputs_are_clear_errors(tokenizer):
     model = tiny_model(len(tokenizer))
     with pytest.raises(ValueError, match="`input_ids` is empty"):
