@@ -328,6 +328,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         batching,
         num_update_steps_per_epoch,
         total_limit=args.checkpoints_total_limit,
+        models=[model],  # checked before each checkpoint: a diverged run is not saved
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 

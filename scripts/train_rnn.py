@@ -289,6 +289,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         batching,
         steps_per_epoch,
         total_limit=args.checkpoints_total_limit,
+        models=[model],  # checked before each checkpoint: a diverged run is not saved
     )
     completed_steps = resumed.completed_steps
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None

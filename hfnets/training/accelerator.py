@@ -5,9 +5,7 @@ global batch are this process's)."""
 import logging
 import os
 
-import datasets
 import torch
-import transformers
 from accelerate import Accelerator, DistributedType
 from accelerate.logging import get_logger
 from accelerate.utils import set_seed
@@ -19,6 +17,9 @@ def set_up_run(accelerator: Accelerator, seed: int, tf32: bool = True) -> None:
     """What every script does right after building its Accelerator: logging on every process (warnings only from the
     libraries, errors only on the other processes), TF32 matrix products on CUDA unless `tf32=False`, and every RNG
     seeded (so call it before building a model)."""
+    import datasets
+    import transformers
+
     logging.basicConfig(
         format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S", level=logging.INFO
     )

@@ -20,6 +20,7 @@ from accelerate.logging import get_logger
 from safetensors import SafetensorError
 
 from ..atomic import publish_folder, recover_folder
+from .results import check_finite_weights
 
 logger = get_logger(__name__)
 
@@ -47,13 +48,19 @@ def save_checkpoint(
     total_limit: int | None = None,
     batching: dict | None = None,
     train_runtime: float | None = None,
+    models: list | None = None,
 ) -> Path:
     """Save model, optimizer, scheduler, RNG and dataloader state to `<output_dir>/checkpoint-<step>` (all ranks).
+
+    `models`, where given, are checked first: weights that became NaN or infinite (a run that diverged) stop the run
+    with that reason instead of being saved as a checkpoint to resume from.
 
     `batching` (processes, batch size, accumulation, examples) is recorded so that a resume with other values, which
     would map the step to other batches and silently train a different run, is refused. `train_runtime`, the
     seconds spent training so far, carries on in a resumed run so that its card reports the whole training time.
     """
+    if models:
+        check_finite_weights(accelerator, models, step)
     output_dir = Path(output_dir)
     final = output_dir / f"{CHECKPOINT_PREFIX}{step}"
     staging = output_dir / f".{CHECKPOINT_PREFIX}{step}.tmp"
@@ -166,6 +173,7 @@ def resume_run(
     batching: dict,
     num_update_steps_per_epoch: int,
     total_limit: int | None = None,
+    models: list | None = None,
 ) -> tuple[ResumePoint, Callable[..., Path]]:
     """The resume step every training script shares, called after `accelerator.prepare`.
 
@@ -174,7 +182,7 @@ def resume_run(
     an epoch has, with the accelerator's processes and gradient accumulation steps), and returns where training
     continues with the run's `checkpoint` function: `checkpoint(step, train_runtime=seconds)` saves the model,
     optimizer, schedule, RNG and data position (with `model_config` and the batching, so that a later resume is
-    checked the same way), keeping `total_limit`.
+    checked the same way), keeping `total_limit`, after checking that the weights of `models` are finite.
     """
     gradient_accumulation_steps = accelerator.gradient_accumulation_steps
     batching = {
@@ -191,7 +199,13 @@ def resume_run(
     point.starting_epoch, steps_into_epoch = divmod(point.completed_steps, num_update_steps_per_epoch)
     point.batches_to_skip = steps_into_epoch * gradient_accumulation_steps
     save = functools.partial(
-        save_checkpoint, accelerator, output_dir, model_config=model_config, total_limit=total_limit, batching=batching
+        save_checkpoint,
+        accelerator,
+        output_dir,
+        model_config=model_config,
+        total_limit=total_limit,
+        batching=batching,
+        models=models,
     )
     return point, save
 

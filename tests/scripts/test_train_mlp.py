@@ -179,6 +179,14 @@ def test_a_run_that_diverges_says_so_and_saves_no_model(train_mlp, mnist_dir, tm
     assert not any(output_dir.glob("*.safetensors")) and not (output_dir / "all_results.json").exists()
 
 
+def test_a_diverged_run_writes_no_checkpoint_to_resume_from(train_mlp, mnist_dir, tmp_path):
+    output_dir = tmp_path / "out"
+    flags = ["--learning_rate", "1e30", "--max_train_steps", "4", "--checkpointing_steps", "2"]
+    with pytest.raises(ValueError, match="Training diverged: after 2 steps"):
+        train_mlp.main(quick_args(mnist_dir, output_dir, *flags))
+    assert not list(output_dir.glob("checkpoint-*"))
+
+
 def test_model_with_other_labels_is_a_clear_error(train_mlp, mnist_dir, tmp_path):
     MnistMlpForImageClassification(MnistMlpConfig(num_labels=3)).save_pretrained(tmp_path / "three-classes")
     with pytest.raises(ValueError, match=r"training labels span \[0, 9\] but the model has num_labels=3"):
