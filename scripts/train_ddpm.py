@@ -22,7 +22,6 @@ from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 from diffusers import DDPMScheduler, DPMSolverMultistepScheduler, UNet2DModel
 from diffusers.training_utils import EMAModel, compute_snr
-from huggingface_hub import ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
@@ -509,14 +508,13 @@ def build_model_card(args, results, unet, accelerator, command: list[str]):
         dataset_id,
         f"({evaluation.get('sampler')}, guidance {args.guidance_scale}) by the judge `{args.judge_model}`",
     )
-    card_data = ModelCardData(
-        license="apache-2.0",
-        library_name="diffusers",
-        pipeline_tag="unconditional-image-generation",
-        tags=["hfnets", "ddpm", "diffusion", "mnist", "class-conditional", "classifier-free-guidance"],
-        datasets=[dataset_id],
-        model_name=hub.default_repo_id(args.hub_model_id, args.output_dir),
-        eval_results=eval_results or None,
+    card_data = hub.card_data(
+        "diffusers",
+        "unconditional-image-generation",
+        ["hfnets", "ddpm", "diffusion", "mnist", "class-conditional", "classifier-free-guidance"],
+        dataset_id,
+        hub.default_repo_id(args.hub_model_id, args.output_dir),
+        eval_results=eval_results,
     )
     return hub.render_model_card(
         "ddpm",

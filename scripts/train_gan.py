@@ -23,7 +23,6 @@ from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 from diffusers.training_utils import EMAModel
-from huggingface_hub import ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
@@ -353,14 +352,13 @@ def build_model_card(args, results, generator, accelerator, command: list[str]):
     results_table, eval_results = hub.generation_results(
         results.get("evaluation", {}), dataset_id, f"by the judge `{args.judge_model}`"
     )
-    card_data = ModelCardData(
-        license="apache-2.0",
-        library_name="diffusers",
-        pipeline_tag="unconditional-image-generation",
-        tags=["hfnets", "gan", "mnist", "class-conditional"],
-        datasets=[dataset_id],
-        model_name=hub.default_repo_id(args.hub_model_id, args.output_dir),
-        eval_results=eval_results or None,
+    card_data = hub.card_data(
+        "diffusers",
+        "unconditional-image-generation",
+        ["hfnets", "gan", "mnist", "class-conditional"],
+        dataset_id,
+        hub.default_repo_id(args.hub_model_id, args.output_dir),
+        eval_results=eval_results,
     )
     return hub.render_model_card(
         "gan",

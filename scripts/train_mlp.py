@@ -26,7 +26,6 @@ import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
-from huggingface_hub import EvalResult, ModelCardData
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForImageClassification
 
@@ -377,24 +376,15 @@ def build_model_card(args, results, model, accelerator, command: list[str], has_
     dataset_id = hub.card_dataset_id(args.dataset_name, args.card_dataset_id)
     sizes = "-".join(str(n) for n in [config.input_size, *config.hidden_sizes, config.num_labels])
     architecture = f"{sizes} multilayer perceptron ({config.hidden_act} hidden units, softmax output)"
-    card_data = ModelCardData(
-        license="apache-2.0",
-        library_name="transformers",
-        pipeline_tag="image-classification",
-        tags=["hfnets", "mlp", "mnist", "image-classification"],
-        datasets=[dataset_id],
-        model_name=hub.default_repo_id(args.hub_model_id, args.output_dir),
-        base_model=hub.card_base_model(args.model_name_or_path),
-        eval_results=[
-            EvalResult(
-                task_type="image-classification",
-                dataset_type=dataset_id,
-                dataset_name=dataset_id,
-                dataset_split=args.eval_split or "test",
-                metric_type="accuracy",
-                metric_value=round(results["eval_accuracy"], 4),
-            )
-        ],
+    card_data = hub.card_data(
+        "transformers",
+        "image-classification",
+        ["hfnets", "mlp", "mnist", "image-classification"],
+        dataset_id,
+        hub.default_repo_id(args.hub_model_id, args.output_dir),
+        hub.card_base_model(args.model_name_or_path),
+        {"accuracy": results["eval_accuracy"]},
+        split=args.eval_split or "test",
     )
     return hub.render_model_card(
         "mlp",

@@ -25,7 +25,6 @@ import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
-from huggingface_hub import EvalResult, ModelCardData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 from transformers import DynamicCache
@@ -402,25 +401,15 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
     config = model.config
     dataset_id = hub.card_dataset_id(args.dataset_name, args.card_dataset_id, args.train_file)
     split = args.eval_split or "validation"
-    card_data = ModelCardData(
-        license="apache-2.0",
-        library_name="transformers",
-        pipeline_tag="text-generation",
-        tags=["hfnets", "rnn", config.rnn_type, "character-level", "text-generation"],
-        datasets=[dataset_id],
-        model_name=hub.default_repo_id(args.hub_model_id, args.output_dir),
-        base_model=hub.card_base_model(args.model_name_or_path),
-        eval_results=[
-            EvalResult(
-                task_type="text-generation",
-                dataset_type=dataset_id,
-                dataset_name=dataset_id,
-                dataset_split=split,
-                metric_type=name,
-                metric_value=round(results[key], 4),
-            )
-            for name, key in (("loss", "eval_loss"), ("perplexity", "perplexity"))
-        ],
+    card_data = hub.card_data(
+        "transformers",
+        "text-generation",
+        ["hfnets", "rnn", config.rnn_type, "character-level", "text-generation"],
+        dataset_id,
+        hub.default_repo_id(args.hub_model_id, args.output_dir),
+        hub.card_base_model(args.model_name_or_path),
+        {"loss": results["eval_loss"], "perplexity": results["perplexity"]},
+        split=split,
     )
     return hub.render_model_card(
         "rnn",

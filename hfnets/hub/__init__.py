@@ -2,6 +2,7 @@
 
 from .cards import (
     card_base_model,
+    card_data,
     card_dataset_id,
     generation_results,
     render_model_card,
@@ -23,6 +24,7 @@ from .push import (
 __all__ = [
     "PushError",
     "card_base_model",
+    "card_data",
     "card_dataset_id",
     "check_hub_access",
     "check_model_folder",

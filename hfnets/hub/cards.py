@@ -91,6 +91,44 @@ GENERATION_METRICS = (
 )
 
 
+def card_data(
+    library: str,
+    task: str,
+    tags: list[str],
+    dataset_id: str,
+    model_name: str,
+    base_model: str | None = None,
+    metrics: dict[str, float] | None = None,
+    split: str | None = None,
+    eval_results: list[EvalResult] | None = None,
+) -> ModelCardData:
+    """A card's metadata, the YAML header the Hub reads: Apache-2.0, the library, the task and tags, the dataset, the
+    model it was fine-tuned from, and each measured metric ({type: value}, on `split` of the dataset) as a Hub eval
+    result, besides any given ready-made in `eval_results`."""
+    results = list(eval_results or [])
+    for metric, value in (metrics or {}).items():
+        results.append(
+            EvalResult(
+                task_type=task,
+                dataset_type=dataset_id,
+                dataset_name=dataset_id,
+                dataset_split=split,
+                metric_type=metric,
+                metric_value=round(value, 4),
+            )
+        )
+    return ModelCardData(
+        license="apache-2.0",
+        library_name=library,
+        pipeline_tag=task,
+        tags=tags,
+        datasets=[dataset_id],
+        model_name=model_name,
+        base_model=base_model,
+        eval_results=results or None,
+    )
+
+
 def generation_results(evaluation: dict, dataset_id: str, how: str) -> tuple[str, list[EvalResult]]:
     """The card's results table of a generative model judged by a classifier (`evaluation`: the report of
     `hfnets.evaluation.judge_pipeline`, empty when not measured), and the same numbers as Hub eval results. `how`
