@@ -31,9 +31,14 @@ def write_text_atomically(path: str | Path, text: str) -> None:
     publish(tmp.name, path)
 
 
+def json_text(data: dict) -> str:
+    """`data` as the indented, key-sorted JSON hfnets writes its results in."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
 def write_json_atomically(path: str | Path, data: dict) -> None:
-    """Write `data` as indented, key-sorted JSON to `path`, atomically."""
-    write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    """Write `data` as `json_text` to `path`, atomically."""
+    write_text_atomically(path, json_text(data))
 
 
 def _exchange(first: Path, second: Path) -> bool:

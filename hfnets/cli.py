@@ -81,11 +81,11 @@ def _first_reason(error: BaseException) -> str:
 
 def _not_a_classifier(model: str) -> str | None:
     """Why a local `model` folder cannot classify images (None when it may: a classifier folder, or a Hub id)."""
-    from hfnets.resources import is_model_folder
+    from hfnets.resources import is_model_folder, looks_like_a_path
 
     folder = Path(model)
     if not folder.exists():
-        if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model:
+        if looks_like_a_path(model):
             return f"no such model folder: {model}"
         return None  # a Hub id
     if not folder.is_dir():

@@ -8,7 +8,7 @@ a tab that gives the command training one; the demo itself trains nothing.
 import sys
 from pathlib import Path
 
-from .resources import import_spaces, is_model_folder
+from .resources import import_spaces, is_model_folder, looks_like_a_path
 
 
 def check_given(family: str, given: str | None) -> None:
@@ -20,7 +20,7 @@ def check_given(family: str, given: str | None) -> None:
         if not is_model_folder(given):
             raise ValueError(f"--{family} {given} holds no saved model (config.json or model_index.json).")
         return
-    if given.startswith((".", "/", "~")) or given.count("/") > 1 or "\\" in given:
+    if looks_like_a_path(given):
         raise ValueError(f"--{family} {given}: no such folder.")
     problem = hub_model_problem(given)
     if problem:

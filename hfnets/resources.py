@@ -37,6 +37,12 @@ def is_model_folder(path: str | Path) -> bool:
     return (path / "config.json").is_file() or (path / "model_index.json").is_file()
 
 
+def looks_like_a_path(name: str) -> bool:
+    """Whether a model name that is not on disk was meant as a folder (`./runs/x`, `/data/m`, `runs/a/b`) rather than
+    a Hub id (`name` or `user/name`)."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
 def available_pretrained() -> list[str]:
     """The names of the shipped models present in this installation."""
     try:

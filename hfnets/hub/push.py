@@ -16,7 +16,7 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, SpaceCard, get_token
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-from ..atomic import publish_folder, write_json_atomically
+from ..atomic import json_text, publish_folder, write_json_atomically
 from .cards import save_model_card
 from .space_files import demo_space_files, demo_variables, is_demo
 
@@ -375,7 +375,7 @@ def publish_run(
 def run_files(results: dict, card: ModelCard) -> dict[str, str]:
     """What a run writes beside its model, as `save_pretrained_atomically(files=...)` takes it: the results
     (`all_results.json`) and the model card (`README.md`)."""
-    return {"all_results.json": json.dumps(results, indent=2, sort_keys=True) + "\n", "README.md": str(card)}
+    return {"all_results.json": json_text(results), "README.md": str(card)}
 
 
 def default_repo_id(hub_model_id: str | None, output_dir: str | Path) -> str:

@@ -67,12 +67,13 @@ def run_results(
 def check_finite_weights(accelerator: Accelerator, models: list[torch.nn.Module], step: int) -> None:
     """Stop a run whose weights hold NaN or infinite values (training diverged) before anything is saved: a
     ValueError on every process alike (each checks its own weights; the verdict is summed across them)."""
-    broken = sum(
-        not bool(torch.isfinite(parameter.detach()).all())
+    finite = [
+        torch.isfinite(parameter.detach()).all()
         for model in models
         for parameter in unwrap(accelerator, model).parameters()
-    )
-    broken = accelerator.reduce(torch.tensor(float(broken), device=accelerator.device), "sum").item()
+    ]
+    broken = (~torch.stack(finite)).sum().float().to(accelerator.device)  # summed on the device: one sync below
+    broken = accelerator.reduce(broken, "sum").item()
     if broken:
         raise ValueError(
             f"Training diverged: after {step} steps the weights hold NaN or infinite values, so nothing was saved. "
