@@ -49,11 +49,17 @@ from hfnets.training.data import (
     keep_on_device,
     load_image_splits,
 )
-from hfnets.training.flags import add_training_args, validate_training_args
+from hfnets.training.flags import (
+    IMAGE_DATA_FLAGS,
+    add_image_args,
+    add_training_args,
+    data_flags,
+    validate_training_args,
+)
 from hfnets.training.optimization import build_lr_scheduler, build_optimizer, training_length
 from hfnets.training.output_dir import prepare_output_dir, start_tracking
 from hfnets.training.results import describe_hardware, evaluate_classifier, run_results
-from hfnets.training.run import end_run, run_main
+from hfnets.training.run import end_run, run_main, training_progress_bar
 
 logger = get_logger(__name__)
 
@@ -74,18 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         lr_scheduler_type="cosine",
         weight_decay=0.05,
     )
-    data = parser.add_argument_group("images")
-    data.add_argument(
-        "--train_dir", type=str, default=None, help="An image folder to train on: one subfolder of images per class."
-    )
-    data.add_argument(
-        "--validation_dir",
-        type=str,
-        default=None,
-        help="An image folder to evaluate on, with the same class subfolders (default: 10%% of --train_dir).",
-    )
-    data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
-    data.add_argument("--label_column", type=str, default=None, help="Label column (default: the ClassLabel feature).")
+    data = add_image_args(parser, folders=True)
     data.add_argument(
         "--num_channels",
         type=int,
@@ -214,7 +209,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
         log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(args.output_dir, logging_dir=f"{args.output_dir}/runs"),
+        project_config=ProjectConfiguration(
+            args.output_dir, logging_dir=f"{args.output_dir}/runs", total_limit=args.checkpoints_total_limit
+        ),
         # shuffles seeded by (seed, epoch): a run resumed mid-epoch sees the order an uninterrupted one does
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
@@ -223,19 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     check_distributed(accelerator, "scripts/train_cnn.py", sharded_weights=False)
 
     # 1. Data: a dataset or image folders, with their class names.
-    splits = load_image_splits(
-        accelerator,
-        args.dataset_name,
-        args.dataset_config_name,
-        args.eval_split,
-        seed=args.seed,
-        max_train_samples=args.max_train_samples,
-        max_eval_samples=args.max_eval_samples,
-        image_column=args.image_column,
-        label_column=args.label_column,
-        train_dir=args.train_dir,
-        validation_dir=args.validation_dir,
-    )
+    splits = load_image_splits(accelerator, seed=args.seed, **data_flags(args, IMAGE_DATA_FLAGS))
     train_raw, eval_raw, image_column = splits.train, splits.eval, splits.image_column
     train_labels, eval_labels = splits.train_labels, decode_labels(eval_raw, splits.label_column)
 
@@ -317,17 +302,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # Copied from scripts.train_mlp.main step 5
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
     # processes and the gradient accumulation steps, which resume_run adds).
-    model_config = unwrap(accelerator, model).config
     batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": len(train_dataset)}
-    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator,
-        args.output_dir,
-        args.resume_from_checkpoint,
-        model_config,
-        batching,
-        num_update_steps_per_epoch,
-        total_limit=args.checkpoints_total_limit,
-        models=[model],  # checked before each checkpoint: a diverged run is not saved
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds): the weights are checked first
+        accelerator, args.resume_from_checkpoint, [model], batching, num_update_steps_per_epoch
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -336,9 +313,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     logger.info(f"  Examples = {len(train_dataset)}, evaluation examples = {len(eval_dataset)}")
     logger.info(f"  Classes = {list(config.id2label.values())}, images {config.num_channels}x{config.image_size}^2")
     logger.info(f"  Epochs = {num_train_epochs}, optimizer steps = {max_train_steps}, batch = {total_batch_size}")
-    progress_bar = tqdm(
-        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
-    )
+    progress_bar = training_progress_bar(accelerator, max_train_steps, completed_steps)
 
     # 6. The training loop: augment on the device, step, evaluate after each epoch.
     # Copied from scripts.train_mlp.main step 6
@@ -405,17 +380,34 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         card = build_model_card(args, results, unwrapped, accelerator, command, processor, flip)
         # the card and the results go in with the model, in one swap
         save_pretrained_atomically(args.output_dir, unwrapped, processor, files=hub.run_files(results, card))
-        url = hub.publish_run(
+        hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )
-        if url is not None:
-            logger.info(f"Pushed to {url}")
         accelerator.print(
             f"validation accuracy {results['eval_accuracy']:.4f} (eval loss {results['eval_loss']:.4f}) after "
             f"{completed_steps} steps; model saved to {args.output_dir}"
         )
     end_run(accelerator, model, optimizer)
     return results
+
+
+# Copied from scripts.train_mlp.classifier_card_values
+def classifier_card_values(args, results, accelerator) -> dict:
+    """What the classifiers' cards say alike: what the model measured and how it was trained."""
+    return {
+        "eval_accuracy": f"{results['eval_accuracy']:.4f}",
+        "eval_loss": f"{results['eval_loss']:.4f}",
+        "epochs": results["epoch"],
+        "steps": results["step"],
+        "batch_size": args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps,
+        "learning_rate": args.learning_rate,
+        "weight_decay": args.weight_decay,
+        "lr_scheduler_type": args.lr_scheduler_type,
+        "seed": args.seed,
+        "mixed_precision": results["mixed_precision"],
+        "hardware": describe_hardware(accelerator),
+        "train_runtime": f"{results['train_runtime']:.1f}",
+    }
 
 
 def build_model_card(args, results, model, accelerator, command: list[str], processor: CnnImageProcessor, flip: bool):
@@ -459,20 +451,9 @@ def build_model_card(args, results, model, accelerator, command: list[str], proc
         dataset_id=dataset_id,
         eval_split=split,
         eval_samples=results["eval_samples"],
-        eval_accuracy=f"{results['eval_accuracy']:.4f}",
-        eval_loss=f"{results['eval_loss']:.4f}",
-        epochs=results["epoch"],
-        steps=results["step"],
-        batch_size=args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps,
-        learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay,
-        lr_scheduler_type=args.lr_scheduler_type,
         augmentation="; ".join(augmentation) or "none",
-        seed=args.seed,
-        mixed_precision=results["mixed_precision"],
-        hardware=describe_hardware(accelerator),
-        train_runtime=f"{results['train_runtime']:.1f}",
         command=hub.training_command("scripts/train_cnn.py", command),
+        **classifier_card_values(args, results, accelerator),
     )
 
 

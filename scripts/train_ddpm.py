@@ -23,7 +23,6 @@ from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 from diffusers import DDPMScheduler, DPMSolverMultistepScheduler, UNet2DModel
 from diffusers.training_utils import EMAModel, compute_snr
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from hfnets import hub
 from hfnets.ddpm import DdpmPipeline, check_resolution
@@ -45,11 +44,18 @@ from hfnets.training.data import (
     keep_on_device,
     load_image_splits,
 )
-from hfnets.training.flags import add_training_args, validate_training_args
+from hfnets.training.flags import (
+    IMAGE_DATA_FLAGS,
+    add_image_args,
+    add_judge_args,
+    add_training_args,
+    data_flags,
+    validate_training_args,
+)
 from hfnets.training.optimization import build_lr_scheduler, build_optimizer, training_length
 from hfnets.training.output_dir import prepare_output_dir, start_tracking
 from hfnets.training.results import describe_hardware, run_results
-from hfnets.training.run import end_run, run_main
+from hfnets.training.run import end_run, run_main, training_progress_bar
 from hfnets.training.sampling import image_grid, png_bytes
 
 logger = get_logger(__name__)
@@ -73,9 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         evaluation_batches=False,  # judged on generated samples, not on batches of the evaluation split
     )
     parser.set_defaults(num_warmup_steps=250)
-    data = parser.add_argument_group("images")
-    data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
-    data.add_argument("--label_column", type=str, default=None, help="Label column (default: the ClassLabel feature).")
+    data = add_image_args(parser)
     data.add_argument("--resolution", type=int, default=28, help="Image side; images of other sizes are resized.")
     data.add_argument(
         "--num_channels", type=int, default=1, choices=(1, 3), help="1 (grayscale) or 3 (RGB); images are converted."
@@ -138,14 +142,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     evaluation.add_argument(
         "--num_inference_steps", type=int, default=25, help="DPM-Solver steps of the sample grids and the judge."
     )
-    evaluation.add_argument(
-        "--judge_model",
-        type=str,
-        default=None,
-        help="A trained classifier (folder or Hub id) that scores the final samples: conditional accuracy and "
-        "Fréchet distance go into all_results.json and the model card.",
-    )
-    evaluation.add_argument("--num_eval_samples", type=int, default=1000, help="Samples the judge scores.")
+    add_judge_args(evaluation)
     args = parser.parse_args(argv)
     validate_training_args(parser, args)
     try:
@@ -229,7 +226,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
         log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(args.output_dir, logging_dir=f"{args.output_dir}/runs"),
+        project_config=ProjectConfiguration(
+            args.output_dir, logging_dir=f"{args.output_dir}/runs", total_limit=args.checkpoints_total_limit
+        ),
         # shuffles seeded by (seed, epoch): a run resumed mid-epoch sees the order an uninterrupted one does
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
@@ -240,16 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 1. Data: decode every image once into a uint8 tensor.
     # Copied from scripts.train_gan.main step 1 with GanPipeline->DdpmPipeline, NUM_CHANNELS->args.num_channels
     splits = load_image_splits(
-        accelerator,
-        args.dataset_name,
-        args.dataset_config_name,
-        args.eval_split,
-        seed=args.seed,
-        max_train_samples=args.max_train_samples,
-        max_eval_samples=None,
-        image_column=args.image_column,
-        label_column=args.label_column,
-        labelled=not args.unconditional,
+        accelerator, seed=args.seed, **data_flags(args, IMAGE_DATA_FLAGS), labelled=not args.unconditional
     )
     train_raw, eval_raw, image_column, labels = splits.train, splits.eval, splits.image_column, splits.train_labels
     num_classes = len(splits.class_names)
@@ -305,17 +295,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 3. Resume: the UNet, the optimizer, its schedule, the EMA and the RNG states.
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
     # processes and the gradient accumulation steps, which resume_run adds).
-    model_config = unwrap(accelerator, unet).config
     batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": len(dataset)}
-    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator,
-        args.output_dir,
-        args.resume_from_checkpoint,
-        model_config,
-        batching,
-        num_update_steps_per_epoch,
-        total_limit=args.checkpoints_total_limit,
-        models=[unet],  # checked before each checkpoint: a diverged run is not saved
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds): the weights are checked first
+        accelerator, args.resume_from_checkpoint, [unet], batching, num_update_steps_per_epoch
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -330,9 +312,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     logger.info(f"  Images = {len(dataset)} at {args.resolution}px (UNet side {side}), classes = {num_classes}")
     logger.info(f"  UNet parameters = {unwrap(accelerator, unet).num_parameters():,}")
     logger.info(f"  Optimization steps = {max_train_steps}, epochs = {num_train_epochs}")
-    progress_bar = tqdm(
-        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
-    )
+    progress_bar = training_progress_bar(accelerator, max_train_steps, completed_steps)
 
     # 4. The training loop: noise the images at random timesteps and learn to predict the noise (or v).
     train_time = resumed.train_runtime  # seconds trained before a resume count too
@@ -348,6 +328,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         num_batches = 0
         start = time.perf_counter()
         for batch in active:
+            # 4a. Noise the batch at random timesteps, predict the noise (or v), and step.
             with accelerator.accumulate(unet):
                 clean = pad_to(batch["pixel_values"], side)
                 # draws for the whole global batch, this process's rows kept: any process count trains alike
@@ -386,6 +367,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 continue
             if ema is not None:
                 ema.step(unwrap(accelerator, unet).parameters())
+            # 4b. Count the step, checkpoint every --checkpointing_steps, stop after --max_train_steps.
+            # Copied from scripts.train_gan.main step 4c
             progress_bar.update(1)
             completed_steps += 1
             if isinstance(args.checkpointing_steps, int) and completed_steps % args.checkpointing_steps == 0:
@@ -450,17 +433,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if args.judge_model is not None:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
         card = build_model_card(args, results, final_unet, accelerator, command)
-        url = hub.publish_run(
+        hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )
-        if url is not None:
-            logger.info(f"Pushed to {url}")
-        summary = results.get("evaluation", {}).get("conditional_accuracy")
-        accelerator.print(
-            f"{completed_steps} steps; "
-            + (f"conditional accuracy {summary:.4f}; " if summary is not None else "")
-            + f"pipeline saved to {args.output_dir}"
-        )
+        accelerator.print(f"{completed_steps} steps; {judge_summary(results)}pipeline saved to {args.output_dir}")
     end_run(accelerator, unet, optimizer)
     return results
 
@@ -497,6 +473,13 @@ def judge_samples(pipe, args, num_classes: int, train_images, eval_raw, image_co
         num_inference_steps=args.num_inference_steps,
     )
     return {**report, "sampler": f"DPMSolverMultistepScheduler, {args.num_inference_steps} steps"}
+
+
+# Copied from scripts.train_gan.judge_summary
+def judge_summary(results: dict) -> str:
+    """The judge's conditional accuracy for the run's last line ("" where the judge did not measure it)."""
+    accuracy = results.get("evaluation", {}).get("conditional_accuracy")
+    return "" if accuracy is None else f"conditional accuracy {accuracy:.4f}; "
 
 
 def build_model_card(args, results, unet, accelerator, command: list[str]):

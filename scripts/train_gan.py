@@ -24,7 +24,6 @@ from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 from diffusers.training_utils import EMAModel
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from hfnets import GanDiscriminator, GanGenerator, GanPipeline, hub
 from hfnets.evaluation import judge_pipeline
@@ -45,11 +44,18 @@ from hfnets.training.data import (
     keep_on_device,
     load_image_splits,
 )
-from hfnets.training.flags import add_training_args, validate_training_args
+from hfnets.training.flags import (
+    IMAGE_DATA_FLAGS,
+    add_image_args,
+    add_judge_args,
+    add_training_args,
+    data_flags,
+    validate_training_args,
+)
 from hfnets.training.optimization import build_optimizer, training_length
 from hfnets.training.output_dir import prepare_output_dir, start_tracking
 from hfnets.training.results import describe_hardware, run_results
-from hfnets.training.run import end_run, run_main
+from hfnets.training.run import end_run, run_main, training_progress_bar
 from hfnets.training.sampling import image_grid, png_bytes
 
 logger = get_logger(__name__)
@@ -75,9 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         evaluation_batches=False,  # judged on generated samples, not on batches of the evaluation split
         gradient_accumulation=False,  # the two optimizers alternate every batch
     )
-    data = parser.add_argument_group("images")
-    data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
-    data.add_argument("--label_column", type=str, default=None, help="Label column (default: the ClassLabel feature).")
+    data = add_image_args(parser)
     data.add_argument("--resolution", type=int, default=28, help="Image side (a multiple of 4); others are resized.")
     model = parser.add_argument_group("model")
     model.add_argument("--latent_dim", type=int, default=64, help="Size of the generator's noise vector.")
@@ -94,14 +98,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     optim.add_argument("--adam_beta2", type=float, default=0.9, help="Adam beta2 of both optimizers.")
     optim.add_argument("--ema_decay", type=float, default=0.999, help="EMA decay of the saved generator (0: off).")
     evaluation = parser.add_argument_group("evaluation")
-    evaluation.add_argument(
-        "--judge_model",
-        type=str,
-        default=None,
-        help="A trained classifier (folder or Hub id) that scores the final samples: conditional accuracy and "
-        "Fréchet distance go into all_results.json and the model card.",
-    )
-    evaluation.add_argument("--num_eval_samples", type=int, default=1000, help="Samples the judge scores.")
+    add_judge_args(evaluation)
     args = parser.parse_args(argv)
     validate_training_args(parser, args)
     if args.resolution < 4 or args.resolution % 4 != 0:
@@ -130,7 +127,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         gradient_accumulation_steps=1,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
         log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(args.output_dir, logging_dir=f"{args.output_dir}/runs"),
+        project_config=ProjectConfiguration(
+            args.output_dir, logging_dir=f"{args.output_dir}/runs", total_limit=args.checkpoints_total_limit
+        ),
         # shuffles seeded by (seed, epoch): a run resumed mid-epoch sees the order an uninterrupted one does
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
@@ -140,16 +139,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # 1. Data: decode every image once into a uint8 tensor.
     splits = load_image_splits(
-        accelerator,
-        args.dataset_name,
-        args.dataset_config_name,
-        args.eval_split,
-        seed=args.seed,
-        max_train_samples=args.max_train_samples,
-        max_eval_samples=None,
-        image_column=args.image_column,
-        label_column=args.label_column,
-        labelled=not args.unconditional,
+        accelerator, seed=args.seed, **data_flags(args, IMAGE_DATA_FLAGS), labelled=not args.unconditional
     )
     train_raw, eval_raw, image_column, labels = splits.train, splits.eval, splits.image_column, splits.train_labels
     num_classes = len(splits.class_names)
@@ -192,17 +182,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 3. Resume: both networks, both optimizers, the EMA and the RNG states.
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
     # processes and the gradient accumulation steps, which resume_run adds).
-    model_config = unwrap(accelerator, generator).config
     batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": len(dataset)}
-    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator,
-        args.output_dir,
-        args.resume_from_checkpoint,
-        model_config,
-        batching,
-        num_update_steps_per_epoch,
-        total_limit=args.checkpoints_total_limit,
-        models=[generator, discriminator],  # checked before each checkpoint: a diverged run is not saved
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds): the weights are checked first
+        accelerator, args.resume_from_checkpoint, [generator, discriminator], batching, num_update_steps_per_epoch
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -217,9 +199,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     logger.info("***** Running training *****")
     logger.info(f"  Images = {len(dataset)}, classes = {num_classes}, steps = {max_train_steps}")
-    progress_bar = tqdm(
-        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
-    )
+    progress_bar = training_progress_bar(accelerator, max_train_steps, completed_steps)
 
     # 4. The training loop: one discriminator step and one generator step per batch.
     train_time = resumed.train_runtime  # seconds trained before a resume count too
@@ -266,6 +246,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
             sums += torch.stack([loss_d.detach(), loss_g.detach(), (fake_logits < 0).float().mean()])
             num_batches += 1
+            # 4c. Count the step, checkpoint every --checkpointing_steps, stop after --max_train_steps.
             progress_bar.update(1)
             completed_steps += 1
             if isinstance(args.checkpointing_steps, int) and completed_steps % args.checkpointing_steps == 0:
@@ -322,17 +303,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if args.judge_model is not None:
             results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
         card = build_model_card(args, results, final_generator, accelerator, command)
-        url = hub.publish_run(
+        hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )
-        if url is not None:
-            logger.info(f"Pushed to {url}")
-        summary = results.get("evaluation", {}).get("conditional_accuracy")
-        accelerator.print(
-            f"{completed_steps} steps; "
-            + (f"conditional accuracy {summary:.4f}; " if summary is not None else "")
-            + f"pipeline saved to {args.output_dir}"
-        )
+        accelerator.print(f"{completed_steps} steps; {judge_summary(results)}pipeline saved to {args.output_dir}")
     end_run(accelerator, generator, discriminator, optimizer_g, optimizer_d)
     return results
 
@@ -344,6 +318,12 @@ def judge_samples(pipe, args, num_classes: int, train_images, eval_raw, image_co
     real_test = decode_images(eval_raw, image_column, 1, args.resolution).float() / 255
     real_train = train_images[:count].float() / 255
     return judge_pipeline(pipe, args.judge_model, count, num_classes, real_train, real_test, seed=args.seed)
+
+
+def judge_summary(results: dict) -> str:
+    """The judge's conditional accuracy for the run's last line ("" where the judge did not measure it)."""
+    accuracy = results.get("evaluation", {}).get("conditional_accuracy")
+    return "" if accuracy is None else f"conditional accuracy {accuracy:.4f}; "
 
 
 def build_model_card(args, results, generator, accelerator, command: list[str]):

@@ -17,7 +17,6 @@ It writes the model and its tokenizer with `save_pretrained` (loadable with or w
 """
 
 import argparse
-import math
 import sys
 import time
 
@@ -26,7 +25,6 @@ from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from hfnets import CharGptConfig, CharGptForCausalLM, hub
 from hfnets.training.accelerator import (
@@ -38,11 +36,12 @@ from hfnets.training.accelerator import (
 )
 from hfnets.training.checkpointing import resume_run
 from hfnets.training.data import batch_dataloader, keep_on_device
-from hfnets.training.flags import add_text_args, add_training_args, validate_training_args
+from hfnets.training.flags import TEXT_DATA_FLAGS, add_text_args, add_training_args, data_flags, validate_training_args
 from hfnets.training.optimization import build_lr_scheduler, build_optimizer, training_length
 from hfnets.training.output_dir import prepare_output_dir, start_tracking
-from hfnets.training.results import describe_hardware, run_results
-from hfnets.training.run import end_run, run_main
+from hfnets.training.results import describe_hardware, language_model_metrics, run_results
+from hfnets.training.run import end_run, run_main, training_progress_bar
+from hfnets.training.sampling import sample_text
 from hfnets.training.text_data import (
     TokenWindowDataset,
     load_text_and_tokenizer,
@@ -131,27 +130,7 @@ def evaluate(model, dataloader, accelerator) -> dict[str, float]:
         loss_sum += losses.double().sum()
         count += losses.numel() * (input_ids.shape[1] - 1)
     model.train()
-    eval_loss = (loss_sum / count).item()
-    return {"eval_loss": eval_loss, "perplexity": math.exp(eval_loss), "eval_tokens": count}
-
-
-def sample_text(model, tokenizer, accelerator, args) -> str:
-    """A fixed-seed sample (top-k 40) that leaves the training RNG untouched."""
-    unwrapped = unwrap(accelerator, model)
-    unwrapped.eval()
-    prompt = tokenizer(args.sample_prompt, return_tensors="pt", add_special_tokens=False).to(accelerator.device)
-    devices = [accelerator.device] if accelerator.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), torch.no_grad():
-        torch.manual_seed(args.seed)
-        output = unwrapped.generate(
-            **prompt,
-            max_new_tokens=min(args.sample_length, unwrapped.config.n_positions - prompt["input_ids"].shape[1]),
-            do_sample=True,
-            top_k=40,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    unwrapped.train()
-    return tokenizer.decode(output[0], skip_special_tokens=True)
+    return language_model_metrics(loss_sum, count)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -163,7 +142,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
         log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(args.output_dir, logging_dir=f"{args.output_dir}/runs"),
+        project_config=ProjectConfiguration(
+            args.output_dir, logging_dir=f"{args.output_dir}/runs", total_limit=args.checkpoints_total_limit
+        ),
         # shuffles seeded by (seed, epoch): a run resumed mid-epoch sees the order an uninterrupted one does
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
@@ -174,16 +155,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 1. Text: load, and build (or load) the tokenizer.
     train_text, eval_text, tokenizer, config = load_text_and_tokenizer(
         accelerator,
-        args.dataset_name,
-        args.dataset_config_name,
-        args.train_file,
-        args.validation_file,
-        args.text_column,
-        args.eval_split,
-        args.model_name_or_path,
-        args.tokenizer_name,
-        CharGptConfig,
-        lambda vocab_size: build_model_config(args, vocab_size),
+        config_class=CharGptConfig,
+        new_config=lambda vocab_size: build_model_config(args, vocab_size),
+        **data_flags(args, TEXT_DATA_FLAGS),
     )
     config.check_tokenizer(tokenizer)  # a --tokenizer_name of another vocabulary than the model's is refused
     config.vocab_fingerprint = CharGptConfig.fingerprint(tokenizer.get_vocab())
@@ -252,21 +226,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
     # processes and the gradient accumulation steps, which resume_run adds).
-    model_config = unwrap(accelerator, model).config
     batching = {
         "per_device_train_batch_size": args.per_device_train_batch_size,
         "train_tokens": len(train_tokens),
         "windows": len(train_dataset),
     }
-    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator,
-        args.output_dir,
-        args.resume_from_checkpoint,
-        model_config,
-        batching,
-        num_update_steps_per_epoch,
-        total_limit=args.checkpoints_total_limit,
-        models=[model],  # checked before each checkpoint: a diverged run is not saved
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds): the weights are checked first
+        accelerator, args.resume_from_checkpoint, [model], batching, num_update_steps_per_epoch
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -274,9 +240,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     logger.info(f"  Training tokens = {len(train_tokens):,}, evaluation tokens = {len(eval_tokens):,}")
     logger.info(f"  Parameters = {unwrap(accelerator, model).num_parameters():,}")
     logger.info(f"  Windows of {block_size} tokens, {windows_per_step} per optimizer step, {max_train_steps} steps")
-    progress_bar = tqdm(
-        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
-    )
+    progress_bar = training_progress_bar(accelerator, max_train_steps, completed_steps)
 
     # 6. The training loop: evaluate and sample every --eval_steps and at the end.
     train_time = resumed.train_runtime  # seconds trained before a resume count too
@@ -316,7 +280,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 metrics["train_loss"] = accelerator.reduce(loss_sum / max(num_batches, 1), "mean").item()
                 loss_sum.zero_()
                 num_batches = 0
-                sample = sample_text(model, tokenizer, accelerator, args) if args.sample_length else ""
+                sample = sample_text(
+                    unwrap(accelerator, model),
+                    tokenizer,
+                    args.sample_prompt,
+                    args.sample_length,
+                    args.seed,
+                    context_length=config.n_positions,
+                )
                 samples.append(f"step {completed_steps}:\n{sample}")
                 logger.info(
                     f"step {completed_steps}: train_loss {metrics['train_loss']:.4f}, eval_loss "
@@ -358,11 +329,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         card = build_model_card(args, results, unwrapped, accelerator, command, samples)
         # the samples, the card and the results go in with the model, in one swap
         save_text_model(args.output_dir, unwrapped, tokenizer, state_dict, samples, hub.run_files(results, card))
-        url = hub.publish_run(
+        hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )
-        if url is not None:
-            logger.info(f"Pushed to {url}")
         accelerator.print(
             f"validation loss {results['eval_loss']:.4f} (perplexity {results['perplexity']:.2f}) after "
             f"{results['step']} steps; model saved to {args.output_dir}"
@@ -371,25 +340,53 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     return results
 
 
-def build_model_card(args, results, model, accelerator, command: list[str], samples: list[str]):
-    """The model card, filled from this run's flags and measured metrics."""
-    config = model.config
+def language_model_card_parts(args, results, accelerator, samples: list[str], tags: list[str]):
+    """What the GPT's and the RNN's cards share: the metadata (`tags`, the dataset, the measured loss and perplexity)
+    and the values that say where the model and its data are, what it measured and how it was trained."""
     dataset_id = hub.card_dataset_id(args.dataset_name, args.card_dataset_id, args.train_file)
     split = args.eval_split or "validation"
+    repo_id = hub.default_repo_id(args.hub_model_id, args.output_dir)
     card_data = hub.card_data(
         "transformers",
         "text-generation",
-        ["hfnets", "gpt", "character-level", "text-generation"],
+        tags,
         dataset_id,
-        hub.default_repo_id(args.hub_model_id, args.output_dir),
+        repo_id,
         hub.card_base_model(args.model_name_or_path),
         {"loss": results["eval_loss"], "perplexity": results["perplexity"]},
         split=split,
     )
+    values = {
+        "repo_id": repo_id,
+        "dataset_id": dataset_id,
+        "eval_split": split,
+        "eval_loss": f"{results['eval_loss']:.4f}",
+        "perplexity": f"{results['perplexity']:.2f}",
+        "steps": results["step"],
+        "learning_rate": args.learning_rate,
+        "min_learning_rate": args.min_learning_rate,
+        "num_warmup_steps": args.num_warmup_steps,
+        "weight_decay": args.weight_decay,
+        "betas": f"({args.adam_beta1}, {args.adam_beta2})",
+        "max_grad_norm": args.max_grad_norm,
+        "lr_scheduler_type": args.lr_scheduler_type,
+        "seed": args.seed,
+        "mixed_precision": results["mixed_precision"],
+        "hardware": describe_hardware(accelerator),
+        "train_runtime": f"{results['train_runtime']:.1f}",
+        "sample": samples[-1].split("\n", 1)[-1] if samples else "",
+    }
+    return card_data, values
+
+
+def build_model_card(args, results, model, accelerator, command: list[str], samples: list[str]):
+    """The model card, filled from this run's flags and measured metrics."""
+    config = model.config
+    tags = ["hfnets", "gpt", "character-level", "text-generation"]
+    card_data, values = language_model_card_parts(args, results, accelerator, samples, tags)
     return hub.render_model_card(
         "gpt",
         card_data,
-        repo_id=hub.default_repo_id(args.hub_model_id, args.output_dir),
         n_layer=config.n_layer,
         n_head=config.n_head,
         n_embd=config.n_embd,
@@ -398,26 +395,10 @@ def build_model_card(args, results, model, accelerator, command: list[str], samp
         position_embedding_type=config.position_embedding_type,
         dropout=config.dropout,
         num_parameters=f"{model.num_parameters():,}",
-        dataset_id=dataset_id,
-        eval_split=split,
-        eval_loss=f"{results['eval_loss']:.4f}",
-        perplexity=f"{results['perplexity']:.2f}",
-        steps=results["step"],
         batch_size=args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps,
         block_size=args.block_size or config.n_positions,
-        learning_rate=args.learning_rate,
-        min_learning_rate=args.min_learning_rate,
-        num_warmup_steps=args.num_warmup_steps,
-        weight_decay=args.weight_decay,
-        betas=f"({args.adam_beta1}, {args.adam_beta2})",
-        max_grad_norm=args.max_grad_norm,
-        lr_scheduler_type=args.lr_scheduler_type,
-        seed=args.seed,
-        mixed_precision=results["mixed_precision"],
-        hardware=describe_hardware(accelerator),
-        train_runtime=f"{results['train_runtime']:.1f}",
-        sample=samples[-1].split("\n", 1)[-1] if samples else "",
         command=hub.training_command("scripts/train_gpt.py", command),
+        **values,
     )
 
 

@@ -26,7 +26,6 @@ import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
-from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForImageClassification
 
 from hfnets import DigitClassificationPipeline, MnistMlpConfig, MnistMlpImageProcessor, hub
@@ -49,11 +48,17 @@ from hfnets.training.data import (
     keep_on_device,
     load_image_splits,
 )
-from hfnets.training.flags import add_training_args, validate_training_args
+from hfnets.training.flags import (
+    IMAGE_DATA_FLAGS,
+    add_image_args,
+    add_training_args,
+    data_flags,
+    validate_training_args,
+)
 from hfnets.training.optimization import build_lr_scheduler, build_optimizer, training_length
 from hfnets.training.output_dir import prepare_output_dir, start_tracking
 from hfnets.training.results import describe_hardware, evaluate_classifier, run_results
-from hfnets.training.run import end_run, run_main
+from hfnets.training.run import end_run, run_main, training_progress_bar
 from hfnets.training.sampling import png_bytes
 
 logger = get_logger(__name__)
@@ -73,9 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         lr_scheduler_type="cosine",
         weight_decay=0.05,
     )
-    data = parser.add_argument_group("images")
-    data.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
-    data.add_argument("--label_column", type=str, default=None, help="Label column (default: the ClassLabel feature).")
+    add_image_args(parser)
     augment = parser.add_argument_group("augmentation (training images only; all off by default)")
     augment.add_argument(
         "--random_rotation", type=float, default=0.0, help="Rotate each training image by up to +-N degrees."
@@ -164,7 +167,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=resolve_mixed_precision(args.mixed_precision),
         log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(args.output_dir, logging_dir=f"{args.output_dir}/runs"),
+        project_config=ProjectConfiguration(
+            args.output_dir, logging_dir=f"{args.output_dir}/runs", total_limit=args.checkpoints_total_limit
+        ),
         # shuffles seeded by (seed, epoch): a run resumed mid-epoch sees the order an uninterrupted one does
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.torch_compile else None,
@@ -173,17 +178,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     check_distributed(accelerator, "scripts/train_mlp.py", sharded_weights=False)
 
     # 1. Data: load with `datasets`, decode every image once into a uint8 tensor.
-    splits = load_image_splits(
-        accelerator,
-        args.dataset_name,
-        args.dataset_config_name,
-        args.eval_split,
-        seed=args.seed,
-        max_train_samples=args.max_train_samples,
-        max_eval_samples=args.max_eval_samples,
-        image_column=args.image_column,
-        label_column=args.label_column,
-    )
+    splits = load_image_splits(accelerator, seed=args.seed, **data_flags(args, IMAGE_DATA_FLAGS))
     train_raw, eval_raw, image_column = splits.train, splits.eval, splits.image_column
     train_labels, eval_labels = splits.train_labels, decode_labels(eval_raw, splits.label_column)
 
@@ -265,17 +260,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
     # processes and the gradient accumulation steps, which resume_run adds).
-    model_config = unwrap(accelerator, model).config
     batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": len(train_dataset)}
-    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds trained so far)
-        accelerator,
-        args.output_dir,
-        args.resume_from_checkpoint,
-        model_config,
-        batching,
-        num_update_steps_per_epoch,
-        total_limit=args.checkpoints_total_limit,
-        models=[model],  # checked before each checkpoint: a diverged run is not saved
+    resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds): the weights are checked first
+        accelerator, args.resume_from_checkpoint, [model], batching, num_update_steps_per_epoch
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -284,9 +271,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     logger.info(f"  Examples = {len(train_dataset)}, evaluation examples = {len(eval_dataset)}")
     logger.info(f"  Classes = {list(config.id2label.values())}, images {config.num_channels}x{config.image_size}^2")
     logger.info(f"  Epochs = {num_train_epochs}, optimizer steps = {max_train_steps}, batch = {total_batch_size}")
-    progress_bar = tqdm(
-        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
-    )
+    progress_bar = training_progress_bar(accelerator, max_train_steps, completed_steps)
 
     # 6. The training loop: augment on the device, step, evaluate after each epoch.
     train_time = resumed.train_runtime  # seconds trained before a resume count too
@@ -357,17 +342,33 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         files = {**hub.run_files(results, card), MISTAKES_FILE: None if mistakes is None else png_bytes(mistakes)}
         pipe = DigitClassificationPipeline(model=unwrapped, image_processor=processor)
         save_pretrained_atomically(args.output_dir, pipe, files=files)
-        url = hub.publish_run(
+        hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
         )
-        if url is not None:
-            logger.info(f"Pushed to {url}")
         accelerator.print(
             f"test accuracy {results['eval_accuracy']:.4f} (eval loss {results['eval_loss']:.4f}) after "
             f"{completed_steps} steps; model saved to {args.output_dir}"
         )
     end_run(accelerator, model, optimizer)
     return results
+
+
+def classifier_card_values(args, results, accelerator) -> dict:
+    """What the classifiers' cards say alike: what the model measured and how it was trained."""
+    return {
+        "eval_accuracy": f"{results['eval_accuracy']:.4f}",
+        "eval_loss": f"{results['eval_loss']:.4f}",
+        "epochs": results["epoch"],
+        "steps": results["step"],
+        "batch_size": args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps,
+        "learning_rate": args.learning_rate,
+        "weight_decay": args.weight_decay,
+        "lr_scheduler_type": args.lr_scheduler_type,
+        "seed": args.seed,
+        "mixed_precision": results["mixed_precision"],
+        "hardware": describe_hardware(accelerator),
+        "train_runtime": f"{results['train_runtime']:.1f}",
+    }
 
 
 def build_model_card(args, results, model, accelerator, command: list[str], has_mistakes: bool):
@@ -402,19 +403,8 @@ def build_model_card(args, results, model, accelerator, command: list[str], has_
         num_parameters=f"{model.num_parameters():,}",
         dataset_id=dataset_id,
         eval_split=args.eval_split or "test",
-        eval_accuracy=f"{results['eval_accuracy']:.4f}",
-        eval_loss=f"{results['eval_loss']:.4f}",
-        epochs=results["epoch"],
-        steps=results["step"],
-        batch_size=args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps,
-        learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay,
-        lr_scheduler_type=args.lr_scheduler_type,
-        seed=args.seed,
-        mixed_precision=results["mixed_precision"],
-        hardware=describe_hardware(accelerator),
-        train_runtime=f"{results['train_runtime']:.1f}",
         command=hub.training_command("scripts/train_mlp.py", command),
+        **classifier_card_values(args, results, accelerator),
     )
 
 

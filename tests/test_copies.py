@@ -5,7 +5,8 @@ training script (`scripts.train_mlp.mistakes_image`); `with A->B, C->D` names th
 
 A training script's numbered step can be a copy of another script's: `# Copied from scripts.train_mlp.main step 6`
 under the step's title makes the code of the step (up to the next numbered step, its leading comments aside) a copy
-of the code of step 6 of `main` in scripts/train_mlp.py. The steps stay inline, where a script reads top to bottom.
+of the code of step 6 of `main` in scripts/train_mlp.py. A step inside the training loop (`# 4c. ...`) ends where the
+loop's body does. The steps stay inline, where a script reads top to bottom.
 Files that travel alone (to the Hub with the weights) and scripts that read top to bottom are why copies exist."""
 
 import ast
@@ -18,9 +19,9 @@ from tests.conftest import REPO_ROOT
 
 ROOTS = ("hfnets", "spaces", "scripts")
 MARKER = re.compile(
-    r"^[ \t]*# Copied from ((?:hfnets|spaces|scripts)\.[\w.]+(?: step \d+)?)(?: with (.+))?$", re.MULTILINE
+    r"^[ \t]*# Copied from ((?:hfnets|spaces|scripts)\.[\w.]+(?: step \d+[a-z]?)?)(?: with (.+))?$", re.MULTILINE
 )
-STEP_TITLE = re.compile(r"^(\s*)# (\d+)\. ")
+STEP_TITLE = re.compile(r"^(\s*)# (\d+[a-z]?)\. ")
 FILES = sorted(path for root in ROOTS for path in (REPO_ROOT / root).rglob("*.py"))
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
 
@@ -107,19 +108,22 @@ def original_step(dotted: str) -> str | None:
     for index in range(*span):
         title = STEP_TITLE.match(lines[index])
         if title and title.group(2) == number:
-            return step_code(lines, index + 1, span[1], title.group(1))
+            end = block_end(lines, index + 1, span[1], title.group(1))
+            return step_code(lines, index + 1, end, title.group(1))
     return None
+
+
+def block_end(lines: list[str], start: int, end: int, indent: str) -> int:
+    """Where the block of lines at `indent` that goes on from `start` ends (a step inside a loop ends with the loop's
+    body), at `end` at the latest."""
+    return next((i for i in range(start, end) if lines[i].strip() and not lines[i].startswith(indent)), end)
 
 
 def copied_step(path, marker_line: int) -> str:
     """The code of the step whose title the marker stands under."""
     lines = path.read_text().splitlines()
     indent = lines[marker_line - 1][: len(lines[marker_line - 1]) - len(lines[marker_line - 1].lstrip())]
-    end = next(
-        (i for i in range(marker_line, len(lines)) if lines[i].strip() and not lines[i].startswith(indent)),
-        len(lines),
-    )
-    return step_code(lines, marker_line, end, indent)
+    return step_code(lines, marker_line, block_end(lines, marker_line, len(lines), indent), indent)
 
 
 def marked_copies() -> list[tuple]:
@@ -174,6 +178,23 @@ def test_a_step_is_its_code_up_to_the_next_step_without_its_title_and_comments()
         "    loop()",
     ]
     assert step_code(lines, 1, len(lines), "    ") == "\n".join(lines[2:6])
+
+
+def test_a_step_inside_the_loop_ends_with_the_loop_body(tmp_path):
+    script = tmp_path / "train_x.py"
+    script.write_text(
+        "def main():\n"
+        "    # 4. The loop.\n"
+        "    for batch in batches:\n"
+        "        # 4a. Step.\n"
+        "        step(batch)\n"
+        "        # 4b. Count.\n"
+        "        count += 1\n"
+        "    done()\n"
+    )
+    lines = script.read_text().splitlines()
+    assert copied_step(script, 6) == "        count += 1"
+    assert step_code(lines, 4, block_end(lines, 4, len(lines), "        "), "        ") == "        step(batch)"
 
 
 def test_the_check_reads_methods_and_replacements(tmp_path):

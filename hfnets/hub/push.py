@@ -7,6 +7,7 @@ was.
 
 import fnmatch
 import json
+import logging
 import re
 import shutil
 import tempfile
@@ -19,6 +20,8 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from ..atomic import json_text, publish_folder, write_json_atomically
 from .cards import save_model_card
 from .space_files import demo_space_files, demo_variables, is_demo
+
+logger = logging.getLogger(__name__)
 
 # Training by-products that stay local: resumable checkpoints, tracker logs, caches and temporary files.
 LOCAL_ONLY_PATTERNS = [
@@ -357,19 +360,22 @@ def publish_run(
     """The end every training script shares, once the model is saved in `output_dir` (with its card and results,
     `run_files`, in the same swap): `all_results.json` and the model card `README.md` written as they are now (what a
     script measured after the save, such as the GAN's and the DDPM's judge, added), and with `push_to_hub` the upload
-    of the folder to `hub_model_id` (default: the folder's name). Returns the commit URL of the upload, or None."""
+    of the folder to `hub_model_id` (default: the folder's name), logged and returned as the commit URL (None without
+    an upload)."""
     write_json_atomically(Path(output_dir, "all_results.json"), results)
     save_model_card(card, output_dir)
     if not push_to_hub:
         return None
     repo_id = default_repo_id(hub_model_id, output_dir)
     try:
-        return push_folder(output_dir, repo_id, token=token, private=private)
+        url = push_folder(output_dir, repo_id, token=token, private=private)
     except PushError as error:
         raise PushError(
             f"{error}\nThe trained model is saved in {output_dir}; push it later with "
             f"`hfnets push {output_dir} --repo-id {repo_id}`."
         ) from error
+    logger.info(f"Pushed to {url}")
+    return url
 
 
 def run_files(results: dict, card: ModelCard) -> dict[str, str]:

@@ -167,23 +167,28 @@ class ResumePoint:
 
 def resume_run(
     accelerator: Accelerator,
-    output_dir: str | Path,
     resume_from_checkpoint: str | None,
-    model_config,
+    models: list,
     batching: dict,
     num_update_steps_per_epoch: int,
-    total_limit: int | None = None,
-    models: list | None = None,
 ) -> tuple[ResumePoint, Callable[..., Path]]:
     """The resume step every training script shares, called after `accelerator.prepare`.
 
-    Restores `resume_from_checkpoint` (a folder or "latest"; None starts anew) after checking that it was saved by
-    the same model configuration and batching (the script's `batching`, such as the batch size and how many samples
-    an epoch has, with the accelerator's processes and gradient accumulation steps), and returns where training
-    continues with the run's `checkpoint` function: `checkpoint(step, train_runtime=seconds)` saves the model,
-    optimizer, schedule, RNG and data position (with `model_config` and the batching, so that a later resume is
-    checked the same way), keeping `total_limit`, after checking that the weights of `models` are finite.
+    Restores `resume_from_checkpoint` (a folder or "latest" under the accelerator's project folder; None starts anew)
+    after checking that it was saved by the same model configuration (that of the first of `models`) and batching
+    (the script's `batching`, such as the batch size and how many samples an epoch has, with the accelerator's
+    processes and gradient accumulation steps), and returns where training continues with the run's `checkpoint`
+    function: `checkpoint(step, train_runtime=seconds)` saves the model, optimizer, schedule, RNG and data position
+    (with the configuration and the batching, so that a later resume is checked the same way) under the project
+    folder, keeping the project configuration's `total_limit`, after checking that the weights of `models` are finite.
     """
+    output_dir = accelerator.project_dir
+    if output_dir is None:
+        raise ValueError(
+            "resume_run needs the run's folder: build the Accelerator with "
+            "`project_config=ProjectConfiguration(output_dir)`."
+        )
+    model_config = accelerator.unwrap_model(models[0]).config if models else None
     gradient_accumulation_steps = accelerator.gradient_accumulation_steps
     batching = {
         "num_processes": accelerator.num_processes,
@@ -203,7 +208,7 @@ def resume_run(
         accelerator,
         output_dir,
         model_config=model_config,
-        total_limit=total_limit,
+        total_limit=accelerator.project_configuration.total_limit,
         batching=batching,
         models=models,
     )

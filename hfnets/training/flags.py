@@ -200,6 +200,71 @@ def validate_training_args(parser: argparse.ArgumentParser, args: argparse.Names
         parser.error("--resume_from_checkpoint continues a run and --overwrite_output_dir starts over: pick one.")
 
 
+def add_image_args(parser: argparse.ArgumentParser, *, folders: bool = False):
+    """The flags of the image scripts: which columns hold the images and labels, and with `folders`, image folders to
+    train on instead of a dataset. Returns the group "images", for the script's own flags."""
+    images = parser.add_argument_group("images")
+    if folders:
+        images.add_argument(
+            "--train_dir",
+            type=str,
+            default=None,
+            help="An image folder to train on: one subfolder of images per class.",
+        )
+        images.add_argument(
+            "--validation_dir",
+            type=str,
+            default=None,
+            help="An image folder to evaluate on, with the same class subfolders (default: 10%% of --train_dir).",
+        )
+    images.add_argument("--image_column", type=str, default=None, help="Image column (default: the Image feature).")
+    images.add_argument(
+        "--label_column", type=str, default=None, help="Label column (default: the ClassLabel feature)."
+    )
+    return images
+
+
+IMAGE_DATA_FLAGS = (
+    "dataset_name",
+    "dataset_config_name",
+    "eval_split",
+    "max_train_samples",
+    "max_eval_samples",
+    "image_column",
+    "label_column",
+    "train_dir",
+    "validation_dir",
+)
+TEXT_DATA_FLAGS = (
+    "dataset_name",
+    "dataset_config_name",
+    "train_file",
+    "validation_file",
+    "text_column",
+    "eval_split",
+    "model_name_or_path",
+    "tokenizer_name",
+)
+
+
+def data_flags(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
+    """The values of the data flags `names` (`IMAGE_DATA_FLAGS` or `TEXT_DATA_FLAGS`), as keyword arguments of
+    `load_image_splits` or `load_text_and_tokenizer`; a flag the script does not offer is None."""
+    return {name: getattr(args, name, None) for name in names}
+
+
+def add_judge_args(evaluation) -> None:
+    """The flags of the generative scripts' judge: a trained classifier that scores the final samples."""
+    evaluation.add_argument(
+        "--judge_model",
+        type=str,
+        default=None,
+        help="A trained classifier (folder or Hub id) that scores the final samples: conditional accuracy and "
+        "Fréchet distance go into all_results.json and the model card.",
+    )
+    evaluation.add_argument("--num_eval_samples", type=int, default=1000, help="Samples the judge scores.")
+
+
 def add_text_args(parser: argparse.ArgumentParser, *, block_size_help: str, block_size: int | None, example: str):
     """The flags of the language-model scripts: the text (a dataset or files), the model to start from or the
     `--config_overrides` of a new one, and the tokenizer. Returns the groups "text" and "model", for the script's own

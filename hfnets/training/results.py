@@ -1,6 +1,7 @@
 """What a run measures and reports: a classifier's evaluation, the results every script writes (`all_results.json`),
 and the hardware a card names."""
 
+import math
 import platform
 from pathlib import Path
 
@@ -31,6 +32,12 @@ def evaluate_classifier(model, dataloader, accelerator, num_labels: int) -> dict
         count += len(labels)
     model.train()
     return {"eval_accuracy": accuracy.compute().item(), "eval_loss": loss_sum.item() / count, "eval_samples": count}
+
+
+def language_model_metrics(loss_sum: torch.Tensor, count: int) -> dict[str, float]:
+    """The evaluation metrics of a language model from its summed next-token loss over `count` tokens."""
+    eval_loss = (loss_sum / count).item()
+    return {"eval_loss": eval_loss, "perplexity": math.exp(eval_loss), "eval_tokens": count}
 
 
 def run_results(

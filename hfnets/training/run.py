@@ -1,4 +1,4 @@
-"""A training script as a command: its end on every process, and its errors as one line."""
+"""A training script as a command: its progress bar, its end on every process, and its errors as one line."""
 
 import gc
 import os
@@ -7,6 +7,15 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from tqdm.auto import tqdm
+
+
+def training_progress_bar(accelerator: Accelerator, max_train_steps: int, completed_steps: int = 0) -> tqdm:
+    """The optimizer steps' progress bar, shown by the main process of each machine; a resumed run starts it at the
+    steps already completed."""
+    return tqdm(
+        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="train"
+    )
 
 
 def end_run(accelerator: Accelerator, *prepared) -> None:

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from hfnets.training import flags
 from tests.conftest import REPO_ROOT, load_script
 
 SCRIPTS = ("train_mlp", "train_cnn", "train_gpt", "train_rnn", "train_gan", "train_ddpm")
@@ -21,8 +22,12 @@ def offered_flags(module) -> set[str]:
 
 
 def names_read(path) -> set[str]:
+    """`args.name`, `getattr(args, "name")`, and the flags of groups passed on whole: `data_flags(args, GROUP)`."""
     source = path.read_text()
-    return {a or b for a, b in re.findall(r"\bargs\.(\w+)|getattr\(args, \"(\w+)\"", source)}
+    names = {a or b for a, b in re.findall(r"\bargs\.(\w+)|getattr\(args, \"(\w+)\"", source)}
+    for group in re.findall(r"\bdata_flags\(args, (\w+)\)", source):
+        names.update(getattr(flags, group))
+    return names
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

@@ -107,7 +107,10 @@ def assert_same_weights(expected_dir, actual_dir):
 
 def test_interrupted_run_resumes_to_the_same_weights(train_gpt, text_files, tmp_path):
     train, validation = text_files
-    train_gpt.main(tiny_args(train, validation, tmp_path / "reference", *RESUME_FLAGS))
+    reference = tiny_args(train, validation, tmp_path / "reference", *RESUME_FLAGS, "--checkpoints_total_limit", "2")
+    train_gpt.main(reference)
+    # checkpoints at steps 10, 20 and 30: the oldest is removed to keep two
+    assert sorted(p.name for p in (tmp_path / "reference").glob("checkpoint-*")) == ["checkpoint-20", "checkpoint-30"]
     interrupt_in_process("train_gpt.py", tiny_args(train, validation, tmp_path / "resumed", *RESUME_FLAGS), 20)
     run_in_process(
         "train_gpt.py",

@@ -11,6 +11,7 @@ import pytest
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
+from accelerate.utils import ProjectConfiguration
 
 from hfnets import MnistMlpConfig, MnistMlpForImageClassification, MnistMlpImageProcessor
 from hfnets.atomic import recover_folder, write_json_atomically
@@ -27,8 +28,8 @@ from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture
-def accelerator():
-    accelerator = Accelerator(cpu=True)
+def accelerator(tmp_path):
+    accelerator = Accelerator(cpu=True, project_config=ProjectConfiguration(tmp_path))
     yield accelerator
     AcceleratorState._reset_state(True)
 
@@ -149,33 +150,33 @@ def test_resume_run_continues_the_step_epoch_and_training_time_and_checkpoints_a
     model = accelerator.prepare(tiny_model())
     accelerator.gradient_accumulation_steps = 2
     batching = {"per_device_train_batch_size": 4}
-    fresh, checkpoint = resume_run(accelerator, tmp_path, None, model.config, batching, num_update_steps_per_epoch=3)
+    fresh, checkpoint = resume_run(accelerator, None, [model], batching, num_update_steps_per_epoch=3)
     assert (fresh.completed_steps, fresh.starting_epoch, fresh.batches_to_skip, fresh.train_runtime) == (0, 0, 0, 0.0)
     saved = checkpoint(7, train_runtime=12.5)
     # the processes and the accumulation steps are recorded with the script's batching
     recorded = json.loads((saved / TRAINING_STATE_FILE).read_text())["batching"]
     assert recorded == {"num_processes": 1, "gradient_accumulation_steps": 2, "per_device_train_batch_size": 4}
     # 7 optimizer steps at 3 per epoch: epoch 2 (0-based), 1 step (2 batches with accumulation 2) into it.
-    point, _ = resume_run(accelerator, tmp_path, "latest", model.config, batching, 3)
+    point, _ = resume_run(accelerator, "latest", [model], batching, 3)
     assert (point.completed_steps, point.starting_epoch, point.batches_to_skip, point.train_runtime) == (7, 2, 2, 12.5)
     # The checkpoint carries the batching and the model configuration: a resume with others is refused.
     with pytest.raises(ValueError, match="was saved with"):
-        resume_run(accelerator, tmp_path, "latest", model.config, {**batching, "per_device_train_batch_size": 8}, 3)
+        resume_run(accelerator, "latest", [model], {**batching, "per_device_train_batch_size": 8}, 3)
     with pytest.raises(ValueError, match="different model configuration"):
-        resume_run(accelerator, tmp_path, "latest", MnistMlpConfig(hidden_sizes=[16]), batching, 3)
+        resume_run(accelerator, "latest", [tiny_model(hidden=16)], batching, 3)
     accelerator.gradient_accumulation_steps = 1
     with pytest.raises(ValueError, match="was saved with"):  # other accumulation: another run
-        resume_run(accelerator, tmp_path, "latest", model.config, batching, 3)
+        resume_run(accelerator, "latest", [model], batching, 3)
 
 
 def test_a_checkpoint_that_recorded_no_accumulation_steps_resumes(tmp_path, accelerator):
     """Checkpoints of the scripts without gradient accumulation recorded none (it was 1): they still resume."""
     accelerator.prepare(tiny_model())
     save_checkpoint(accelerator, tmp_path, step=2, batching={"num_processes": 1, "per_device_train_batch_size": 4})
-    point, _ = resume_run(accelerator, tmp_path, "latest", None, {"per_device_train_batch_size": 4}, 3)
+    point, _ = resume_run(accelerator, "latest", [], {"per_device_train_batch_size": 4}, 3)
     assert point.completed_steps == 2
     with pytest.raises(ValueError, match="was saved with"):
-        resume_run(accelerator, tmp_path, "latest", None, {"per_device_train_batch_size": 8}, 3)
+        resume_run(accelerator, "latest", [], {"per_device_train_batch_size": 8}, 3)
 
 
 def test_a_save_killed_at_any_moment_leaves_the_old_model_or_the_new_one(tmp_path):
