@@ -29,6 +29,8 @@ MIN_CONTRAST = 0.05
 # Larger images are first shrunk (fast block averaging) until their longer side is at most this: a digit needs no
 # more, and a huge upload then costs milliseconds rather than gigabytes.
 MAX_WORKING_SIDE = 1024
+# A 3-D array whose last axis is this short is an image with too many channels, not a batch of images so narrow.
+MAX_CHANNELS_READ_AS_SUCH = 16
 
 
 class NoDigitError(ValueError):
@@ -228,6 +230,12 @@ def _as_image_list(images) -> list:
             images.ndim == 3 and (images.shape[-1] in (1, 2, 3, 4) or images.shape[0] in (1, 3, 4))
         ):
             return [images]
+        if images.ndim == 3 and images.shape[-1] <= MAX_CHANNELS_READ_AS_SUCH:
+            raise ValueError(
+                f"Cannot read an image array of shape {images.shape}: an image of {images.shape[-1]} channels? "
+                "Images have 1 to 4 (gray, gray + alpha, RGB, RGBA); pass narrow grayscale images as a list of "
+                "(H, W) arrays."
+            )
         if images.ndim == 3:  # (batch, H, W) of grayscale images
             return list(images)
         if images.ndim == 4 and (images.shape[-1] in (1, 2, 3, 4) or images.shape[1] in (1, 3, 4)):
@@ -249,7 +257,7 @@ def _to_array(image) -> np.ndarray:
         if image.mode == "P":
             image = image.convert("RGBA" if "transparency" in image.info else "RGB")
         if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-            array = np.asarray(image, dtype=np.float32)
+            array = _checked_values(np.asarray(image, dtype=np.float32), f'a mode "{image.mode}" image')
             peak = array.max()
             array = array / peak if peak > 1 else array
         elif image.mode in ("L", "LA", "RGB", "RGBA"):
@@ -266,11 +274,31 @@ def _to_array(image) -> np.ndarray:
     if array.shape[-1] not in (1, 2, 3, 4) or array.ndim != 3:
         raise ValueError(f"Cannot read an image of shape {image.shape}: expected 1 to 4 channels.")
     if np.issubdtype(array.dtype, np.integer):
+        if array.min() < 0 or array.max() > 255:
+            raise ValueError(
+                f"Integer pixel values must lie in [0, 255], got values from {array.min()} to {array.max()}: "
+                "scale the image to uint8 first."
+            )
         return array.astype(np.float32) / 255.0
-    array = array.astype(np.float32)
-    if not np.isfinite(array).all():
-        raise ValueError("The image contains NaN or infinite values.")
+    array = _checked_values(array.astype(np.float32), "a float image")
+    if array.max() > 255.0:
+        raise ValueError(
+            f"Float pixel values must lie in [0, 1] (or [0, 255]), got values up to {array.max():g}: scale the "
+            "image first."
+        )
     return array / 255.0 if array.max() > 1.0 else array
+
+
+def _checked_values(array: np.ndarray, what: str) -> np.ndarray:
+    """`array` if its values are finite and not negative (pixel values), else a clear error."""
+    if not np.isfinite(array).all():
+        raise ValueError(f"The image ({what}) contains NaN or infinite values.")
+    if array.min() < 0:
+        raise ValueError(
+            f"Pixel values must not be negative, got values from {array.min():g} to {array.max():g} in {what}: "
+            "scale the image to [0, 1] (floats) or [0, 255] first."
+        )
+    return array
 
 
 def _shrink(image, max_side: int):

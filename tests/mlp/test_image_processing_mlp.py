@@ -161,6 +161,12 @@ def test_do_center_false_only_resizes():
         (np.array([["a", "b"]]), TypeError, "must hold integers or floats"),
         (np.full((28, 28), np.nan), ValueError, "NaN"),
         ([[np.zeros((28, 28))]], TypeError, "nested list"),
+        (np.random.default_rng(0).random((28, 28, 5)), ValueError, "an image of 5 channels"),
+        (np.random.default_rng(0).random((28, 28)) - 0.5, ValueError, "must not be negative"),
+        (np.full((28, 28), -1, dtype=np.int64), ValueError, "Integer pixel values must lie in \\[0, 255\\]"),
+        (np.full((28, 28), 1000.0), ValueError, "Float pixel values must lie in \\[0, 1\\]"),
+        (Image.fromarray(np.full((28, 28), np.nan, dtype=np.float32), mode="F"), ValueError, "NaN"),
+        (Image.fromarray(np.full((28, 28), -0.5, dtype=np.float32), mode="F"), ValueError, "must not be negative"),
     ],
 )
 def test_bad_images_are_clear_errors(images, error, message):
