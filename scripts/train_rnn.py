@@ -207,11 +207,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         new_config=lambda vocab_size: build_model_config(args, vocab_size),
         **data_flags(args, TEXT_DATA_FLAGS),
     )
-    if len(tokenizer) > config.vocab_size:
-        raise ValueError(
-            f"The tokenizer has {len(tokenizer)} tokens and the model reads {config.vocab_size}: use the tokenizer "
-            "saved with the model (drop --tokenizer_name)."
-        )
+    config.check_tokenizer(tokenizer)  # a --tokenizer_name of another vocabulary than the model's is refused
+    config.vocab_fingerprint = CharRnnConfig.fingerprint(tokenizer.get_vocab())
     resuming = args.resume_from_checkpoint is not None
     prepare_output_dir(
         accelerator, args.output_dir, config.model_type, overwrite=args.overwrite_output_dir, resuming=resuming

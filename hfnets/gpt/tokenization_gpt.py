@@ -3,14 +3,18 @@
 This file travels with the weights (`trust_remote_code=True`): it imports only the standard library and transformers.
 """
 
+import hashlib
 import json
 import os
 
 from transformers import PreTrainedTokenizer
+from transformers.utils import cached_file
 
 VOCAB_FILES_NAMES = {"vocab_file": "vocab.json"}
 PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
+# from_pretrained's arguments that say where and how to fetch files, passed on to find the model saved beside
+HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
 
 
 class CharGptTokenizer(PreTrainedTokenizer):
@@ -59,6 +63,64 @@ class CharGptTokenizer(PreTrainedTokenizer):
         # Text is characters: a prompt that contains "<pad>" means those five characters, not the padding token.
         kwargs.setdefault("split_special_tokens", True)
         super().__init__(pad_token=pad_token, unk_token=unk_token, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedTokenizer.from_pretrained`, checked against the model saved in the same folder or repository
+        (its `config.json`, where there is one): a vocabulary other than the one that model was trained with is
+        refused, since the model's text would come out garbled."""
+        tokenizer = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        hub_kwargs = {
+            name: kwargs[name]
+            for name in (
+                "cache_dir",
+                "force_download",
+                "proxies",
+                "token",
+                "revision",
+                "local_files_only",
+                "subfolder",
+            )
+            if name in kwargs
+        }
+        config_file = cached_file(
+            pretrained_model_name_or_path,
+            "config.json",
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False,
+            **hub_kwargs,
+        )
+        if config_file is not None:
+            with open(config_file, encoding="utf-8") as handle:
+                saved = json.load(handle)
+            tokenizer._check_saved_model(saved, pretrained_model_name_or_path)
+        return tokenizer
+
+    def _check_saved_model(self, config: dict, where) -> None:
+        """Refuse this tokenizer where the model saved beside it (`config`) was trained with another vocabulary."""
+        fix = (
+            f"Save the model's own tokenizer in {where} (`tokenizer.save_pretrained`), or load the tokenizer from "
+            "where the model was trained."
+        )
+        vocab_size = config.get("vocab_size")
+        if isinstance(vocab_size, int) and len(self) > vocab_size:
+            raise ValueError(
+                f"The tokenizer in {where} has {len(self)} tokens but the model saved there reads {vocab_size}: they "
+                f"do not belong together. {fix}"
+            )
+        expected = config.get("vocab_fingerprint")
+        if expected is not None and self.fingerprint(self.get_vocab()) != expected:
+            raise ValueError(
+                f"The tokenizer in {where} (vocab.json) is not the vocabulary the model saved there was trained with "
+                f"(other characters or ids): the model's text would come out garbled. {fix}"
+            )
+
+    # Copied from hfnets.gpt.configuration_gpt.CharGptConfig.fingerprint
+    @staticmethod
+    def fingerprint(vocab: dict[str, int]) -> str:
+        """A short digest of a token -> id mapping: equal for the same vocabulary, different otherwise."""
+        canonical = json.dumps(sorted(vocab.items(), key=lambda item: item[1]), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
     @classmethod
     def from_text(cls, text: str, save_directory: str | None = None, **kwargs) -> "CharGptTokenizer":

@@ -3,6 +3,9 @@
 This file travels with the weights (`trust_remote_code=True`): it imports only the standard library and transformers.
 """
 
+import hashlib
+import json
+
 from transformers import PretrainedConfig
 
 RNN_TYPES = ("lstm", "gru")
@@ -28,6 +31,10 @@ class CharRnnConfig(PretrainedConfig):
             Weights are drawn uniformly from [-initializer_range, initializer_range], as in char-rnn.
         tie_word_embeddings (`bool`, *optional*, defaults to `False`):
             Share the input embedding and the output projection.
+        vocab_fingerprint (`str`, *optional*):
+            Fingerprint of the vocabulary the model was trained with ([`CharRnnConfig.fingerprint`] of the
+            tokenizer's `get_vocab()`), so that [`CharRnnConfig.check_tokenizer`] can tell a tokenizer of another
+            vocabulary of the same size.
 
     Example:
 
@@ -52,6 +59,7 @@ class CharRnnConfig(PretrainedConfig):
         initializer_range: float = 0.08,
         tie_word_embeddings: bool = False,
         use_cache: bool = True,
+        vocab_fingerprint: str | None = None,
         **kwargs,
     ):
         for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
@@ -68,7 +76,29 @@ class CharRnnConfig(PretrainedConfig):
         self.dropout = float(dropout)
         self.initializer_range = initializer_range
         self.use_cache = use_cache
+        self.vocab_fingerprint = vocab_fingerprint
         super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
+
+    # Copied from hfnets.gpt.configuration_gpt.CharGptConfig.fingerprint
+    @staticmethod
+    def fingerprint(vocab: dict[str, int]) -> str:
+        """A short digest of a token -> id mapping: equal for the same vocabulary, different otherwise."""
+        canonical = json.dumps(sorted(vocab.items(), key=lambda item: item[1]), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+    # Copied from hfnets.gpt.configuration_gpt.CharGptConfig.check_tokenizer
+    def check_tokenizer(self, tokenizer) -> None:
+        """Raise a `ValueError` when `tokenizer` does not encode text the way this model was trained to read it."""
+        if len(tokenizer) > self.vocab_size:
+            raise ValueError(
+                f"The tokenizer has {len(tokenizer)} tokens but the model's vocabulary has {self.vocab_size}: they "
+                "do not belong together. Load the tokenizer saved with the model."
+            )
+        if self.vocab_fingerprint is not None and self.fingerprint(tokenizer.get_vocab()) != self.vocab_fingerprint:
+            raise ValueError(
+                "The tokenizer's vocabulary is not the one this model was trained with (same size, other tokens or "
+                "ids): its text would come out garbled. Load the tokenizer saved with the model."
+            )
 
     # What transformers' `DynamicCache(config=...)` reads to hold a recurrent state per layer (not saved: derived).
     @property

@@ -1,8 +1,10 @@
+import json
+
 import pytest
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, pipeline
 
 import hfnets  # noqa: F401  (registers the Auto classes)
-from hfnets import CharGptConfig, CharGptTokenizer
+from hfnets import CharGptConfig, CharGptForCausalLM, CharGptTokenizer, CharRnnConfig, CharRnnForCausalLM
 
 TEXT = "To be, or not to be:\nthat is the question.\n"
 
@@ -84,3 +86,46 @@ def test_the_model_config_tells_its_own_tokenizer_from_another_of_the_same_size(
     with pytest.raises(ValueError, match=r"The tokenizer has \d+ tokens but the model's vocabulary has 5"):
         CharGptConfig(vocab_size=5).check_tokenizer(tokenizer)
     CharGptConfig(vocab_size=len(tokenizer)).check_tokenizer(shifted)  # no fingerprint saved: only the size counts
+
+
+def saved_model_with_a_foreign_tokenizer(folder, model_class, config_class, foreign_vocab) -> None:
+    """A model and its tokenizer saved together, then the tokenizer's vocabulary replaced by `foreign_vocab`."""
+    tokenizer = CharGptTokenizer.from_text(TEXT)
+    config = config_class(vocab_size=len(tokenizer), vocab_fingerprint=config_class.fingerprint(tokenizer.get_vocab()))
+    model_class(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "vocab.json").write_text(json.dumps(foreign_vocab(tokenizer.get_vocab())))
+
+
+def half(vocab):
+    return dict(list(vocab.items())[: len(vocab) // 2])
+
+
+def shuffled(vocab):
+    ids = sorted(vocab.values())
+    return dict(zip(vocab, ids[2:] + ids[:2], strict=True))
+
+
+@pytest.mark.parametrize("foreign_vocab", [half, shuffled])
+@pytest.mark.parametrize("family", ["gpt", "rnn"])
+def test_a_tokenizer_that_is_not_the_models_is_refused_where_people_load_them(tmp_path, family, foreign_vocab):
+    """A folder whose vocab.json is not the one its model was trained with: AutoTokenizer and the text-generation
+    pipeline refuse it, where they used to write `<unk><unk>E<unk>...` or the wrong characters."""
+    model_class, config_class = {
+        "gpt": (CharGptForCausalLM, CharGptConfig),
+        "rnn": (CharRnnForCausalLM, CharRnnConfig),
+    }[family]
+    saved_model_with_a_foreign_tokenizer(tmp_path, model_class, config_class, foreign_vocab)
+    with pytest.raises(ValueError, match="is not the vocabulary the model saved there was trained with"):
+        AutoTokenizer.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="is not the vocabulary the model saved there was trained with"):
+        pipeline("text-generation", model=str(tmp_path))
+
+
+def test_the_models_own_tokenizer_loads_beside_it(tmp_path):
+    saved_model_with_a_foreign_tokenizer(tmp_path, CharGptForCausalLM, CharGptConfig, lambda vocab: vocab)
+    generator = pipeline("text-generation", model=str(tmp_path))
+    assert generator("To", max_new_tokens=3, do_sample=False)[0]["generated_text"].startswith("To")
+    # a tokenizer folder of its own (no model beside it) loads as before
+    CharGptTokenizer.from_text(TEXT).save_pretrained(tmp_path / "alone")
+    assert len(AutoTokenizer.from_pretrained(tmp_path / "alone")) == len(CharGptTokenizer.from_text(TEXT))

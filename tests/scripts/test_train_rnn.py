@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from transformers import pipeline
 
 import hfnets  # noqa: F401  (registers the Auto classes)
-from hfnets import CharRnnForCausalLM
+from hfnets import CharRnnConfig, CharRnnForCausalLM
 from tests.conftest import SHARED_DIR, load_script, run_in_process, run_script
 from tests.helpers.datasets import make_text_dataset
 from tests.helpers.interrupt import interrupt_in_process, killed_and_uninterrupted
@@ -95,6 +95,8 @@ def test_short_run_on_a_text_file_learns_and_saves_everything(train_rnn, text_fi
 
     generator = pipeline("text-generation", model=str(output_dir))
     assert isinstance(generator.model, CharRnnForCausalLM)
+    # the vocabulary is recorded with the model: a tokenizer of another one is refused where it is loaded
+    assert generator.model.config.vocab_fingerprint == CharRnnConfig.fingerprint(generator.tokenizer.get_vocab())
     text = generator("Shall I", max_new_tokens=10, do_sample=False)[0]["generated_text"]
     assert text.startswith("Shall I") and len(text) == len("Shall I") + 10
 
