@@ -56,8 +56,9 @@ def test_truncated_weights_are_named_as_such(family, auto, tmp_path):
 
 
 def test_a_language_model_folder_without_its_vocabulary_says_so(tmp_path):
-    CharGptTokenizer.from_text("Shall I compare thee", save_directory=str(tmp_path / "model"))
-    tiny("gpt").save_pretrained(tmp_path / "model")
+    tokenizer = CharGptTokenizer.from_text("Shall I compare thee", save_directory=str(tmp_path / "model"))
+    config = CharGptConfig(vocab_size=len(tokenizer), n_layer=1, n_head=2, n_embd=8, n_positions=16)
+    CharGptForCausalLM(config).save_pretrained(tmp_path / "model")
     shutil.copytree(tmp_path / "model", tmp_path / "broken")
     (tmp_path / "broken" / "vocab.json").unlink()
     assert len(AutoTokenizer.from_pretrained(tmp_path / "model")) > 2  # the complete folder loads
