@@ -26,7 +26,7 @@ BENCHMARKS = {
     "ddpm": "bench_ddpm.py",  # DdpmPipeline against diffusers' DDPMPipeline
     "ddpm_training": "bench_ddpm_training.py",  # UNet training-step variants against the fp32 step
     "canvas": "bench_canvas.py",  # canvas-style drawings through the stock pipeline against original digits
-    "demo_load": "bench_demo_load.py",  # the classifier demo, 20 good users with 20 hostile ones against alone
+    "demo_load": "bench_demo_load.py",  # the classifier, GAN, DDPM and GPT demos: good visitors with hostile ones
     "playground": "bench_playground.py",  # the Playground's live epoch against a plain loop; activations compared
 }
 

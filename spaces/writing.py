@@ -1,6 +1,7 @@
 """Writing with a character-level language model (the GPT or the RNN), streamed as it is written: the controls and
 the writer both text demos and the gallery's text tab use."""
 
+import contextlib
 import threading
 
 import gradio as gr
@@ -8,9 +9,12 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TextIteratorStreamer
 
 from .inputs import bounded
+from .lanes import LongRunLane
 
 MAX_NEW_TOKENS = 1000
 MAX_PROMPT_CHARS = 2000
+# A text of more new characters than this is a long one: it takes its turn in the writer's long-run lane.
+LONG_TEXT = 400
 
 
 def load(model_id: str):
@@ -23,7 +27,9 @@ def load(model_id: str):
 
 
 def make_writer(tokenizer, model):
+    """The writer of one model; texts longer than LONG_TEXT characters take turns in a lane of their own."""
     context = getattr(model.config, "n_positions", None)  # a GPT's context; a recurrent network has no limit
+    lane = LongRunLane("long text", f"ask for at most {LONG_TEXT} new characters")
 
     def write(prompt: str, temperature: float, top_k: float, top_p: float, max_new_tokens: float):
         """Stream the prompt's continuation, growing text each time."""
@@ -40,7 +46,11 @@ def make_writer(tokenizer, model):
             raise gr.Error("The prompt holds no character the model knows.")
         sampling = dict(do_sample=True, temperature=float(temperature), top_k=int(top_k), top_p=float(top_p))
         sampling["suppress_tokens"] = tokenizer.all_special_ids  # characters only: no <pad> or <unk> in the text
-        text, remaining = prompt, int(max_new_tokens)
+        with lane if max_new_tokens > LONG_TEXT else contextlib.nullcontext():
+            yield from write_on(prompt, ids, int(max_new_tokens), sampling)
+
+    def write_on(prompt: str, ids, remaining: int, sampling: dict):
+        text = prompt
         while remaining > 0:  # a GPT writes in chunks of half its context, each seeing the latest text
             chunk = remaining if context is None else min(remaining, max(1, context // 2))
             window = ids if context is None else ids[:, -(context - chunk) :]

@@ -13,6 +13,9 @@ from ..pictures import png_file
 ZOOM = 8  # the 28x28 input and the activations are shown enlarged, pixel for pixel
 # Uploads with more pixels than this are refused from the file's header, before any decoding (a 25 MP photo is ample).
 MAX_UPLOAD_PIXELS = 25_000_000
+# Photos are read at most this many pixels a side (a JPEG decoded at a reduced scale): a digit needs no more, and a
+# 16-megapixel photo then costs a tenth of a second rather than a quarter.
+PHOTO_SIDE = 512
 
 
 def load(model_id: str):
@@ -103,9 +106,10 @@ def make_classifier(processor, model):
             raise gr.Error(problem)
         try:
             with Image.open(upload_path(upload)) as image:
-                image.draft(image.mode, (1024, 1024))  # a large JPEG is decoded at a reduced scale, cheaply
+                image.draft(image.mode, (PHOTO_SIDE, PHOTO_SIDE))  # a large JPEG is decoded at a reduced scale
                 image = ImageOps.exif_transpose(image)
                 image.load()
+            image.thumbnail((PHOTO_SIDE, PHOTO_SIDE), reducing_gap=2.0)
         except (OSError, Image.DecompressionBombError) as error:
             raise gr.Error(f"This file cannot be read as an image ({error}).") from None
         if image.mode == "CMYK":  # print colours: the fourth channel is black ink, not transparency

@@ -6,23 +6,22 @@ It shows MODEL_ID (else DDPM_MODEL_ID, else the model that ships with hfnets), l
 drawings are read by the image processor of the MNIST classifier MLP_MODEL_ID (else the shipped MLP).
 """
 
-import threading
-
 import gradio as gr
 
 from ..inputs import MAX_SEED, load_processor
+from ..lanes import LongRunLane
 from ..settings import no_model, space_models
 from .forward import forward_section
 from .reverse import reverse_section
-from .sample import MAX_IMAGES, SAMPLERS, load, make_sampler, make_schedulers
+from .sample import MAX_IMAGES, SAMPLERS, load, make_sampler
 
 
 def build_demo(model_id: str, mlp_id: str | None = None) -> gr.Blocks:
     """The diffusion model's page for the pipeline `model_id`; drawings are read by the image processor of `mlp_id`,
     an hfnets MNIST classifier."""
     pipe = load(model_id)
-    schedulers, lock = make_schedulers(pipe), threading.Lock()  # runs take turns: each swaps the scheduler
-    sample = make_sampler(pipe, schedulers, lock)
+    lane = LongRunLane("long sampling", "ask for fewer steps or images (DPM-Solver needs 25 steps)")
+    sample = make_sampler(pipe, lane)
     num_classes = pipe.num_classes or 0
     choices = ["random"] + [str(d) for d in range(num_classes)]
     default_guidance = float(pipe.config.get("guidance_scale") or 1.0)
@@ -50,7 +49,7 @@ def build_demo(model_id: str, mlp_id: str | None = None) -> gr.Blocks:
         button.click(sample, [digit, guidance, sampler, steps, count, seed], [output, status], api_name="generate")
         with gr.Accordion("Inside the diffusion: step by step", open=False, elem_id="ddpm-inside"):
             forward_section(pipe, load_processor(mlp_id), digit, seed)
-            reverse_section(pipe, schedulers, lock, digit, guidance, seed)
+            reverse_section(pipe, lane, digit, guidance, seed)
     return demo
 
 
@@ -58,7 +57,7 @@ def main() -> None:
     model_id, mlp_id = space_models("ddpm")
     if model_id is None:
         raise SystemExit(no_model("ddpm"))
-    build_demo(model_id, mlp_id).queue(default_concurrency_limit=1, max_size=16).launch()
+    build_demo(model_id, mlp_id).queue(default_concurrency_limit=4, max_size=64).launch()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """Inside the diffusion, backwards: one image traced step by step through the sampler (x_t, the predicted noise,
 the predicted clean image), the same seed at growing guidance, and two samplers compared."""
 
-import threading
 import time
 
 import gradio as gr
@@ -9,7 +8,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from ..inputs import bounded, parse_seed
-from .sample import crop, label_of
+from ..lanes import LongRunLane
+from .sample import crop, label_of, pipeline_with
 
 TRACE_STEPS = 50  # the traced run: DDPM's sampler over 50 of its 1000 timesteps
 GUIDANCE_SCALES = (1.0, 1.5, 3.0, 6.0)
@@ -18,11 +18,12 @@ FONT = ImageFont.load_default(13)
 
 
 @torch.no_grad()
-def trace(pipe, scheduler, label: int | None, guidance_scale: float, seed: int, steps: int = TRACE_STEPS) -> dict:
+def trace(pipe, label: int | None, guidance_scale: float, seed: int, steps: int = TRACE_STEPS) -> dict:
     """One image denoised step by step, from the pipeline's step callback: for each step its timestep, the sample it
     starts from (x_t), the noise the UNet predicts in it and the clean image the scheduler estimates from that
     prediction (x0). Under v-prediction the noise is recovered as eps = sqrt(a) v + sqrt(1 - a) x_t."""
-    pipe.scheduler = scheduler
+    pipe = pipeline_with(pipe, "DDPM")
+    scheduler = pipe.scheduler
     side = pipe.unet.config.sample_size
     start = torch.randn(1, pipe.unet.config.in_channels, side, side, generator=torch.Generator().manual_seed(seed))
     record = {"timesteps": [], "x_t": [], "noise": [], "x0": []}
@@ -103,8 +104,10 @@ def schedule_chart(scheduler, timestep: int, width: int = 420, height: int = 180
     return image
 
 
-def make_inside(pipe, schedulers: dict, lock: threading.Lock):
+def make_inside(pipe, lane: LongRunLane):
+    """The reverse process's views; the comparison of samplers (some 400 UNet passes) takes its turn in `lane`."""
     num_classes = pipe.num_classes or 0
+    chart_scheduler = pipeline_with(pipe, "DDPM").scheduler
     image_size = pipe.config.image_size or pipe.unet.config.sample_size
 
     def show_step(record: dict | None, step: float):
@@ -125,14 +128,13 @@ def make_inside(pipe, schedulers: dict, lock: threading.Lock):
             "removing that noise gives its guess of the clean digit, x0. The step keeps some of that guess and adds "
             "a little fresh noise, giving the next x_t."
         )
-        return row, schedule_chart(schedulers["DDPM"], timestep), note
+        return row, schedule_chart(chart_scheduler, timestep), note
 
     def start(digit, guidance_scale, seed):
         label = label_of(digit, num_classes)
         guidance = bounded(guidance_scale, 1, 10, "Guidance runs from 1 (none) to 10.", whole=False)
         seed = parse_seed(seed)
-        with lock:
-            record = trace(pipe, schedulers["DDPM"], label, guidance, seed)
+        record = trace(pipe, label, guidance, seed)
         return (record, gr.Slider(minimum=1, maximum=TRACE_STEPS, value=1, step=1), *show_step(record, 1))
 
     def compare(digit, seed):
@@ -143,8 +145,7 @@ def make_inside(pipe, schedulers: dict, lock: threading.Lock):
             raise gr.Error("Guidance needs a digit: pick one.")
 
         def draw(name: str, steps: int, scale: float | None = None) -> torch.Tensor:
-            pipe.scheduler = schedulers[name]
-            return pipe(
+            return pipeline_with(pipe, name)(
                 class_labels=label,
                 guidance_scale=scale,
                 num_inference_steps=steps,
@@ -153,7 +154,7 @@ def make_inside(pipe, schedulers: dict, lock: threading.Lock):
             ).images[0]
 
         guided, samplers = [], []
-        with lock, torch.no_grad():
+        with lane, torch.no_grad():
             for scale in GUIDANCE_SCALES:
                 caption = f"guidance {scale:g}" + (" (none)" if scale == 1 else "")
                 guided.append((caption, picture(draw("DPM-Solver", 25, scale), image_size)))
@@ -169,9 +170,9 @@ def make_inside(pipe, schedulers: dict, lock: threading.Lock):
     return start, show_step, compare
 
 
-def reverse_section(pipe, schedulers: dict, lock: threading.Lock, digit, guidance, seed) -> None:
+def reverse_section(pipe, lane: LongRunLane, digit, guidance, seed) -> None:
     """The reverse process's part of the inside view; `digit`, `guidance` and `seed` are the page's controls."""
-    start, show_step, compare = make_inside(pipe, schedulers, lock)
+    start, show_step, compare = make_inside(pipe, lane)
     gr.Markdown(
         "### Reverse: noise turned into a digit\nSampling runs the other way, from pure noise, in many small "
         "steps. Trace one image with the digit, guidance and seed above (DDPM's sampler, 50 steps), then slide "

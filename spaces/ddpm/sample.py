@@ -11,6 +11,7 @@ from diffusers.utils import make_image_grid
 from PIL import Image
 
 from ..inputs import bounded, parse_seed
+from ..lanes import LongRunLane
 from ..pictures import png_file
 
 # sampler -> (diffusers scheduler, default steps, most steps allowed)
@@ -20,6 +21,9 @@ SAMPLERS = {
     "DDPM": ("DDPMScheduler", 1000, 1000),
 }
 MAX_IMAGES = 16
+# A run of more image-steps than this (steps x images; 25 DPM-Solver steps x 16 images is 400) is a long one: it
+# takes its turn in the long-run lane, so that quick runs never wait behind it.
+LONG_RUN_COST = 800
 PREVIEWS = 20  # intermediate images streamed per run, at most
 ZOOM = 3
 
@@ -58,13 +62,19 @@ def label_of(digit, num_classes: int) -> int | None:
     return int(digit) if num_classes else None
 
 
-def make_schedulers(pipe) -> dict:
-    """One scheduler object per sampler, made from the pipeline's own configuration."""
-    return {name: getattr(diffusers, cls).from_config(pipe.scheduler.config) for name, (cls, _, _) in SAMPLERS.items()}
+def pipeline_with(pipe, sampler: str):
+    """A pipeline that shares `pipe`'s UNet and has a new scheduler of its own, for one run: runs at the same time
+    (and the inside view's) then never swap each other's scheduler."""
+    scheduler = getattr(diffusers, SAMPLERS[sampler][0]).from_config(pipe.scheduler.config)
+    guidance_scale = pipe.config.get("guidance_scale") or 1.0
+    run = type(pipe)(pipe.unet, scheduler, image_size=pipe.config.get("image_size"), guidance_scale=guidance_scale)
+    run.set_progress_bar_config(disable=True)
+    return run
 
 
-def make_sampler(pipe, schedulers: dict, lock: threading.Lock):
-    """`lock`: the pipeline's scheduler is swapped per run, so runs (and the inside view's) take turns."""
+def make_sampler(pipe, lane: LongRunLane):
+    """Runs go at once, each with its own scheduler; a long one (more than LONG_RUN_COST image-steps) takes its turn
+    in `lane`."""
     num_classes = pipe.num_classes or 0
     image_size = pipe.config.image_size or pipe.unet.config.sample_size
 
@@ -91,11 +101,14 @@ def make_sampler(pipe, schedulers: dict, lock: threading.Lock):
                 updates.put(("preview", (step + 1, tensors["latents"].detach().clone())))
             return tensors
 
+        long_run = steps * count > LONG_RUN_COST
+        if long_run:
+            lane.enter()  # a gr.Error at once where the lane is full; left when the run ends, below
+
         def run():
             try:
-                with lock, torch.no_grad():
-                    pipe.scheduler = schedulers[sampler]
-                    result = pipe(
+                with torch.no_grad():
+                    result = pipeline_with(pipe, sampler)(
                         batch_size=count,
                         class_labels=label,
                         guidance_scale=guidance_scale if num_classes else 1.0,
@@ -107,6 +120,9 @@ def make_sampler(pipe, schedulers: dict, lock: threading.Lock):
                 updates.put(("done", result.images))
             except Exception as error:  # reported to the user below, not lost in a thread
                 updates.put(("error", error))
+            finally:
+                if long_run:
+                    lane.leave()
 
         threading.Thread(target=run, daemon=True).start()
         progress(0, desc=f"{sampler}, {steps} steps")
@@ -121,7 +137,8 @@ def make_sampler(pipe, schedulers: dict, lock: threading.Lock):
                 raise gr.Error(f"Sampling failed: {value}")
             else:
                 # output_type "pt" gives (N, C, H, W) in [0, 1]
-                yield png_file(to_grid(value * 2 - 1, image_size)), f"done: {count} images, {sampler}, {steps} steps"
+                images = f"{count} image" + ("s" if count > 1 else "")
+                yield png_file(to_grid(value * 2 - 1, image_size)), f"done: {images}, {sampler}, {steps} steps"
                 return
 
     return sample

@@ -88,7 +88,7 @@ def build_gallery(models: dict[str, str | None], dataset: str = settings.DEFAULT
 
 def main() -> None:
     demo = build_gallery(settings.model_ids(), settings.playground_dataset())
-    demo.queue(default_concurrency_limit=2, max_size=64).launch(max_file_size=MAX_FILE_SIZE)
+    demo.queue(default_concurrency_limit=4, max_size=64).launch(max_file_size=MAX_FILE_SIZE)
 
 
 if __name__ == "__main__":

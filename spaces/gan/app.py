@@ -48,7 +48,7 @@ def main() -> None:
     model_id, mlp_id = space_models("gan")
     if model_id is None:
         raise SystemExit(no_model("gan"))
-    build_demo(model_id, mlp_id).queue(default_concurrency_limit=2, max_size=32).launch()
+    build_demo(model_id, mlp_id).queue(default_concurrency_limit=4, max_size=64).launch()
 
 
 if __name__ == "__main__":

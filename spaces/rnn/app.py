@@ -33,7 +33,7 @@ def main() -> None:
     (model_id,) = space_models("rnn")
     if model_id is None:
         raise SystemExit(no_model("rnn"))
-    build_demo(model_id).queue(default_concurrency_limit=2, max_size=32).launch()
+    build_demo(model_id).queue(default_concurrency_limit=4, max_size=64).launch()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ browser or script would: every endpoint answers with the right types, bad input 
 import concurrent.futures
 import importlib
 import re
-import threading
 
 import numpy as np
 import pytest
@@ -290,9 +289,9 @@ def test_the_diffusion_trace_is_the_pipelines_own_steps_and_the_schedulers_formu
 
     app, sampling = load_app("ddpm"), load_app("ddpm", "sample")
     pipe = sampling.load(str(trained_dirs["ddpm"]))
-    schedulers = sampling.make_schedulers(pipe)
-    record = load_app("ddpm", "reverse").trace(pipe, schedulers["DDPM"], label=3, guidance_scale=2.0, seed=0, steps=5)
-    scheduler = schedulers["DDPM"]
+    record = load_app("ddpm", "reverse").trace(pipe, label=3, guidance_scale=2.0, seed=0, steps=5)
+    scheduler = sampling.pipeline_with(pipe, "DDPM").scheduler
+    scheduler.set_timesteps(5)
     assert record["timesteps"] == scheduler.timesteps.tolist() and len(record["x0"]) == 5
     for x_t, noise, x0, t in zip(record["x_t"], record["noise"], record["x0"], record["timesteps"], strict=True):
         alpha = scheduler.alphas_cumprod[t]
@@ -322,7 +321,7 @@ def test_the_forward_process_is_the_schedulers_noising_and_the_models_own_x0(ser
 
     app, sampling, forward = load_app("ddpm"), load_app("ddpm", "sample"), load_app("ddpm", "forward")
     pipe = sampling.load(str(trained_dirs["ddpm"]))
-    scheduler = sampling.make_schedulers(pipe)["DDPM"]
+    scheduler = sampling.pipeline_with(pipe, "DDPM").scheduler
     side = pipe.unet.config.sample_size
     clean = torch.rand(1, pipe.unet.config.in_channels, side, side) * 2 - 1
     shown = forward.forward_process(pipe, scheduler, clean, timestep=300, seed=4, label=2)
@@ -533,7 +532,7 @@ def generative_functions(trained_dirs):
     write = writing.make_writer(*writing.load(str(trained_dirs["gpt"])))
     ddpm, forward = load_app("ddpm", "sample"), load_app("ddpm", "forward")
     pipe = ddpm.load(str(trained_dirs["ddpm"]))
-    sample = ddpm.make_sampler(pipe, ddpm.make_schedulers(pipe), threading.Lock())
+    sample = ddpm.make_sampler(pipe, load_app("lanes", None).LongRunLane("long runs", "ask for less"))
     _, noise_step = forward.make_forward(pipe, None)
     clean = forward.clean_sample(pipe, torch.rand(1, 1, 28, 28))
     return [
