@@ -1,4 +1,8 @@
-"""What visitors send, checked: numbers from sliders or API callers, and drawn digits."""
+"""What visitors send, checked: numbers from sliders or API callers, and drawn digits.
+
+The demos' events that take numbers, choices and text skip Gradio's preprocessing (`preprocess=False`): their
+handlers check every value themselves, so an API caller who sends a string where a number goes is told what to send,
+where the sliders' own checks would fail on it without a message."""
 
 import gradio as gr
 import numpy as np

@@ -46,7 +46,13 @@ def build_demo(model_id: str, mlp_id: str | None = None) -> gr.Blocks:
             [["3", default_guidance, "DPM-Solver", 25, 8, 0], ["random", 1.0, "DDIM", 50, 8, 1]],
             inputs=[digit, guidance, sampler, steps, count, seed],
         )
-        button.click(sample, [digit, guidance, sampler, steps, count, seed], [output, status], api_name="generate")
+        button.click(
+            sample,
+            [digit, guidance, sampler, steps, count, seed],
+            [output, status],
+            api_name="generate",
+            preprocess=False,
+        )
         with gr.Accordion("Inside the diffusion: step by step", open=False, elem_id="ddpm-inside"):
             forward_section(pipe, load_processor(mlp_id), digit, seed)
             reverse_section(pipe, lane, digit, guidance, seed)

@@ -190,7 +190,15 @@ def reverse_section(pipe, lane: LongRunLane, digit, guidance, seed) -> None:
         schedule = gr.Image(show_label=False, format="png", elem_id="schedule")
     guided = gr.Image(label="The same seed, unguided to strongly guided", format="png", elem_id="guided")
     samplers = gr.Image(label="Two samplers, the same seed", format="png", elem_id="samplers")
-    trace_button.click(start, [digit, guidance, seed], [record, step, step_picture, schedule, note], api_name="trace")
+    trace_button.click(
+        start,
+        [digit, guidance, seed],
+        [record, step, step_picture, schedule, note],
+        api_name="trace",
+        preprocess=False,
+    )
     step.change(show_step, [record, step], [step_picture, schedule, note], api_name="trace_step")
     compare_status = gr.Markdown(elem_id="compare-status")
-    compare_button.click(compare, [digit, seed], [guided, samplers, compare_status], api_name="compare")
+    compare_button.click(
+        compare, [digit, seed], [guided, samplers, compare_status], api_name="compare", preprocess=False
+    )

@@ -48,8 +48,10 @@ def text_demo(gpt_id: str | None, rnn_id: str | None) -> gr.Blocks:
         with gr.Row():
             output = gr.Textbox(label="GPT (transformer)", lines=14, elem_id="text")
             rnn_output = gr.Textbox(label=f"RNN ({kind})", lines=14, elem_id="rnn-text")
-        button.click(make_writer(gpt_tokenizer, gpt_model), inputs, output, api_name="write")
-        button.click(make_writer(rnn_tokenizer, rnn_model), inputs, rnn_output, api_name="write_rnn")  # at once
+        button.click(make_writer(gpt_tokenizer, gpt_model), inputs, output, api_name="write", preprocess=False)
+        button.click(
+            make_writer(rnn_tokenizer, rnn_model), inputs, rnn_output, api_name="write_rnn", preprocess=False
+        )  # at once
         if hasattr(gpt_model.config, "n_head"):
             gpt_inside_tab(gpt_tokenizer, gpt_model, *inputs[1:4])
         if hasattr(rnn_model.config, "rnn_type"):

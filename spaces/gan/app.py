@@ -30,7 +30,7 @@ def build_demo(model_id: str, mlp_id: str | None = None) -> gr.Blocks:
             button = gr.Button("Generate", variant="primary", elem_id="generate")
             output = gr.Image(label="Samples", type="filepath", height=420, elem_id="samples")
             gr.Examples([["7", 0, 16], ["random", 42, 32]], inputs=[digit, seed, count])
-            button.click(generate, [digit, seed, count], output, api_name="generate")
+            button.click(generate, [digit, seed, count], output, api_name="generate", preprocess=False)
         with gr.Tab("Interpolate"):
             with gr.Row():
                 strip_digit = gr.Dropdown(choices, value=choices[-1], label="Digit")
@@ -39,7 +39,9 @@ def build_demo(model_id: str, mlp_id: str | None = None) -> gr.Blocks:
                 steps = gr.Slider(2, 16, value=8, step=1, label="Images")
             strip_button = gr.Button("Interpolate", variant="primary", elem_id="interpolate")
             strip = gr.Image(label="Latent walk", type="filepath", elem_id="strip")
-            strip_button.click(interpolate, [strip_digit, start, end, steps], strip, api_name="interpolate")
+            strip_button.click(
+                interpolate, [strip_digit, start, end, steps], strip, api_name="interpolate", preprocess=False
+            )
         inside_tab(pipe, model_id, load_processor(mlp_id), choices)
     return demo
 

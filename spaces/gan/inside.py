@@ -252,7 +252,7 @@ def inside_tab(pipe, model_id: str, processor, choices: list[str]) -> None:
                     elem_id="gan-losses",
                 )
             if epoch is not None:
-                epoch.change(show_epoch, epoch, [grid, history_note], api_name="history_epoch")
+                epoch.change(show_epoch, epoch, [grid, history_note], api_name="history_epoch", preprocess=False)
         else:
             gr.Markdown(missing, elem_id="history-note")
         gr.Markdown("### What the discriminator believes")
@@ -270,7 +270,9 @@ def inside_tab(pipe, model_id: str, processor, choices: list[str]) -> None:
             with gr.Column(scale=2):
                 scored = gr.Image(label="Scores", show_label=False, type="filepath", elem_id="scored")
                 scored_note = gr.Markdown(elem_id="scored-note")
-        score_button.click(score_generated, [digit, seed], [scored, scored_note], api_name="score_generated")
+        score_button.click(
+            score_generated, [digit, seed], [scored, scored_note], api_name="score_generated", preprocess=False
+        )
         with gr.Row():
             with gr.Column():
                 canvas = gr.Sketchpad(

@@ -19,7 +19,7 @@ def build_demo(model_id: str) -> gr.Blocks:
         inputs = writing_controls()
         button = gr.Button("Write", variant="primary", elem_id="write")
         output = gr.Textbox(label="Text", lines=14, elem_id="text")
-        button.click(make_writer(tokenizer, model), inputs, output, api_name="write")
+        button.click(make_writer(tokenizer, model), inputs, output, api_name="write", preprocess=False)
         if hasattr(model.config, "n_head"):  # a transformer: attention to look at
             inside_tab(tokenizer, model, *inputs[1:4])
     return demo

@@ -158,7 +158,7 @@ def inside_tab(tokenizer, model, temperature, top_k, top_p) -> None:
             chart = gr.Image(label="The next character", show_label=False, format="png", elem_id="next-chart")
         settings = [temperature, top_k, top_p]
         look_inputs = [text, layer, head, *settings]
-        look_button.click(look, look_inputs, [attention, chart, note], api_name="inside")
-        step_button.click(step, [text, *settings, seed], [text, seed, note], api_name="next_character").then(
-            look, look_inputs, [attention, chart, note], api_name=False
-        )
+        look_button.click(look, look_inputs, [attention, chart, note], api_name="inside", preprocess=False)
+        step_button.click(
+            step, [text, *settings, seed], [text, seed, note], api_name="next_character", preprocess=False
+        ).then(look, look_inputs, [attention, chart, note], api_name=False)

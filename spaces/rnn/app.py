@@ -23,7 +23,7 @@ def build_demo(model_id: str) -> gr.Blocks:
         inputs = writing_controls()
         button = gr.Button("Write", variant="primary", elem_id="write")
         output = gr.Textbox(label=f"Text ({kind})", lines=14, elem_id="text")
-        button.click(make_writer(tokenizer, model), inputs, output, api_name="write")
+        button.click(make_writer(tokenizer, model), inputs, output, api_name="write", preprocess=False)
         if hasattr(model.config, "rnn_type"):  # a recurrent network: hidden units to look at
             inside_tab(tokenizer, model)
     return demo

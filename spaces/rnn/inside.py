@@ -111,7 +111,7 @@ def inside_tab(tokenizer, model) -> None:
             label="Units that respond to kinds of characters (select a row to show that unit)",
             elem_id="responsive-units",
         )
-        button.click(show, [text, layer, unit], [colored, table, note], api_name="rnn_unit")
+        button.click(show, [text, layer, unit], [colored, table, note], api_name="rnn_unit", preprocess=False)
 
         def pick(rows, event: gr.SelectData):
             return int(rows.iloc[event.index[0]]["unit"]) if event.index is not None else gr.skip()
