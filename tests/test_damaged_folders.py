@@ -16,6 +16,8 @@ from hfnets import (
     CharRnnForCausalLM,
     CnnConfig,
     CnnForImageClassification,
+    MnistMlpConfig,
+    MnistMlpForImageClassification,
 )
 from tests.helpers.isolated import run_without_hfnets
 
@@ -64,3 +66,21 @@ def test_a_language_model_folder_without_its_vocabulary_says_so(tmp_path):
     assert len(AutoTokenizer.from_pretrained(tmp_path / "model")) > 2  # the complete folder loads
     with pytest.raises(ValueError, match="No vocab.json .* the folder is incomplete"):
         AutoTokenizer.from_pretrained(tmp_path / "broken")
+
+
+@pytest.mark.parametrize("family", ["gpt", "rnn", "cnn", "mlp"])
+def test_a_folder_without_its_config_is_named_as_such(family, tmp_path):
+    """An empty folder, or one a save or copy left without config.json: the family's own class says so."""
+    model = tiny(family) if family != "mlp" else MnistMlpForImageClassification(MnistMlpConfig(hidden_sizes=[4]))
+    (tmp_path / "empty").mkdir()
+    model.save_pretrained(tmp_path / "partial")
+    (tmp_path / "partial" / "config.json").unlink()
+    for folder in ("empty", "partial"):
+        with pytest.raises(OSError, match=f"{tmp_path / folder} holds no config.json, so it is not a saved model"):
+            type(model).from_pretrained(tmp_path / folder)
+    model.save_pretrained(tmp_path / "whole")  # with config= given, no config.json is needed
+    (tmp_path / "whole" / "config.json").unlink()
+    loaded = type(model).from_pretrained(tmp_path / "whole", config=model.config)
+    assert all(
+        torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values(), strict=True)
+    )

@@ -10,6 +10,8 @@ This file travels with the weights (`trust_remote_code=True`): it imports only t
 `configuration_rnn.py`.
 """
 
+import os
+
 import torch
 from safetensors import SafetensorError
 from torch import nn
@@ -31,7 +33,14 @@ class CharRnnPreTrainedModel(PreTrainedModel):
     # Copied from hfnets.mlp.modeling_mlp.MnistMlpPreTrainedModel.from_pretrained
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
-        """`PreTrainedModel.from_pretrained`, with a clear message when the weights file is damaged."""
+        """`PreTrainedModel.from_pretrained`, with clear messages for a folder that is not a whole saved model: one
+        without `config.json` (empty, or a save or copy that stopped part-way) or with a damaged weights file."""
+        folder = os.path.join(str(pretrained_model_name_or_path), kwargs.get("subfolder") or "").rstrip(os.sep)
+        if kwargs.get("config") is None and os.path.isdir(folder) and not os.path.isfile(f"{folder}/config.json"):
+            raise OSError(
+                f"{folder} holds no config.json, so it is not a saved model (an empty folder, or a save or copy that "
+                "stopped part-way?). Pass the folder `save_pretrained` wrote, or a Hub id."
+            )
         try:
             return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
         except SafetensorError as error:

@@ -13,6 +13,8 @@ from .checkpointing import CHECKPOINT_PREFIX, check_replaceable, is_model_entry,
 
 # Values the tensorboard tracker accepts as hyperparameters; others are logged as strings.
 _HPARAM_TYPES = (int, float, str, bool)
+# Output folders this process made for its run: a run that fails before writing a file removes them again.
+_MADE_FOLDERS: list[Path] = []
 
 
 def prepare_output_dir(
@@ -56,8 +58,19 @@ def prepare_output_dir(
                     shutil.rmtree(entry)
                 else:
                     entry.unlink()
+        if not output_dir.exists():
+            _MADE_FOLDERS.append(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
     accelerator.wait_for_everyone()
+
+
+def remove_unused_output_dirs() -> None:
+    """Remove the output folders this process made, where the run wrote no file into them (it failed first): a failed
+    run leaves no empty folder behind, and never removes a file."""
+    while _MADE_FOLDERS:
+        folder = _MADE_FOLDERS.pop()
+        if folder.is_dir() and not any(path.is_file() for path in folder.rglob("*")):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _saved_model_kind(output_dir: Path) -> str | None:

@@ -32,16 +32,23 @@ def run_main(main) -> None:
     """Run a training script's `main()` as a command: a user error (bad flags, data, folders or disk: `ValueError`,
     `OSError`) is one line on stderr and exit code 2, not a traceback. `HFNETS_DEBUG=1` shows the traceback.
 
-    The process group of a multi-process run ends here, once `main()` has returned: its locals, the DDP-wrapped
+    A run that fails leaves no output folder it made and wrote nothing into. The process group of a multi-process run
+    ends here, once `main()` has returned: its locals, the DDP-wrapped
     models among them, are gone by then. Ended inside `main()`, the wrappers would outlive the group and be torn down
     after it, which can leave a rank waiting forever at exit for a peer that has left."""
+    from .output_dir import remove_unused_output_dirs
+
     try:
         main()
     except (ValueError, OSError) as error:
+        remove_unused_output_dirs()  # a run that failed before writing anything leaves no empty folder
         if os.environ.get("HFNETS_DEBUG"):
             raise
         print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except BaseException:
+        remove_unused_output_dirs()
+        raise
     gc.collect()  # anything of main() that a reference cycle kept alive goes now, while the group still exists
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()

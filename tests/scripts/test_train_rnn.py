@@ -179,6 +179,7 @@ def test_a_text_too_short_for_the_streams_is_one_line_and_exit_code_2(text_files
         f"train_rnn.py: error: The training text has {len(text)} tokens (characters): too few for 8 streams of one "
         "window of 16 tokens. Use more text, fewer streams (batch size, --eval_streams) or a smaller --block_size."
     )
+    assert not (tmp_path / "out").exists()  # the folder the run made for itself goes with it: nothing was written
 
 
 def test_a_gru_trains_in_bf16(train_rnn, text_files, tmp_path):
