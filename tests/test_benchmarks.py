@@ -27,3 +27,11 @@ def test_unknown_benchmark_is_a_usage_error():
     result = run_script(["-m", "benchmarks", "--only", "gann"])
     assert result.returncode == 2
     assert "unknown benchmark(s) ['gann']" in result.stderr and "ddpm_training" in result.stderr
+
+
+def test_benchmarks_without_their_data_are_not_run_and_say_why(tmp_path):
+    """No MNIST to measure with (offline, not cached, no such folder): those benchmarks are named as not run, with
+    what to pass, rather than crashing with a traceback; the suite still exits 0, as tests skip without their data."""
+    result = run_script(["-m", "benchmarks", "--only", "mlp,canvas", "--dataset_name", str(tmp_path / "no-mnist")])
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "not run: mlp, canvas: cannot load MNIST from" in result.stderr and "--dataset_name" in result.stderr
