@@ -93,9 +93,34 @@ def weights_are_sharded(accelerator: Accelerator) -> bool:
     return accelerator.distributed_type == DistributedType.DEEPSPEED and plugin is not None and plugin.zero_stage == 3
 
 
+# What `accelerate launch` sets when its configuration asks for a sharding engine.
+REQUESTED_ENGINES = {
+    "ACCELERATE_USE_FSDP": DistributedType.FSDP,
+    "ACCELERATE_USE_DEEPSPEED": DistributedType.DEEPSPEED,
+}
+
+
+def engine_not_running(accelerator: Accelerator) -> str | None:
+    """What was asked for and what runs, where the launch configuration asks for FSDP or DeepSpeed and accelerate
+    runs something else (it sets them up on GPUs and other accelerators only: on CPUs it quietly runs plain data
+    parallelism, every process holding the whole model); None where it runs what was asked."""
+    for variable, engine in REQUESTED_ENGINES.items():
+        if os.environ.get(variable, "false").lower() == "true" and accelerator.distributed_type != engine:
+            runs = accelerator.distributed_type.value
+            return (
+                f"The launch configuration asks for {engine.value} ({variable}), but accelerate runs {runs} on "
+                f"{accelerator.num_processes} process(es) on {accelerator.device.type}: it sets {engine.value} up on "
+                "GPUs only, so here every process holds the whole model and the weights are not sharded."
+            )
+    return None
+
+
 def check_distributed(accelerator: Accelerator, script: str, sharded_weights: bool) -> None:
     """Refuse FSDP and DeepSpeed for a `script` whose small networks are meant to be replicated (DDP), unless it
-    supports `sharded_weights`."""
+    supports `sharded_weights`; say so plainly where the launch asked for one that accelerate does not run."""
+    not_running = engine_not_running(accelerator)
+    if not_running:
+        logger.warning(not_running, main_process_only=True)
     if not sharded_weights and accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
         raise ValueError(
             f"{script} trains networks small enough to copy to every device: launch it with data parallelism "

@@ -2,9 +2,11 @@
 unwrapping), fused optimizers, process-count-independent random draws, the mixed precision chosen by the hardware,
 and the shipped accelerate configs."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, DistributedType
 from accelerate.commands.config.config_args import load_config_from_file
 from accelerate.state import AcceleratorState
 from accelerate.utils import TorchDynamoPlugin
@@ -96,3 +98,29 @@ def test_explicit_bf16_on_a_cpu_without_it_warns_and_is_kept(monkeypatch, caplog
     with caplog.at_level("WARNING"):
         assert launch.resolve_mixed_precision("bf16") == "bf16"
     assert "without native bf16" in caplog.text and "--mixed_precision no" in caplog.text
+
+
+def test_fsdp_asked_for_but_not_run_is_said(monkeypatch, caplog):
+    """On CPUs accelerate sets FSDP up on GPUs only and quietly runs plain data parallelism: a script says what was
+    asked and what runs, rather than pretend."""
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    accelerator = Accelerator(cpu=True)
+    assert accelerator.distributed_type != DistributedType.FSDP  # what accelerate does on a CPU
+    with caplog.at_level("WARNING"):
+        launch.check_distributed(accelerator, "scripts/train_gpt.py", sharded_weights=True)
+    assert "The launch configuration asks for FSDP (ACCELERATE_USE_FSDP), but accelerate runs NO" in caplog.text
+    assert "the weights are not sharded" in caplog.text
+    monkeypatch.delenv("ACCELERATE_USE_FSDP")
+    assert launch.engine_not_running(accelerator) is None  # nothing asked for: nothing to say
+
+
+def test_deepspeed_asked_for_but_not_run_is_said(monkeypatch):
+    # accelerate itself needs deepspeed installed to build an Accelerator with it asked for: the state it then has
+    # on a CPU (multi-process CPU data parallelism) stands in here
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    on_cpus = SimpleNamespace(distributed_type=DistributedType.MULTI_CPU, num_processes=2, device=torch.device("cpu"))
+    said = launch.engine_not_running(on_cpus)
+    assert said.startswith("The launch configuration asks for DEEPSPEED (ACCELERATE_USE_DEEPSPEED), but accelerate")
+    assert "runs MULTI_CPU on 2 process(es) on cpu" in said
+    running = SimpleNamespace(distributed_type=DistributedType.DEEPSPEED, num_processes=2, device=torch.device("cpu"))
+    assert launch.engine_not_running(running) is None

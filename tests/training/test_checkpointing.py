@@ -190,8 +190,11 @@ def test_a_save_killed_at_any_moment_leaves_the_old_model_or_the_new_one(tmp_pat
     (output_dir / "checkpoint-5").mkdir(parents=True)  # the run's own files stay through every save
     (output_dir / "checkpoint-5" / "optimizer.bin").write_bytes(b"state")
     delays = random.Random(0)
+    # 1 to 4 completed saves before each kill, each count once: on a slow (loaded) machine the kill lands during the
+    # next save, so the folder holds the last completed one, and odd and even counts leave each of the two models
+    completed_saves = delays.sample([1, 2, 3, 4], 4)
     seen = set()
-    for _ in range(4):
+    for saves in completed_saves:
         process = subprocess.Popen(
             [sys.executable, str(REPO_ROOT / "tests" / "helpers" / "save_forever.py"), str(output_dir)],
             cwd=REPO_ROOT,
@@ -199,7 +202,7 @@ def test_a_save_killed_at_any_moment_leaves_the_old_model_or_the_new_one(tmp_pat
             text=True,
         )
         assert process.stdout.readline().strip() == "ready"
-        for _ in range(delays.randint(1, 4)):  # let 1 to 4 saves complete, then kill during one of the next
+        for _ in range(saves):  # let that many saves complete, then kill during one of the next
             assert process.stdout.readline().startswith("saved")
         time.sleep(delays.uniform(0, 0.05))
         process.send_signal(signal.SIGKILL)
