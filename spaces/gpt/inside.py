@@ -81,6 +81,10 @@ def inside_view(tokenizer, model, text: str, temperature: float, top_k: int, top
     }
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def make_inside(tokenizer, model):
     def look(text: str, layer: float, head: float, temperature: float, top_k: float, top_p: float):
         if not isinstance(text, str) or not text:
@@ -103,7 +107,7 @@ def make_inside(tokenizer, model):
         note = (
             f"Layer {layer}, head {head}: the last character, {shown_char(last)!r}, attends most to "
             f"{shown_char(view['characters'][strongest])!r} ({float(weights[-1, strongest]):.0%} of its attention), "
-            f"{len(view['characters']) - 1 - strongest} characters back. Sampling keeps "
+            f"{plural(len(view['characters']) - 1 - strongest, 'character')} back. Sampling keeps "
             f"{int((view['sampling'] > 0).sum())} of {len(view['sampling'])} characters."
         )
         return attention_map(weights, view["characters"]), next_character_chart(before, after), note
@@ -126,13 +130,18 @@ def make_inside(tokenizer, model):
         )
         return text + character, seed + 1, note
 
-    return look, step
+    def look_after_step(text: str, layer: float, head: float, temperature: float, top_k: float, top_p: float, drawn):
+        """The view of the text with its new character, below the note on how that character was drawn."""
+        attention, chart, note = look(text, layer, head, temperature, top_k, top_p)
+        return attention, chart, f"{drawn}\n\nNow {note[0].lower()}{note[1:]}"
+
+    return look, step, look_after_step
 
 
 def inside_tab(tokenizer, model, temperature, top_k, top_p) -> None:
     """The GPT seen from inside, on the last characters of a text: each layer's and head's attention, and the next
     character's distribution before and after the sampling settings above; one character at a time."""
-    look, step = make_inside(tokenizer, model)
+    look, step, look_after_step = make_inside(tokenizer, model)
     with gr.Accordion("Inside the GPT: attention and the next character", open=False, elem_id="inside"):
         gr.Markdown(
             "Each row is a character reading the ones before it: the darker a cell, the more attention it pays "
@@ -161,4 +170,4 @@ def inside_tab(tokenizer, model, temperature, top_k, top_p) -> None:
         look_button.click(look, look_inputs, [attention, chart, note], api_name="inside", preprocess=False)
         step_button.click(
             step, [text, *settings, seed], [text, seed, note], api_name="next_character", preprocess=False
-        ).then(look, look_inputs, [attention, chart, note], api_name=False)
+        ).then(look_after_step, [*look_inputs, note], [attention, chart, note], api_name=False)

@@ -241,6 +241,12 @@ def test_the_gpt_inside_view_draws_attention_and_takes_one_character_at_a_time(o
         timeout=60_000,
     )
     assert page.locator("#inside-text textarea").input_value().startswith(before)
+    # how the character was drawn stays, above the view of the text it ends
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#inside-note').innerText;"
+        " return t.includes('Drew') && t.includes('attends most to'); }",
+        timeout=60_000,
+    )
     screenshot(page, "gpt-inside")
 
 
