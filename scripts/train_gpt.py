@@ -49,7 +49,6 @@ from hfnets.training.text_data import (
     packed_windows,
     random_windows,
     save_text_model,
-    tokenize_text,
 )
 
 logger = get_logger(__name__)
@@ -94,6 +93,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     evaluation.add_argument("--eval_steps", type=int, default=500, help="Evaluate (and sample) every N steps.")
     evaluation.add_argument("--sample_prompt", type=str, default="\n", help="Prompt of the text samples.")
     evaluation.add_argument("--sample_length", type=int, default=200, help="Tokens per text sample.")
+    evaluation.add_argument(
+        "--max_eval_windows",
+        type=int,
+        default=2000,
+        help="Evaluate on at most this many windows, spread evenly over the validation text (0: every window).",
+    )
     parser.set_defaults(num_warmup_steps=100, per_device_eval_batch_size=64)
     args = parser.parse_args(argv)
     validate_training_args(parser, args)
@@ -101,8 +106,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--validation_file needs --train_file.")
     if args.block_size is not None and args.block_size < 2:
         parser.error(f"--block_size must be >= 2, got {args.block_size}.")
-    if args.eval_steps < 1 or args.sample_length < 0:
-        parser.error("--eval_steps must be >= 1 and --sample_length >= 0.")
+    if args.eval_steps < 1 or args.sample_length < 0 or args.max_eval_windows < 0:
+        parser.error("--eval_steps must be >= 1, and --sample_length and --max_eval_windows >= 0.")
     if args.sampling == "random" and args.max_train_steps is None:
         args.max_train_steps = DEFAULT_RANDOM_STEPS
     return args
@@ -152,8 +157,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
     check_distributed(accelerator, "scripts/train_gpt.py", sharded_weights=True)
 
-    # 1. Text: load, and build (or load) the tokenizer.
-    train_text, eval_text, tokenizer, config = load_text_and_tokenizer(
+    # 1. Text: the tokenizer (built or loaded), and the text tokenized once into the token store (reused by later
+    # runs on the same text and tokenizer; memory does not grow with the corpus).
+    train_tokens, eval_tokens, tokenizer, config = load_text_and_tokenizer(
         accelerator,
         config_class=CharGptConfig,
         new_config=lambda vocab_size: build_model_config(args, vocab_size),
@@ -171,8 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
 
-    # 2. Tokenize once into one long tensor per split; windows are cut from it batch by batch.
-    train_tokens, eval_tokens = tokenize_text(tokenizer, train_text), tokenize_text(tokenizer, eval_text)
+    # 2. Windows of the token ids, cut from the store batch by batch.
     for name, tokens in (("training", train_tokens), ("validation", eval_tokens)):
         if len(tokens) < block_size:
             raise ValueError(
@@ -185,7 +190,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     else:
         starts = packed_windows(len(train_tokens), block_size)
     train_dataset = TokenWindowDataset(train_tokens, block_size, starts)
-    eval_dataset = TokenWindowDataset(eval_tokens, block_size, packed_windows(len(eval_tokens), block_size))
+    eval_starts = packed_windows(len(eval_tokens), block_size)
+    if 0 < args.max_eval_windows < len(eval_starts):  # a large corpus: an even sample of its validation windows
+        eval_starts = eval_starts[torch.linspace(0, len(eval_starts) - 1, args.max_eval_windows).long()]
+    eval_dataset = TokenWindowDataset(eval_tokens, block_size, eval_starts)
     shuffle = args.sampling == "packed"  # random windows are random already
     train_dataloader = batch_dataloader(
         keep_on_device(train_dataset, accelerator.device), args.per_device_train_batch_size, shuffle, args.seed

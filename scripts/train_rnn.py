@@ -43,10 +43,10 @@ from hfnets.training.results import describe_hardware, language_model_metrics, r
 from hfnets.training.run import end_run, run_main, training_progress_bar
 from hfnets.training.sampling import sample_text
 from hfnets.training.text_data import (
+    as_long,
     load_text_and_tokenizer,
     new_config_from_overrides,
     save_text_model,
-    tokenize_text,
 )
 
 logger = get_logger(__name__)
@@ -106,9 +106,10 @@ def build_model_config(args, vocab_size: int) -> CharRnnConfig:
     return new_config_from_overrides(CharRnnConfig(vocab_size=vocab_size), args.config_overrides)
 
 
-def streams(tokens: torch.Tensor, num_streams: int, block_size: int, name: str) -> tuple[torch.Tensor, int]:
-    """`(rows, steps)`: the text cut into `num_streams` contiguous rows of `steps * block_size + 1` tokens (the +1 is
-    the last step's target), as char-rnn lays out its batches. The tail that does not fill a step is dropped."""
+def streams(tokens, num_streams: int, block_size: int, name: str):
+    """`(rows, steps)`: the token ids (a tensor, or the token store's array: rows are then views of it, read window
+    by window) cut into `num_streams` contiguous rows of `steps * block_size + 1` tokens (the +1 is the last step's
+    target), as char-rnn lays out its batches. The tail that does not fill a step is dropped."""
     steps = (len(tokens) // num_streams - 1) // block_size
     if steps < 1:
         raise ValueError(
@@ -117,7 +118,7 @@ def streams(tokens: torch.Tensor, num_streams: int, block_size: int, name: str) 
             "--block_size."
         )
     length = len(tokens) // num_streams
-    rows = tokens[: num_streams * length].view(num_streams, length)
+    rows = tokens[: num_streams * length].reshape(num_streams, length)
     return rows[:, : steps * block_size + 1], steps
 
 
@@ -167,11 +168,11 @@ def evaluate(model, eval_rows: torch.Tensor, eval_steps: int, block_size: int, a
     """Mean next-token loss over the whole validation text: each process reads its share of the streams window by
     window, carrying the state, so every token is scored once with everything before it in its stream as context."""
     model.eval()
-    rows = eval_rows[accelerator.process_index :: accelerator.num_processes].to(accelerator.device)
+    rows = eval_rows[accelerator.process_index :: accelerator.num_processes]
     loss_sum = torch.zeros((), dtype=torch.float64, device=accelerator.device)
     cache = None
     for step in range(eval_steps if len(rows) else 0):
-        window = rows[:, step * block_size : (step + 1) * block_size + 1]
+        window = as_long(rows[:, step * block_size : (step + 1) * block_size + 1]).to(accelerator.device)
         outputs = model(input_ids=window[:, :-1], cache=cache, use_cache=True)
         cache = outputs.cache
         loss_sum += F.cross_entropy(outputs.logits.float().flatten(0, 1), window[:, 1:].flatten(), reduction="sum")
@@ -200,8 +201,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
     check_distributed(accelerator, "scripts/train_rnn.py", sharded_weights=False)
 
-    # 1. Text: load, and build (or load) the tokenizer.
-    train_text, eval_text, tokenizer, config = load_text_and_tokenizer(
+    # 1. Text: the tokenizer (built or loaded), and the text tokenized once into the token store (reused by later
+    # runs on the same text and tokenizer; memory does not grow with the corpus).
+    train_tokens, eval_tokens, tokenizer, config = load_text_and_tokenizer(
         accelerator,
         config_class=CharRnnConfig,
         new_config=lambda vocab_size: build_model_config(args, vocab_size),
@@ -215,14 +217,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
 
-    # 2. Tokenize once; one contiguous stream per row of the global batch, this process's rows kept on its device.
-    train_tokens, eval_tokens = tokenize_text(tokenizer, train_text), tokenize_text(tokenizer, eval_text)
+    # 2. One contiguous stream per row of the global batch, read from the store window by window.
     rows_per_process = args.per_device_train_batch_size
     train_rows, steps_per_epoch = streams(
         train_tokens, rows_per_process * accelerator.num_processes, args.block_size, "training"
     )
     own = slice(accelerator.process_index * rows_per_process, (accelerator.process_index + 1) * rows_per_process)
-    train_rows = train_rows[own].to(accelerator.device)
+    train_rows = train_rows[own]
     eval_rows, eval_steps = streams(eval_tokens, args.eval_streams, args.block_size, "validation")
 
     # 3. Model and optimizer.
@@ -283,6 +284,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if step_in_epoch == 0:
             carried.cache = None
         window = train_rows[:, step_in_epoch * args.block_size : (step_in_epoch + 1) * args.block_size + 1]
+        window = as_long(window).to(accelerator.device)
         outputs = model(input_ids=window[:, :-1], cache=carried.cache, use_cache=True)
         loss = F.cross_entropy(outputs.logits.float().flatten(0, 1), window[:, 1:].flatten())
         accelerator.backward(loss)

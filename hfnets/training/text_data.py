@@ -1,57 +1,51 @@
-"""Text data for the language-model scripts: a dataset or text files in, one long token tensor per split out; the
+"""Text data for the language-model scripts: a dataset or text files in, the token ids of each split out; the
 tokenizer (a character vocabulary built from the text, or an existing one) and a new model's configuration.
 
-Text is tokenized once into a single int64 tensor; training then cuts windows of `block_size` tokens out of it a
-whole batch at a time (as nanoGPT's `get_batch` does), so nothing is tokenized or collated in the training loop.
+The text is read piece by piece and tokenized once into a token store on disk (`token_store.py`), reused by later
+runs on the same text; training cuts windows of `block_size` tokens out of it a whole batch at a time (as nanoGPT's
+`get_batch` does), so memory does not grow with the corpus and nothing is tokenized or collated in the loop.
 """
 
 import contextlib
 import inspect
+from pathlib import Path
 
+import numpy as np
 import torch
-from datasets import Dataset, DatasetDict, load_dataset
-from datasets.exceptions import DatasetGenerationError
+from datasets import Dataset
 
 from .data import batch_index, load_dataset_dict
+from .token_store import TextSource, characters, dataset_source, file_source, token_store
 
 # For a language model the validation split is the one to report; the test split stays unseen.
 TEXT_EVAL_SPLITS = ("validation", "valid", "val", "test")
 
 
-def load_text_splits(
+def text_sources(
     dataset_name: str | None,
     dataset_config_name: str | None = None,
     train_file: str | None = None,
     validation_file: str | None = None,
     text_column: str | None = None,
     eval_split: str | None = None,
-) -> tuple[str, str]:
-    """The training and evaluation text, each split's rows joined by newlines."""
+) -> tuple[TextSource, TextSource | None]:
+    """The training text and the evaluation text (None where there is none to name: the scripts then hold out the
+    last 10% of the training text), each read piece by piece: files, or a dataset's text column with its rows joined
+    by line ends."""
     if train_file is not None:
-        files = {"train": train_file} | ({"validation": validation_file} if validation_file else {})
-        try:
-            raw = load_dataset("text", data_files=files, sample_by="document")
-        except FileNotFoundError as error:
-            raise ValueError(f"Could not read the text files {files}: {error}") from error
-        except DatasetGenerationError as error:  # not text: a binary file, or another encoding than UTF-8
-            cause = error.__cause__ or error
-            raise ValueError(
-                f"Could not read {files} as UTF-8 text ({type(cause).__name__}): give plain text files."
-            ) from error
-    else:
-        raw = load_dataset_dict(dataset_name, dataset_config_name)
+        for name, path in (("--train_file", train_file), ("--validation_file", validation_file)):
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{name} {path}: no such file.")
+        return file_source(train_file), file_source(validation_file) if validation_file else None
+    raw = load_dataset_dict(dataset_name, dataset_config_name)
     if "train" not in raw:
         raise ValueError(f"The dataset has no 'train' split; its splits are {list(raw)}.")
     if eval_split is not None and eval_split not in raw:
         raise ValueError(f"The dataset has no split {eval_split!r}; its splits are {list(raw)}.")
     eval_split = eval_split or next((s for s in TEXT_EVAL_SPLITS if s in raw), None)
     column = find_text_column(raw["train"], text_column)
-    train_text = _join(raw["train"], column)
-    if eval_split is not None:
-        return train_text, _join(raw[eval_split], column)
-    # No evaluation split: hold out the last 10% of the text (a contiguous piece, as the standard splits are).
-    cut = int(len(train_text) * 0.9)
-    return train_text[:cut], train_text[cut:]
+    evaluation = dataset_source(raw[eval_split], column) if eval_split is not None else None
+    return dataset_source(raw["train"], column), evaluation
 
 
 def find_text_column(dataset: Dataset, text_column: str | None = None) -> str:
@@ -73,17 +67,20 @@ def find_text_column(dataset: Dataset, text_column: str | None = None) -> str:
     )
 
 
-def _join(dataset: Dataset | DatasetDict, column: str) -> str:
-    return "\n".join(dataset[column])
-
-
 def tokenize_text(tokenizer, text: str) -> torch.Tensor:
-    """The whole text as one int64 tensor of token ids, with no special tokens added."""
+    """A (short) text as one int64 tensor of token ids, with no special tokens added."""
     if hasattr(tokenizer, "encode_fast"):
         ids = tokenizer.encode_fast(text)
     else:
         ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
     return torch.tensor(ids, dtype=torch.long)
+
+
+def as_long(tokens) -> torch.Tensor:
+    """Token ids (a tensor, or a numpy array or memmap of the token store, read now) as an int64 tensor."""
+    if isinstance(tokens, torch.Tensor):
+        return tokens.long()
+    return torch.from_numpy(np.asarray(tokens, dtype=np.int64))
 
 
 class TokenWindowDataset(torch.utils.data.Dataset):
@@ -92,7 +89,7 @@ class TokenWindowDataset(torch.utils.data.Dataset):
     Use it with `collate_fn=keep_batch`. `random_windows` and `packed_windows` make the two usual `starts`.
     """
 
-    def __init__(self, tokens: torch.Tensor, block_size: int, starts: torch.Tensor):
+    def __init__(self, tokens, block_size: int, starts: torch.Tensor):
         if len(tokens) < block_size:
             raise ValueError(
                 f"The text has {len(tokens)} tokens, fewer than one window of --block_size {block_size}. Use more "
@@ -110,17 +107,23 @@ class TokenWindowDataset(torch.utils.data.Dataset):
 
     @property
     def nbytes(self) -> int:
-        return self.tokens.nbytes + self.starts.nbytes
+        """The bytes the windows would take on a device: the token ids as int64, and the starts."""
+        return len(self.tokens) * 8 + self.starts.nbytes
 
     def to(self, device: torch.device | str) -> "TokenWindowDataset":
-        """The same windows with the tokens on `device`: batches are then cut there."""
+        """The same windows with the tokens on `device` (read whole from the token store): batches are cut there."""
         moved = TokenWindowDataset.__new__(TokenWindowDataset)
-        moved.tokens, moved.starts, moved.offsets = (t.to(device) for t in (self.tokens, self.starts, self.offsets))
+        moved.tokens = as_long(self.tokens).to(device)
+        moved.starts, moved.offsets = self.starts.to(device), self.offsets.to(device)
         return moved
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         starts = self.starts.index_select(0, batch_index(indices, self.starts.device))
-        windows = self.tokens[starts[:, None] + self.offsets]  # (batch, block_size)
+        positions = starts[:, None] + self.offsets  # (batch, block_size)
+        if isinstance(self.tokens, torch.Tensor):
+            windows = self.tokens[positions]
+        else:  # the token store: only the windows' pages are read
+            windows = as_long(self.tokens[positions.numpy()])
         # The model shifts labels by one itself: position i is scored against token i + 1.
         return {"input_ids": windows, "labels": windows}
 
@@ -149,16 +152,18 @@ def load_text_and_tokenizer(
     config_class,
     new_config,
 ):
-    """The training and evaluation text, the tokenizer and the model configuration of a language-model run: a saved
-    model's configuration and tokenizer (`model_name_or_path`), else a character vocabulary built from the training
-    text (or the tokenizer `tokenizer_name`) and `new_config(vocab_size)`. The tokenizer pads (on the left, for
-    batched generation) with its end or unknown token where it has no pad token."""
+    """The training and evaluation token ids (read-only arrays of the token store), the tokenizer and the model
+    configuration of a language-model run: a saved model's configuration and tokenizer (`model_name_or_path`), else
+    a character vocabulary built from the training text (or the tokenizer `tokenizer_name`) and
+    `new_config(vocab_size)`. Without an evaluation text, the last 10% of the training tokens are held out. The main
+    process tokenizes; the others read what it stored. The tokenizer pads (on the left, for batched generation) with
+    its end or unknown token where it has no pad token."""
     from transformers import AutoTokenizer
 
     from ..gpt.tokenization_gpt import CharGptTokenizer
 
     with accelerator.main_process_first():
-        train_text, eval_text = load_text_splits(
+        train_source, eval_source = text_sources(
             dataset_name, dataset_config_name, train_file, validation_file, text_column, eval_split
         )
     if model_name_or_path is not None:
@@ -168,11 +173,18 @@ def load_text_and_tokenizer(
         if tokenizer_name is not None:
             tokenizer = AutoTokenizer.from_pretrained(tokenizer_name)
         else:
-            tokenizer = CharGptTokenizer.from_text(train_text)
+            tokenizer = CharGptTokenizer.from_text(characters(train_source))
         config = new_config(len(tokenizer))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    return train_text, eval_text, tokenizer, config
+    with accelerator.main_process_first():
+        shown = accelerator.is_local_main_process
+        train_tokens = token_store(train_source, tokenizer, show_progress=shown)
+        eval_tokens = token_store(eval_source, tokenizer, show_progress=shown) if eval_source is not None else None
+    if eval_tokens is None:  # hold out the last 10% (a contiguous piece, as the standard splits are)
+        cut = int(len(train_tokens) * 0.9)
+        train_tokens, eval_tokens = train_tokens[:cut], train_tokens[cut:]
+    return train_tokens, eval_tokens, tokenizer, config
 
 
 def new_config_from_overrides(config, overrides: str | None):

@@ -301,3 +301,16 @@ def test_bf16_gradient_checkpointing_and_accumulation(train_gpt, text_files, tmp
     assert results["mixed_precision"] == "bf16" and results["step"] == 6
     assert results["train_tokens"] == 6 * 2 * 8 * 32  # steps x accumulation x batch x block
     assert math.isfinite(results["eval_loss"])
+
+
+def test_evaluation_of_a_large_validation_text_reads_an_even_sample_of_its_windows(train_gpt, text_files, tmp_path):
+    train, validation = text_files
+    every = train_gpt.main(
+        tiny_args(train, validation, tmp_path / "all", "--max_train_steps", "2", "--eval_steps", "2")
+    )
+    sampled = train_gpt.main(
+        tiny_args(train, validation, tmp_path / "some", "--max_train_steps", "2", "--eval_steps", "2")
+        + ["--max_eval_windows", "2"]
+    )
+    assert sampled["eval_tokens"] == 2 * 31 < every["eval_tokens"]  # 2 windows of 32 tokens, 31 targets each
+    assert sampled["eval_loss"] == pytest.approx(every["eval_loss"], rel=0.2)

@@ -176,12 +176,15 @@ def test_config_overrides_take_each_value_as_its_settings_type():
     assert (config.n_layer, config.n_head, config.dropout, config.bias, config.n_inner) == (2, 2, 0.1, False, 64)
 
 
-def test_a_binary_train_file_is_refused_as_not_text(tmp_path):
-    from hfnets.training.text_data import load_text_splits
+def test_a_binary_train_file_is_refused_as_not_text(tmp_path, monkeypatch):
+    from hfnets.training.text_data import text_sources
+    from hfnets.training.token_store import characters
 
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     (tmp_path / "weights.bin").write_bytes(bytes(range(256)) * 8)
+    train, _ = text_sources(None, train_file=str(tmp_path / "weights.bin"))
     with pytest.raises(ValueError, match="as UTF-8 text .*give plain text files"):
-        load_text_splits(None, train_file=str(tmp_path / "weights.bin"))
+        characters(train)
 
 
 def test_a_dataset_with_an_empty_split_names_it(tmp_path):
