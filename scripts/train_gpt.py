@@ -370,6 +370,7 @@ def language_model_card_parts(args, results, accelerator, samples: list[str], ta
         "eval_split": split,
         "eval_loss": f"{results['eval_loss']:.4f}",
         "perplexity": f"{results['perplexity']:.2f}",
+        "eval_tokens": f"{results['eval_tokens']:,}",
         "steps": results["step"],
         "learning_rate": args.learning_rate,
         "min_learning_rate": args.min_learning_rate,

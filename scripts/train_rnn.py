@@ -87,6 +87,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=64,
         help="The validation text is read as this many contiguous streams, shared out among the processes.",
     )
+    evaluation.add_argument(
+        "--max_eval_windows",
+        type=int,
+        default=500,
+        help="Evaluate on at most the first N windows of each validation stream (0: the whole stream).",
+    )
     evaluation.add_argument("--sample_prompt", type=str, default="\n", help="Prompt of the text samples.")
     evaluation.add_argument("--sample_length", type=int, default=200, help="Tokens per text sample.")
     parser.set_defaults(num_warmup_steps=100)
@@ -96,8 +102,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--validation_file needs --train_file.")
     if args.block_size < 1:
         parser.error(f"--block_size must be >= 1, got {args.block_size}.")
-    if args.eval_steps < 1 or args.eval_streams < 1 or args.sample_length < 0:
-        parser.error("--eval_steps and --eval_streams must be >= 1, and --sample_length >= 0.")
+    if args.eval_steps < 1 or args.eval_streams < 1 or args.sample_length < 0 or args.max_eval_windows < 0:
+        parser.error("--eval_steps and --eval_streams must be >= 1, and --sample_length and --max_eval_windows >= 0.")
     return args
 
 
@@ -225,6 +231,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     own = slice(accelerator.process_index * rows_per_process, (accelerator.process_index + 1) * rows_per_process)
     train_rows = train_rows[own]
     eval_rows, eval_steps = streams(eval_tokens, args.eval_streams, args.block_size, "validation")
+    if 0 < args.max_eval_windows < eval_steps:  # a large corpus: the first windows of each stream
+        eval_steps = args.max_eval_windows
 
     # 3. Model and optimizer.
     if args.model_name_or_path is not None:
@@ -387,6 +395,7 @@ def language_model_card_parts(args, results, accelerator, samples: list[str], ta
         "eval_split": split,
         "eval_loss": f"{results['eval_loss']:.4f}",
         "perplexity": f"{results['perplexity']:.2f}",
+        "eval_tokens": f"{results['eval_tokens']:,}",
         "steps": results["step"],
         "learning_rate": args.learning_rate,
         "min_learning_rate": args.min_learning_rate,

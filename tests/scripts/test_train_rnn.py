@@ -222,3 +222,11 @@ def test_tiny_shakespeare_run(tmp_path):
     results = json.loads((tmp_path / "rnn" / "all_results.json").read_text())
     assert results["eval_loss"] < 3.0  # from ln(67) = 4.2 at the start
     assert results["train_tokens"] == 250 * 64 * 64
+
+
+def test_evaluation_of_a_large_validation_text_reads_the_first_windows_of_each_stream(train_rnn, text_files, tmp_path):
+    train, validation = text_files
+    short = ("--max_train_steps", "2", "--eval_steps", "2")
+    every = train_rnn.main(tiny_args(train, validation, tmp_path / "all", *short))
+    first = train_rnn.main(tiny_args(train, validation, tmp_path / "first", *short, "--max_eval_windows", "1"))
+    assert first["eval_tokens"] == 4 * 16 < every["eval_tokens"]  # 4 streams, one window of 16 each
