@@ -9,6 +9,8 @@ import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
+from .output_dir import remove_unused_output_dirs
+
 
 def training_progress_bar(accelerator: Accelerator, max_train_steps: int, completed_steps: int = 0) -> tqdm:
     """The optimizer steps' progress bar, shown by the main process of each machine; a resumed run starts it at the
@@ -36,8 +38,6 @@ def run_main(main) -> None:
     ends here, once `main()` has returned: its locals, the DDP-wrapped
     models among them, are gone by then. Ended inside `main()`, the wrappers would outlive the group and be torn down
     after it, which can leave a rank waiting forever at exit for a peer that has left."""
-    from .output_dir import remove_unused_output_dirs
-
     try:
         main()
     except (ValueError, OSError) as error:

@@ -67,15 +67,6 @@ def find_text_column(dataset: Dataset, text_column: str | None = None) -> str:
     )
 
 
-def tokenize_text(tokenizer, text: str) -> torch.Tensor:
-    """A (short) text as one int64 tensor of token ids, with no special tokens added."""
-    if hasattr(tokenizer, "encode_fast"):
-        ids = tokenizer.encode_fast(text)
-    else:
-        ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
-    return torch.tensor(ids, dtype=torch.long)
-
-
 def as_long(tokens) -> torch.Tensor:
     """Token ids (a tensor, or a numpy array or memmap of the token store, read now) as an int64 tensor."""
     if isinstance(tokens, torch.Tensor):

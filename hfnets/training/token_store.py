@@ -112,7 +112,8 @@ def encoder(tokenizer) -> Callable[[str], np.ndarray]:
 def token_store(source: TextSource, tokenizer, show_progress: bool = True) -> np.memmap:
     """The token ids of `source` as a read-only memmap, from the cache or tokenized now (written whole or not at
     all: an interrupted run leaves no half file to be reused)."""
-    key = hashlib.sha256(f"{source.identity}\n{tokenizer_identity(tokenizer)}".encode()).hexdigest()[:24]
+    tokenizer_id = tokenizer_identity(tokenizer)
+    key = hashlib.sha256(f"{source.identity}\n{tokenizer_id}".encode()).hexdigest()[:24]
     folder = cache_root() / key
     dtype = token_dtype(tokenizer)
     meta_path = folder / "meta.json"
@@ -132,7 +133,7 @@ def token_store(source: TextSource, tokenizer, show_progress: bool = True) -> np
                 count += len(ids)
                 bar.update(len(piece.encode("utf-8")) if source.size is not None else 0)
         bar.close()
-        meta = {"count": count, "dtype": dtype.name, "source": source.name, "tokenizer": tokenizer_identity(tokenizer)}
+        meta = {"count": count, "dtype": dtype.name, "source": source.name, "tokenizer": tokenizer_id}
         (staging / "meta.json").write_text(json.dumps(meta, indent=1))
         os.chmod(staging, 0o755)
         try:

@@ -3,6 +3,7 @@ the predicted clean image), the same seed at growing guidance, and two samplers 
 
 import time
 
+import diffusers
 import gradio as gr
 import torch
 from PIL import Image, ImageDraw, ImageFont
@@ -107,7 +108,7 @@ def schedule_chart(scheduler, timestep: int, width: int = 420, height: int = 180
 def make_inside(pipe, lane: LongRunLane):
     """The reverse process's views; the comparison of samplers (some 400 UNet passes) takes its turn in `lane`."""
     num_classes = pipe.num_classes or 0
-    chart_scheduler = pipeline_with(pipe, "DDPM").scheduler
+    chart_scheduler = diffusers.DDPMScheduler.from_config(pipe.scheduler.config)  # read only: its schedule
     image_size = pipe.config.image_size or pipe.unet.config.sample_size
 
     def show_step(record: dict | None, step: float):

@@ -10,7 +10,6 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from hfnets import CharGptTokenizer
-from hfnets.training.text_data import tokenize_text
 from hfnets.training.token_store import (
     TextSource,
     cache_root,
@@ -44,7 +43,7 @@ def test_a_text_read_in_pieces_gives_the_ids_of_the_whole_text(tmp_path):
     assert all(piece.endswith("\n") for piece in source.pieces())
     tokens = token_store(source, tokenizer)
     assert tokens.dtype == np.uint16 and isinstance(tokens, np.memmap)
-    assert np.array_equal(tokens, tokenize_text(tokenizer, TEXT + "café\n").numpy())
+    assert np.array_equal(tokens, tokenizer.encode_fast(TEXT + "café\n"))
     unknown = token_store(file_source(text_file(tmp_path, "Zz\n")), tokenizer)  # characters outside the vocabulary
     assert unknown.tolist() == [tokenizer.unk_token_id, tokenizer.unk_token_id, tokenizer.encoder["\n"]]
 
@@ -92,7 +91,7 @@ def test_a_dataset_column_is_read_in_batches_of_rows(tmp_path):
     dataset = Dataset.from_dict({"text": rows, "n": list(range(len(rows)))})
     tokenizer = CharGptTokenizer.from_text(TEXT)
     tokens = token_store(dataset_source(dataset, "text", rows_per_piece=4), tokenizer)
-    assert np.array_equal(tokens, tokenize_text(tokenizer, "\n".join(rows)).numpy())
+    assert np.array_equal(tokens, tokenizer.encode_fast("\n".join(rows)))
 
 
 def test_an_interrupted_tokenization_leaves_no_store(tmp_path):
