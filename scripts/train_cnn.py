@@ -21,6 +21,8 @@ It writes the model and its image processor with `save_pretrained` (loadable wit
 
 import argparse
 import dataclasses
+import functools
+import math
 import sys
 import time
 
@@ -29,7 +31,6 @@ import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
-from tqdm.auto import tqdm
 
 from hfnets import CnnConfig, CnnForImageClassification, CnnImageProcessor, hub
 from hfnets.training.accelerator import (
@@ -42,10 +43,10 @@ from hfnets.training.accelerator import (
 from hfnets.training.augment import RandomAffine
 from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import (
-    ImageTensorDataset,
     batch_dataloader,
     check_labels,
     decode_labels,
+    image_datasets,
     keep_on_device,
     load_image_splits,
 )
@@ -67,6 +68,8 @@ PROJECT_NAME = "train_cnn"
 MAX_DEFAULT_IMAGE_SIZE = 64
 # The last convolution block works on maps of at least this side (7 for MNIST's 28 pixels after two blocks).
 MIN_FEATURE_SIDE = 7
+# New models normalize with the mean and deviation of this many training images, spread through the set.
+STATISTICS_IMAGES = 10_000
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -181,23 +184,27 @@ def infer_image_shape(dataset, image_column: str) -> tuple[int, tuple[int, int] 
     return (3 if color else 1), (sizes.pop() if len(sizes) == 1 else None)
 
 
-def decode_squares(dataset, image_column: str, processor: CnnImageProcessor, desc: str) -> torch.Tensor:
-    """Every image of a split as the processor makes it (channels, resized to the square), as one uint8
-    tensor (N, C, S, S): training reads images exactly as the saved processor will read new ones."""
-    squares = []
-    with tqdm(total=len(dataset), desc=desc, leave=False) as progress:
-        for batch in dataset.select_columns([image_column]).iter(batch_size=256):  # 256 pictures in memory at a time
-            squares += [(processor.to_square(image) * 255).round().astype(np.uint8) for image in batch[image_column]]
-            progress.update(len(batch[image_column]))
-    if not squares:
-        raise ValueError(f"The {desc.split()[-1]} split is empty: there are no images.")
-    return torch.from_numpy(np.stack(squares))
+def to_squares(images: list, processor: CnnImageProcessor) -> torch.Tensor:
+    """Images as the processor makes them (channels, resized to the square), as one uint8 tensor (N, C, S, S):
+    training reads images exactly as the saved processor will read new ones."""
+    return torch.from_numpy(
+        np.stack([(processor.to_square(image) * 255).round().astype(np.uint8) for image in images])
+    )
 
 
-def channel_statistics(images: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and standard deviation of uint8 images, on the [0, 1] scale."""
-    pixels = images.float().div_(255).transpose(0, 1).reshape(images.shape[1], -1)
-    return pixels.mean(1).tolist(), pixels.std(1).clamp_min(1e-3).tolist()
+def channel_statistics(dataset, image_column: str, decode, max_images: int = STATISTICS_IMAGES):
+    """Per-channel mean and standard deviation on the [0, 1] scale, over up to `max_images` training images spread
+    evenly through the set (decoded 256 at a time, summed in float64)."""
+    indices = np.unique(np.linspace(0, len(dataset) - 1, min(len(dataset), max_images)).round().astype(int))
+    sums = squares = count = 0
+    for start in range(0, len(indices), 256):
+        images = decode(dataset[indices[start : start + 256].tolist()][image_column]).double().div_(255)
+        sums = sums + images.sum((0, 2, 3))
+        squares = squares + images.square().sum((0, 2, 3))
+        count += images[:, 0].numel()
+    mean = sums / count
+    std = (squares / count - mean.square()).clamp_min(0).sqrt() * math.sqrt(count / max(count - 1, 1))
+    return mean.tolist(), std.clamp_min(1e-3).tolist()
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -265,17 +272,27 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     flip = args.random_flip == "on" or (args.random_flip == "auto" and config.num_channels == 3)
     args.augmentation = dataclasses.replace(args.augmentation, flip=flip)  # known once the images' channels are
-    train_images = decode_squares(train_raw, image_column, processor, "decoding train")
-    eval_images = decode_squares(eval_raw, image_column, processor, "decoding evaluation")
+    decode = functools.partial(to_squares, processor=processor)
     if args.model_name_or_path is None:  # normalize with the training images' own statistics, saved with the model
-        processor.image_mean, processor.image_std = channel_statistics(train_images)
-    train_dataset = ImageTensorDataset(train_images, train_labels, processor.image_mean, processor.image_std)
-    eval_dataset = ImageTensorDataset(eval_images, eval_labels, processor.image_mean, processor.image_std)
+        processor.image_mean, processor.image_std = channel_statistics(train_raw, image_column, decode)
+
+    # 2b. The images: decoded once into memory when they fit --memory_budget, else batch by batch as they are read.
+    # Copied from scripts.train_mlp.main step 2b
+    train_dataset, eval_dataset = image_datasets(
+        {"train": (train_raw, train_labels), "eval": (eval_raw, eval_labels)},
+        image_column,
+        decode,
+        processor.image_mean,
+        processor.image_std,
+        image_shape=(config.num_channels, config.image_size, config.image_size),
+        memory_budget=args.memory_budget,
+    )
+    workers = args.dataloader_num_workers
     train_dataloader = batch_dataloader(
-        keep_on_device(train_dataset, accelerator.device), args.per_device_train_batch_size, True, args.seed
+        keep_on_device(train_dataset, accelerator.device), args.per_device_train_batch_size, True, args.seed, workers
     )
     eval_dataloader = batch_dataloader(
-        keep_on_device(eval_dataset, accelerator.device), args.per_device_eval_batch_size, False, args.seed
+        keep_on_device(eval_dataset, accelerator.device), args.per_device_eval_batch_size, False, args.seed, workers
     )
 
     # 3. Model and optimizer.

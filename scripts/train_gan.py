@@ -13,6 +13,7 @@ per class), each epoch's losses in `all_results.json`'s "history", and the final
 """
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -37,12 +38,13 @@ from hfnets.training.accelerator import (
 )
 from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import (
-    ImageTensorDataset,
     batch_dataloader,
     check_labels,
     decode_images,
+    image_datasets,
     keep_on_device,
     load_image_splits,
+    pil_images_to_tensor,
 )
 from hfnets.training.flags import (
     IMAGE_DATA_FLAGS,
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
     check_distributed(accelerator, "scripts/train_gan.py", sharded_weights=False)
 
-    # 1. Data: decode every image once into a uint8 tensor.
+    # 1. Data: the images and their labels.
     splits = load_image_splits(
         accelerator, seed=args.seed, **data_flags(args, IMAGE_DATA_FLAGS), labelled=not args.unconditional
     )
@@ -150,10 +152,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         accelerator, args.output_dir, GanPipeline.__name__, overwrite=args.overwrite_output_dir, resuming=resuming
     )
     start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
-    images = decode_images(train_raw, image_column, num_channels=NUM_CHANNELS, size=args.resolution)
-    dataset = ImageTensorDataset(images, labels, PIXEL_MEAN, PIXEL_STD)
+    # decoded once into memory when the images fit --memory_budget, else batch by batch as they are read
+    decode = functools.partial(pil_images_to_tensor, num_channels=NUM_CHANNELS, size=args.resolution)
+    shape = (NUM_CHANNELS, args.resolution, args.resolution)
+    [dataset] = image_datasets(
+        {"train": (train_raw, labels)}, image_column, decode, PIXEL_MEAN, PIXEL_STD, shape, args.memory_budget
+    )
     dataloader = batch_dataloader(
-        keep_on_device(dataset, accelerator.device), args.per_device_train_batch_size, shuffle=True, seed=args.seed
+        keep_on_device(dataset, accelerator.device),
+        args.per_device_train_batch_size,
+        shuffle=True,
+        seed=args.seed,
+        num_workers=args.dataloader_num_workers,
     )
 
     # 2. The two networks and their optimizers (two time-scale update rule: the discriminator learns faster).
@@ -301,7 +311,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         files["samples.png"] = png_bytes(sample_grid(final_generator, fixed_latents, fixed_labels))
         save_pretrained_atomically(args.output_dir, pipe, files=files)
         if args.judge_model is not None:
-            results["evaluation"] = judge_samples(pipe, args, num_classes, images, eval_raw, image_column)
+            results["evaluation"] = judge_samples(pipe, args, num_classes, dataset, eval_raw, image_column)
         card = build_model_card(args, results, final_generator, accelerator, command)
         hub.publish_run(
             args.output_dir, results, card, args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo
@@ -311,12 +321,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     return results
 
 
-def judge_samples(pipe, args, num_classes: int, train_images, eval_raw, image_column) -> dict:
+def judge_samples(pipe, args, num_classes: int, train_dataset, eval_raw, image_column) -> dict:
     """The judge's report on `--num_eval_samples` samples (an equal share per class) against real images."""
     count = args.num_eval_samples
     eval_raw = eval_raw.select(range(min(count, len(eval_raw))))
     real_test = decode_images(eval_raw, image_column, 1, args.resolution).float() / 255
-    real_train = train_images[:count].float() / 255
+    real_train = train_dataset.pixels(range(min(count, len(train_dataset)))).float() / 255
     return judge_pipeline(pipe, args.judge_model, count, num_classes, real_train, real_test, seed=args.seed)
 
 

@@ -16,6 +16,7 @@ It writes the model and its image processor with `save_pretrained` (loadable wit
 """
 
 import argparse
+import functools
 import sys
 import time
 
@@ -40,13 +41,13 @@ from hfnets.training.accelerator import (
 from hfnets.training.augment import RandomAffine
 from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import (
-    ImageTensorDataset,
     batch_dataloader,
     check_labels,
-    decode_images,
     decode_labels,
+    image_datasets,
     keep_on_device,
     load_image_splits,
+    pil_images_to_tensor,
 )
 from hfnets.training.flags import (
     IMAGE_DATA_FLAGS,
@@ -130,7 +131,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 @torch.no_grad()
-def mistakes_image(model, dataset: ImageTensorDataset, id2label: dict, max_images: int = 24, zoom: int = 3):
+def mistakes_image(model, dataset, id2label: dict, max_images: int = 24, zoom: int = 3):
     """The first evaluation images the model gets wrong, enlarged and captioned "true > predicted", as one PIL image
     for the model card; None when it gets every one right."""
     model.eval()
@@ -146,13 +147,14 @@ def mistakes_image(model, dataset: ImageTensorDataset, id2label: dict, max_image
         return None
     wrong = wrong[:max_images]
     columns = min(8, len(wrong))
-    size = dataset.images.shape[-1] * zoom
+    pictures = dataset.pixels([index for index, _, _ in wrong]).cpu()
+    size = pictures.shape[-1] * zoom
     caption = 18
     font = PIL.ImageFont.load_default(size=14)
     sheet = PIL.Image.new("L", (columns * size, -(-len(wrong) // columns) * (size + caption)), color=255)
     pen = PIL.ImageDraw.Draw(sheet)
-    for tile, (index, true, guess) in enumerate(wrong):
-        image = dataset.images[index].cpu().float().mean(0).to(torch.uint8).numpy()  # channels -> gray
+    for tile, (_, true, guess) in enumerate(wrong):
+        image = pictures[tile].float().mean(0).to(torch.uint8).numpy()  # channels -> gray
         x, y = (tile % columns) * size, (tile // columns) * (size + caption)
         sheet.paste(PIL.Image.fromarray(image).resize((size, size), PIL.Image.Resampling.NEAREST), (x, y))
         pen.text((x + 4, y + size + 1), f"{id2label[true]} > {id2label[guess]}", fill=0, font=font)
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     set_up_run(accelerator, args.seed, tf32=not args.no_tf32)
     check_distributed(accelerator, "scripts/train_mlp.py", sharded_weights=False)
 
-    # 1. Data: load with `datasets`, decode every image once into a uint8 tensor.
+    # 1. Data: load with `datasets`, with the labels (the images are decoded once the model's input size is known).
     splits = load_image_splits(accelerator, seed=args.seed, **data_flags(args, IMAGE_DATA_FLAGS))
     train_raw, eval_raw, image_column = splits.train, splits.eval, splits.image_column
     train_labels, eval_labels = splits.train_labels, decode_labels(eval_raw, splits.label_column)
@@ -212,30 +214,24 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
 
-    train_dataset = ImageTensorDataset(
-        decode_images(train_raw, image_column, config.num_channels, config.image_size),
-        train_labels,
+    decode = functools.partial(pil_images_to_tensor, num_channels=config.num_channels, size=config.image_size)
+
+    # 2b. The images: decoded once into memory when they fit --memory_budget, else batch by batch as they are read.
+    train_dataset, eval_dataset = image_datasets(
+        {"train": (train_raw, train_labels), "eval": (eval_raw, eval_labels)},
+        image_column,
+        decode,
         processor.image_mean,
         processor.image_std,
+        image_shape=(config.num_channels, config.image_size, config.image_size),
+        memory_budget=args.memory_budget,
     )
-    eval_dataset = ImageTensorDataset(
-        decode_images(eval_raw, image_column, config.num_channels, config.image_size),
-        eval_labels,
-        processor.image_mean,
-        processor.image_std,
-    )
-    # Whole batches come from one tensor index (ImageTensorDataset.__getitems__): no per-sample collation.
+    workers = args.dataloader_num_workers
     train_dataloader = batch_dataloader(
-        keep_on_device(train_dataset, accelerator.device),
-        args.per_device_train_batch_size,
-        shuffle=True,
-        seed=args.seed,
+        keep_on_device(train_dataset, accelerator.device), args.per_device_train_batch_size, True, args.seed, workers
     )
     eval_dataloader = batch_dataloader(
-        keep_on_device(eval_dataset, accelerator.device),
-        args.per_device_eval_batch_size,
-        shuffle=False,
-        seed=args.seed,
+        keep_on_device(eval_dataset, accelerator.device), args.per_device_eval_batch_size, False, args.seed, workers
     )
 
     # 3. Model and optimizer.

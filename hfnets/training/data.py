@@ -1,26 +1,32 @@
-"""Dataset loading for the training scripts: a Hub id or a local folder in, in-memory tensors out.
+"""Dataset loading for the training scripts: a Hub id or a local folder in, batches of tensors out.
 
-Images are decoded once, by `datasets` in C-backed batches, into one uint8 tensor; training then indexes that tensor
-a whole batch at a time (`__getitems__`), so no PIL decoding or per-sample collation happens in the training loop.
+Where the decoded images fit the memory budget, they are decoded once into one uint8 tensor and training indexes it
+a whole batch at a time (`ImageTensorDataset.__getitems__`): no PIL decoding or per-sample collation in the training
+loop. Larger sets stay in their memory-mapped Arrow files and each batch is decoded as it is read, in DataLoader
+workers (`ImageBatchDataset`); both serve the same batches.
 """
 
 import logging
+import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import PIL.Image
 import torch
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
 from datasets import Image as ImageFeature
 from datasets.exceptions import DatasetNotFoundError
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 
 # Splits tried, in order, for evaluation when the caller names none.
 EVAL_SPLIT_CANDIDATES = ("test", "validation", "valid", "val")
+# ImageTensorDataset normalizes the whole set up front when its float copy takes at most this.
+NORMALIZED_BYTES = 2**30
 IMAGE_COLUMN_CANDIDATES = ("image", "img", "pixel_values")
 LABEL_COLUMN_CANDIDATES = ("label", "labels", "class", "target")
 
@@ -170,15 +176,29 @@ def decode_images(dataset: Dataset, image_column: str, num_channels: int = 1, si
         if size is not None and images.shape[-2:] != (size, size):
             images = _resize_batch(images, size)
         return images.contiguous()
-    # Mixed sizes: resize image by image, once, with PIL.
+    # Mixed sizes: image by image, each as `pil_images_to_tensor` makes it (as the per-batch path does too).
     if size is None:
         raise ValueError("The images differ in size; pass --resolution to resize them to one size.")
-    bicubic = PIL.Image.Resampling.BICUBIC  # with reducing_gap: anti-aliased when shrinking
-    decoded = [
-        np.asarray(image.resize((size, size), resample=bicubic, reducing_gap=2.0)) for image in column[image_column]
-    ]
-    images = torch.from_numpy(np.stack(decoded))
-    return (images[:, None] if images.dim() == 3 else images.permute(0, 3, 1, 2)).contiguous()
+    return torch.cat(
+        [
+            pil_images_to_tensor(batch[image_column], num_channels, size)
+            for batch in column.iter(batch_size=1024)  # 1024 pictures in memory at a time
+        ]
+    )
+
+
+def pil_images_to_tensor(images: list, num_channels: int, size: int) -> torch.Tensor:
+    """PIL images as one uint8 tensor (N, num_channels, size, size): converted to "L" or "RGB", and resized one by
+    one as `decode_images` resizes a whole set (so each image comes out the same whichever path decodes it)."""
+    mode = "L" if num_channels == 1 else "RGB"
+    tensors = []
+    for image in images:
+        array = torch.from_numpy(np.array(image.convert(mode)))
+        array = array[None] if array.dim() == 2 else array.permute(2, 0, 1)
+        if array.shape[-2:] != (size, size):
+            array = _resize_batch(array[None], size)[0]
+        tensors.append(array)
+    return torch.stack(tensors)
 
 
 def _resize_batch(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -269,7 +289,7 @@ class ImageTensorDataset(torch.utils.data.Dataset):
         labels: torch.Tensor,
         mean: float | list[float],
         std: float | list[float],
-        max_normalized_bytes: int = 2**30,
+        max_normalized_bytes: int = NORMALIZED_BYTES,
     ):
         if len(images) != len(labels):
             raise ValueError(f"Got {len(images)} images but {len(labels)} labels.")
@@ -278,19 +298,9 @@ class ImageTensorDataset(torch.utils.data.Dataset):
         self.mean = mean
         self.std = std
         self.max_normalized_bytes = max_normalized_bytes
-        # (x / 255 - mean) / std as one multiply and one subtract, in place on the float copy; a mean and std per
-        # channel broadcast over (C, 1, 1)
-        if isinstance(mean, (int, float)) and isinstance(std, (int, float)):
-            self._scale, self._shift = 1.0 / (255.0 * std), mean / std
-        else:
-            channels = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
-            mean_t, std_t = (t.reshape(-1, 1, 1).to(images.device) for t in channels)
-            self._scale, self._shift = 1.0 / (255.0 * std_t), mean_t / std_t
+        self._normalize = Normalize(mean, std, images.device)
         fits = images.numel() * 4 <= max_normalized_bytes
         self._normalized = self._normalize(images) if fits else None
-
-    def _normalize(self, images: torch.Tensor) -> torch.Tensor:
-        return images.float().mul_(self._scale).sub_(self._shift)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -310,6 +320,10 @@ class ImageTensorDataset(torch.utils.data.Dataset):
             self.images.to(device), self.labels.to(device), self.mean, self.std, self.max_normalized_bytes
         )
 
+    def pixels(self, indices: list[int]) -> torch.Tensor:
+        """The uint8 images (N, C, S, S) at `indices`."""
+        return self.images.index_select(0, batch_index(indices, self.images.device))
+
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         index = batch_index(indices, self.images.device)
         if self._normalized is not None:
@@ -319,6 +333,148 @@ class ImageTensorDataset(torch.utils.data.Dataset):
         return {"pixel_values": pixel_values, "labels": self.labels.index_select(0, index)}
 
 
+class ImageBatchDataset(torch.utils.data.Dataset):
+    """The images of a `datasets.Dataset`, decoded when a batch is read (in DataLoader workers, with
+    `num_workers`), for sets whose decoded images would not fit in memory: only the Arrow files, memory-mapped, and
+    the batches in flight take room.
+
+    `decode` turns a list of PIL images into a uint8 tensor (N, C, S, S), each image on its own, so a batch holds the
+    same values as the same images cut from the decoded set; normalized with the same `mean` and `std`, the batches
+    equal `ImageTensorDataset`'s. `labels` are in memory (8 bytes an example).
+    """
+
+    def __init__(self, dataset: Dataset, image_column: str, labels: torch.Tensor, decode, mean, std):
+        if len(dataset) != len(labels):
+            raise ValueError(f"Got {len(dataset)} images but {len(labels)} labels.")
+        self.dataset = dataset.select_columns([image_column])
+        self.image_column = image_column
+        self.labels = labels
+        self.decode = decode
+        self.mean, self.std = mean, std
+        self.device = torch.device("cpu")
+        self._normalize = Normalize(mean, std)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        batch = self.__getitems__([index])
+        return {key: value[0] for key, value in batch.items()}
+
+    def pixels(self, indices: list[int]) -> torch.Tensor:
+        """The uint8 images (N, C, S, S) at `indices`."""
+        return self.decode(self.dataset[list(indices)][self.image_column])
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        index = batch_index(indices, torch.device("cpu"))
+        batch = {"pixel_values": self._normalize(self.pixels(indices)), "labels": self.labels.index_select(0, index)}
+        return {key: value.to(self.device) for key, value in batch.items()}
+
+    def to(self, device: torch.device | str) -> "ImageBatchDataset":
+        """The same dataset serving its batches on `device` (decoded on the CPU, then moved)."""
+        moved = ImageBatchDataset(self.dataset, self.image_column, self.labels, self.decode, self.mean, self.std)
+        moved.device = torch.device(device)
+        return moved
+
+
+class Normalize:
+    """uint8 images to floats `(x / 255 - mean) / std`, as one multiply and one subtract; a mean and std per channel
+    broadcast over (C, 1, 1)."""
+
+    def __init__(self, mean: float | list[float], std: float | list[float], device: torch.device | None = None):
+        if isinstance(mean, (int, float)) and isinstance(std, (int, float)):
+            self.scale, self.shift = 1.0 / (255.0 * std), mean / std
+        else:
+            channels = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+            mean_t, std_t = (t.reshape(-1, 1, 1).to(device) for t in channels)
+            self.scale, self.shift = 1.0 / (255.0 * std_t), mean_t / std_t
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return images.float().mul_(self.scale).sub_(self.shift)
+
+
+def memory_limit(proc_cgroup: str | Path = "/proc/self/cgroup", cgroup_root: str | Path = "/sys/fs/cgroup") -> int:
+    """The bytes this process may use: the tightest memory-cgroup limit on it (cgroup v2 `memory.max`, v1
+    `memory.limit_in_bytes`, over its own group and those above, as containers set them: Docker, Kubernetes,
+    Spaces), else the machine's physical memory."""
+    limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        groups = Path(proc_cgroup).read_text().splitlines()
+    except OSError:
+        return limit
+    for line in groups:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2: one unified hierarchy
+            root, name = Path(cgroup_root), "memory.max"
+        elif "memory" in controllers.split(","):
+            root, name = Path(cgroup_root) / "memory", "memory.limit_in_bytes"
+        else:
+            continue
+        folder = root / path.lstrip("/")
+        # the group and those above it, up to the root (inside a container, its own group is the root)
+        for candidate in (folder, *folder.parents[: len(folder.relative_to(root).parts)]):
+            try:
+                value = (candidate / name).read_text().strip()
+            except OSError:
+                continue
+            if value.isdigit():
+                limit = min(limit, int(value))
+    return limit
+
+
+def in_memory_bytes(count: int, image_shape: tuple[int, ...]) -> int:
+    """The peak memory of decoding `count` images of `image_shape` into an `ImageTensorDataset`: the uint8 images
+    while they are gathered and once stacked, and their normalized float copy when it is made."""
+    uint8 = count * math.prod(image_shape)
+    return 2 * uint8 + (4 * uint8 if 4 * uint8 <= NORMALIZED_BYTES else 0)
+
+
+def images_fit(count: int, image_shape: tuple[int, ...], memory_budget: float | None) -> bool:
+    """Whether `count` decoded images fit `memory_budget` bytes (None: a quarter of `memory_limit()`)."""
+    budget = memory_limit() / 4 if memory_budget is None else memory_budget
+    needed = in_memory_bytes(count, image_shape)
+    if needed <= budget:
+        logger.info(
+            f"Decoding {count:,} images into memory: {needed / 2**30:.2f} GB of a {budget / 2**30:.2f} GB budget."
+        )
+        return True
+    logger.info(
+        f"Decoding images batch by batch as they are read: all {count:,} would take {needed / 2**30:.2f} GB, over the "
+        f"{budget / 2**30:.2f} GB budget (--memory_budget)."
+    )
+    return False
+
+
+def image_datasets(
+    splits: dict[str, tuple[Dataset, torch.Tensor]],
+    image_column: str,
+    decode,
+    mean,
+    std,
+    image_shape: tuple[int, int, int],
+    memory_budget: float | None,
+) -> list["ImageTensorDataset | ImageBatchDataset"]:
+    """Each split's (images, labels) as a dataset serving normalized batches of the images as `decode` makes them
+    (`image_shape`): when all of them fit `memory_budget` (see `images_fit`), decoded now into `ImageTensorDataset`s,
+    else `ImageBatchDataset`s that decode each batch as it is read. Either way the batches are the same."""
+    in_memory = images_fit(sum(len(images) for images, _ in splits.values()), image_shape, memory_budget)
+    if not in_memory:
+        return [
+            ImageBatchDataset(images, image_column, labels, decode, mean, std) for images, labels in splits.values()
+        ]
+    datasets = []
+    for split, (images, labels) in splits.items():
+        if len(images) == 0:
+            raise ValueError(f"The {split} split is empty: there are no images.")
+        column, decoded = images.select_columns([image_column]), []
+        with tqdm(total=len(column), desc=f"decoding {split}", leave=False) as progress:
+            for batch in column.iter(batch_size=256):  # 256 pictures in memory at a time
+                decoded.append(decode(batch[image_column]))
+                progress.update(len(decoded[-1]))
+        datasets.append(ImageTensorDataset(torch.cat(decoded), labels, mean, std))
+    return datasets
+
+
 def batch_index(indices: list[int], device: torch.device) -> torch.Tensor:
     """A sampler's list of indices as an int64 tensor on `device`: through numpy, 5x faster than `torch.as_tensor`
     on a list of Python ints (8 vs 42 us for 256), about 1.5% of the MNIST MLP's training step."""
@@ -326,9 +482,9 @@ def batch_index(indices: list[int], device: torch.device) -> torch.Tensor:
 
 
 def keep_on_device(dataset, device: torch.device, max_bytes: int = 2**31):
-    """On an accelerator, hold a tensor dataset (`nbytes`, `to`) in its memory when it is small (MNIST: 47 MB as
+    """On an accelerator, hold an in-memory dataset (`nbytes`, `to`) in its memory when it is small (MNIST: 47 MB as
     uint8): each batch is then cut on the device, with no host-to-device copy per step. On CPU: unchanged."""
-    if device.type == "cpu" or dataset.nbytes > max_bytes:
+    if device.type == "cpu" or not hasattr(dataset, "nbytes") or dataset.nbytes > max_bytes:
         return dataset
     return dataset.to(device)
 
@@ -338,16 +494,25 @@ def keep_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return batch
 
 
-def batch_dataloader(dataset: ImageTensorDataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
-    """A DataLoader that fetches each batch with one tensor index (no per-sample collation).
+def batch_dataloader(dataset, batch_size: int, shuffle: bool, seed: int, num_workers: int | None = None) -> DataLoader:
+    """A DataLoader that fetches each batch with one `__getitems__` call (no per-sample collation).
 
-    It draws its base seed from its own generator rather than the global RNG, so starting an iterator (again,
-    after a resume) does not shift the dropout masks that follow.
+    An `ImageBatchDataset` decodes its batches in `num_workers` worker processes (None: half the CPUs this process
+    may use, at least 1, at most 8) while the model trains on the last ones; an in-memory dataset is cut in the
+    training process (workers would only copy its batches). It draws its base seed from its own generator rather
+    than the global RNG, so starting an iterator (again, after a resume) does not shift the dropout masks that follow.
     """
+    if not isinstance(dataset, ImageBatchDataset):
+        num_workers = 0
+    elif num_workers is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        num_workers = max(1, min(8, cpus // 2))
     return DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
         collate_fn=keep_batch,
         generator=torch.Generator().manual_seed(seed),
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
     )

@@ -221,7 +221,39 @@ def add_image_args(parser: argparse.ArgumentParser, *, folders: bool = False):
     images.add_argument(
         "--label_column", type=str, default=None, help="Label column (default: the ClassLabel feature)."
     )
+    images.add_argument(
+        "--memory_budget",
+        type=memory_size,
+        default=None,
+        help="Memory the decoded images may take, as 4GB, 512MB or a number of GB: a set that fits is decoded once "
+        "and held in memory (fastest), a larger one is decoded batch by batch as it is read (default: auto, a "
+        "quarter of the memory this process may use: the container's limit where one is set, else the machine's).",
+    )
+    images.add_argument(
+        "--dataloader_num_workers",
+        type=int,
+        default=None,
+        help="Processes that decode the batches when images are decoded batch by batch (default: half the CPUs, at "
+        "least 1, at most 8; 0 decodes in the training process).",
+    )
     return images
+
+
+def memory_size(value: str) -> float | None:
+    """A --memory_budget: "auto" (None), or bytes from "4GB", "512MB", "1.5" (GB)."""
+    text = value.strip().upper()
+    if text == "AUTO":
+        return None
+    units = {"TB": 2**40, "GB": 2**30, "MB": 2**20, "KB": 2**10, "B": 1}
+    unit = next((u for u in units if text.endswith(u)), None)
+    number = text[: -len(unit)] if unit else text
+    try:
+        size = float(number) * units[unit or "GB"]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a size: give auto, 4GB, 512MB or a GB count.") from None
+    if not math.isfinite(size) or size < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: the memory budget must be a size of at least 0.")
+    return size
 
 
 IMAGE_DATA_FLAGS = (

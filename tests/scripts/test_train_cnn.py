@@ -4,6 +4,7 @@ tells the shapes apart; the pixel MLP cannot), MNIST-shaped datasets, and the sa
 import json
 
 import pytest
+import torch
 from accelerate.state import AcceleratorState
 from huggingface_hub import ModelCard
 from PIL import Image
@@ -105,19 +106,32 @@ def test_mnist_shaped_data_gets_the_judges_shape_grayscale_and_no_flips(train_cn
     assert "flips" not in (tmp_path / "cnn" / "README.md").read_text()
 
 
-def test_an_interrupted_run_resumes_to_the_same_weights(shapes, tmp_path):
+def test_images_decoded_batch_by_batch_train_and_resume_to_the_in_memory_weights(shapes, tmp_path, caplog):
+    """A set over --memory_budget is decoded batch by batch in a DataLoader worker: the same batches as the
+    in-memory path, so the same weights and accuracy, and an interrupted run resumes to them too."""
     from safetensors.torch import load_file
 
     from tests.helpers.interrupt import interrupt_in_process
 
     flags = ["--image_size", "16", "--num_train_epochs", "2", "--checkpointing_steps", "3"]
-    run_in_process("scripts/train_cnn.py", folder_args(shapes, tmp_path / "reference", *flags))
-    interrupt_in_process("train_cnn.py", folder_args(shapes, tmp_path / "resumed", *flags), 6)
+    per_batch = [*flags, "--memory_budget", "0", "--dataloader_num_workers", "1"]
+    in_memory = run_in_process("scripts/train_cnn.py", folder_args(shapes, tmp_path / "in-memory", *flags))
+    with caplog.at_level("INFO"):
+        streamed = run_in_process("scripts/train_cnn.py", folder_args(shapes, tmp_path / "per-batch", *per_batch))
+    assert "Decoding images batch by batch as they are read" in caplog.text
+    interrupt_in_process("train_cnn.py", folder_args(shapes, tmp_path / "resumed", *per_batch), 6)
     resume = ["--resume_from_checkpoint", "latest"]
-    run_in_process("train_cnn.py", folder_args(shapes, tmp_path / "resumed", *flags, *resume))
-    expected = load_file(tmp_path / "reference" / "model.safetensors")
-    actual = load_file(tmp_path / "resumed" / "model.safetensors")
-    assert all((expected[name] == actual[name]).all() for name in expected)
+    run_in_process("train_cnn.py", folder_args(shapes, tmp_path / "resumed", *per_batch, *resume))
+
+    assert streamed["eval_accuracy"] == in_memory["eval_accuracy"] and streamed["eval_loss"] == in_memory["eval_loss"]
+    expected = load_file(tmp_path / "in-memory" / "model.safetensors")
+    for run in ("per-batch", "resumed"):
+        actual = load_file(tmp_path / run / "model.safetensors")
+        assert all(torch.equal(expected[name], actual[name]) for name in expected), run
+    processors = [
+        json.loads((tmp_path / run / "preprocessor_config.json").read_text()) for run in ("in-memory", "per-batch")
+    ]
+    assert processors[0]["image_mean"] == processors[1]["image_mean"]
 
 
 @pytest.mark.parametrize(

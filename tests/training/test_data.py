@@ -193,3 +193,71 @@ def test_a_dataset_with_an_empty_split_names_it(tmp_path):
     (tmp_path / "train.csv").write_text("text\n")  # a header and no rows
     with pytest.raises(ValueError, match="has an empty 'train' split: give it at least one example"):
         load_dataset_dict(str(tmp_path))
+
+
+@pytest.mark.parametrize("sizes", [[28], [56], [20, 36]], ids=["as-is", "resized", "mixed-sizes"])
+def test_batches_decoded_as_read_equal_the_decoded_sets_batches(tmp_path, sizes):
+    """The per-batch path (for sets over the memory budget) serves the very batches of the in-memory path: images of
+    one size, resized, or of mixed sizes alike; the whole-set decoder makes the same pixels as the per-batch one."""
+    import functools
+
+    from hfnets.training.data import ImageBatchDataset, image_datasets, pil_images_to_tensor
+
+    train = load_dataset_dict(str(make_image_dataset(tmp_path / "set", num_rows=40, sizes=sizes)))["train"]
+    labels = decode_labels(train, "label")
+    decode = functools.partial(pil_images_to_tensor, num_channels=1, size=28)
+    splits = {"train": (train, labels)}
+    [in_memory] = image_datasets(splits, "image", decode, 0.13, 0.31, (1, 28, 28), memory_budget=None)
+    [per_batch] = image_datasets(splits, "image", decode, 0.13, 0.31, (1, 28, 28), memory_budget=0)
+    assert isinstance(in_memory, ImageTensorDataset) and isinstance(per_batch, ImageBatchDataset)
+    assert torch.equal(in_memory.images, decode_images(train, "image", num_channels=1, size=28))
+    order = torch.randperm(40, generator=torch.Generator().manual_seed(0)).tolist()
+    for expected, actual in zip(
+        batch_dataloader(in_memory, 16, shuffle=False, seed=0, num_workers=0),
+        batch_dataloader(per_batch, 16, shuffle=False, seed=0, num_workers=1),
+        strict=True,
+    ):
+        assert torch.equal(expected["pixel_values"], actual["pixel_values"])
+        assert torch.equal(expected["labels"], actual["labels"])
+    assert torch.equal(in_memory.pixels(order), per_batch.pixels(order))
+
+
+def test_the_memory_budget_reads_the_containers_limit_not_the_hosts(tmp_path):
+    from hfnets.training.data import images_fit, memory_limit
+
+    host = memory_limit(proc_cgroup=tmp_path / "none", cgroup_root=tmp_path)
+    assert host > 2**28  # no cgroup file: the machine's memory
+    v2 = tmp_path / "v2"
+    (v2 / "app" / "job").mkdir(parents=True)
+    (v2 / "app" / "memory.max").write_text("1610612736\n")  # 1.5 GB on the group above
+    (v2 / "app" / "job" / "memory.max").write_text("max\n")
+    (tmp_path / "v2.cgroup").write_text("0::/app/job\n")
+    assert memory_limit(proc_cgroup=tmp_path / "v2.cgroup", cgroup_root=v2) == 1610612736
+    v1 = tmp_path / "v1"
+    (v1 / "memory" / "docker").mkdir(parents=True)
+    (v1 / "memory" / "docker" / "memory.limit_in_bytes").write_text("536870912\n")
+    (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    (tmp_path / "v1.cgroup").write_text("5:cpu,cpuacct:/docker\n4:memory:/docker\n")
+    assert memory_limit(proc_cgroup=tmp_path / "v1.cgroup", cgroup_root=v1) == 536870912
+    # 10,000 RGB 64x64 images take 123 MB decoded, twice that while stacked, with a 491 MB float copy
+    assert images_fit(10_000, (3, 64, 64), memory_budget=2**30)
+    assert not images_fit(10_000, (3, 64, 64), memory_budget=2**29)
+
+
+@pytest.mark.parametrize(
+    "text, size", [("auto", None), ("4GB", 4 * 2**30), ("512mb", 512 * 2**20), ("1.5", 1.5 * 2**30), ("0", 0)]
+)
+def test_memory_budget_flag_takes_sizes(text, size):
+    from hfnets.training.flags import memory_size
+
+    assert memory_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "-1GB", "nan"])
+def test_memory_budget_flag_refuses_what_is_not_a_size(text):
+    import argparse
+
+    from hfnets.training.flags import memory_size
+
+    with pytest.raises(argparse.ArgumentTypeError, match="memory budget|not a size"):
+        memory_size(text)
