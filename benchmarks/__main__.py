@@ -28,6 +28,7 @@ BENCHMARKS = {
     "canvas": "bench_canvas.py",  # canvas-style drawings through the stock pipeline against original digits
     "demo_load": "bench_demo_load.py",  # the classifier, GAN, DDPM and GPT demos: good visitors with hostile ones
     "playground": "bench_playground.py",  # the Playground's live epoch against a plain loop; activations compared
+    "data_memory": "bench_data_memory.py",  # train_cnn / train_gpt on data far larger than a container's memory limit
 }
 
 

@@ -79,6 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         dataset_name=None,
         learning_rate=1e-3,
         per_device_train_batch_size=64,
+        per_device_eval_batch_size=128,  # a convolution's maps of 1024 photos would take GBs
         num_train_epochs=30,
         lr_scheduler_type="cosine",
         weight_decay=0.05,

@@ -26,6 +26,7 @@ def add_training_args(
     sample_limits: bool = True,
     evaluation_batches: bool = True,
     gradient_accumulation: bool = True,
+    per_device_eval_batch_size: int = 1024,
 ) -> None:
     """Add the training flags; each family passes its own defaults, and leaves out the flags it has no use for (so
     that they are refused by argparse rather than accepted and ignored):
@@ -84,7 +85,10 @@ def add_training_args(
     )
     if evaluation_batches:
         training.add_argument(
-            "--per_device_eval_batch_size", type=int, default=1024, help="Evaluation batch size per process."
+            "--per_device_eval_batch_size",
+            type=int,
+            default=per_device_eval_batch_size,
+            help="Evaluation batch size per process.",
         )
     training.add_argument("--learning_rate", type=float, default=learning_rate, help="Peak learning rate (AdamW).")
     if weight_decay is not None:
@@ -276,6 +280,7 @@ TEXT_DATA_FLAGS = (
     "eval_split",
     "model_name_or_path",
     "tokenizer_name",
+    "preprocessing_num_workers",
 )
 
 
@@ -306,6 +311,13 @@ def add_text_args(parser: argparse.ArgumentParser, *, block_size_help: str, bloc
     text.add_argument("--validation_file", type=str, default=None, help="A text file to evaluate on.")
     text.add_argument("--text_column", type=str, default=None, help="Text column (default: `text`).")
     text.add_argument("--block_size", type=int, default=block_size, help=block_size_help)
+    text.add_argument(
+        "--preprocessing_num_workers",
+        type=int,
+        default=None,
+        help="Processes that tokenize the text the first time it is read (default: one per CPU, at most 8, for a "
+        "text over 16 MB; the tokens are then kept on disk for later runs).",
+    )
     model = parser.add_argument_group("model")
     model.add_argument("--model_name_or_path", type=str, default=None, help="Continue from a saved model.")
     model.add_argument(

@@ -140,6 +140,7 @@ def load_text_and_tokenizer(
     eval_split: str | None,
     model_name_or_path: str | None,
     tokenizer_name: str | None,
+    preprocessing_num_workers: int | None,
     config_class,
     new_config,
 ):
@@ -147,8 +148,8 @@ def load_text_and_tokenizer(
     configuration of a language-model run: a saved model's configuration and tokenizer (`model_name_or_path`), else
     a character vocabulary built from the training text (or the tokenizer `tokenizer_name`) and
     `new_config(vocab_size)`. Without an evaluation text, the last 10% of the training tokens are held out. The main
-    process tokenizes; the others read what it stored. The tokenizer pads (on the left, for batched generation) with
-    its end or unknown token where it has no pad token."""
+    process tokenizes (in `preprocessing_num_workers` processes); the others read what it stored. The tokenizer pads
+    (on the left, for batched generation) with its end or unknown token where it has no pad token."""
     from transformers import AutoTokenizer
 
     from ..gpt.tokenization_gpt import CharGptTokenizer
@@ -170,8 +171,12 @@ def load_text_and_tokenizer(
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     with accelerator.main_process_first():
         shown = accelerator.is_local_main_process
-        train_tokens = token_store(train_source, tokenizer, show_progress=shown)
-        eval_tokens = token_store(eval_source, tokenizer, show_progress=shown) if eval_source is not None else None
+        workers = preprocessing_num_workers
+        train_tokens = token_store(train_source, tokenizer, show_progress=shown, num_workers=workers)
+        if eval_source is not None:
+            eval_tokens = token_store(eval_source, tokenizer, show_progress=shown, num_workers=workers)
+        else:
+            eval_tokens = None
     if eval_tokens is None:  # hold out the last 10% (a contiguous piece, as the standard splits are)
         cut = int(len(train_tokens) * 0.9)
         train_tokens, eval_tokens = train_tokens[:cut], train_tokens[cut:]

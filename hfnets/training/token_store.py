@@ -4,15 +4,20 @@ in a cache keyed by the text and the tokenizer: a second run on the same text, o
 another tokenizer (or a changed file) never does.
 
 The cache is `$HF_HOME/hfnets/token_store` (`~/.cache/huggingface/hfnets/token_store` by default), one folder per
-text and tokenizer, each with its `tokens.bin` and a `meta.json` saying what it holds; delete the folder to clear it.
+text and tokenizer, each with its `tokens.bin` and a `meta.json` saying what it holds, and `characters/`, each text's
+character set; delete the folder to clear it.
 """
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,11 +70,20 @@ def dataset_source(dataset, column: str, rows_per_piece: int = 10_000) -> TextSo
 
 
 def characters(source: TextSource) -> str:
-    """Every distinct character of the text, read piece by piece (for a character vocabulary)."""
+    """Every distinct character of the text (for a character vocabulary), read piece by piece, and kept in the cache
+    beside the token stores: a later run on the same text reads them back instead of the whole text."""
+    path = cache_root() / "characters" / (hashlib.sha256(source.identity.encode()).hexdigest()[:24] + ".json")
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))["characters"]
     seen: set[str] = set()
     for piece in source.pieces():
         seen.update(piece)
-    return "".join(sorted(seen))
+    found = "".join(sorted(seen))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(json.dumps({"source": source.name, "characters": found}, ensure_ascii=False), encoding="utf-8")
+    os.replace(staging, path)  # whole or not at all
+    return found
 
 
 def tokenizer_identity(tokenizer) -> str:
@@ -88,30 +102,47 @@ def token_dtype(tokenizer) -> np.dtype:
 
 
 def encoder(tokenizer) -> Callable[[str], np.ndarray]:
-    """A function from a piece of text to its token ids. A character tokenizer encodes through a lookup table of
-    code points (vectorized: hundreds of MB a second); any other through its own `__call__`."""
+    """A function from a piece of text to its token ids, picklable for the worker processes. A character tokenizer
+    encodes through a lookup table of code points (vectorized: hundreds of MB a second, and a worker needs numpy
+    alone); any other through its own `__call__`."""
     table_of = getattr(tokenizer, "encoder", None)
     unk = getattr(tokenizer, "unk_token_id", None)
     if hasattr(tokenizer, "encode_fast") and isinstance(table_of, dict) and unk is not None:
         single = {ord(c): i for c, i in table_of.items() if len(c) == 1}
         table = np.full(max(single, default=0) + 2, unk, dtype=np.int32)  # the last entry: any code point beyond
         table[list(single)] = list(single.values())
-
-        def encode_characters(piece: str) -> np.ndarray:
-            points = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32)
-            return table[np.minimum(points, len(table) - 1)]
-
-        return encode_characters
-
-    def encode(piece: str) -> np.ndarray:
-        return np.asarray(tokenizer(piece, add_special_tokens=False, verbose=False)["input_ids"], dtype=np.int64)
-
-    return encode
+        return CodePointTable(table)
+    return TokenizerCall(tokenizer)
 
 
-def token_store(source: TextSource, tokenizer, show_progress: bool = True) -> np.memmap:
-    """The token ids of `source` as a read-only memmap, from the cache or tokenized now (written whole or not at
-    all: an interrupted run leaves no half file to be reused)."""
+@dataclass
+class CodePointTable:
+    """Token ids as `table[code point]` (code points past its end read its last entry, the unknown token)."""
+
+    table: np.ndarray
+
+    def __call__(self, piece: str) -> np.ndarray:
+        points = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32)
+        return self.table[np.minimum(points, len(self.table) - 1)]
+
+
+@dataclass
+class TokenizerCall:
+    """Token ids as the tokenizer gives them, without special tokens."""
+
+    tokenizer: object
+
+    def __call__(self, piece: str) -> np.ndarray:
+        ids = self.tokenizer(piece, add_special_tokens=False, verbose=False)["input_ids"]
+        return np.asarray(ids, dtype=np.int64)
+
+
+def token_store(
+    source: TextSource, tokenizer, show_progress: bool = True, num_workers: int | None = None
+) -> np.memmap:
+    """The token ids of `source` as a read-only memmap, from the cache or tokenized now, in `num_workers` processes
+    (None: one per CPU, at most 8, for a text of several pieces; 1 for a short one), written whole or not at all: an
+    interrupted run leaves no half file to be reused."""
     tokenizer_id = tokenizer_identity(tokenizer)
     key = hashlib.sha256(f"{source.identity}\n{tokenizer_id}".encode()).hexdigest()[:24]
     folder = cache_root() / key
@@ -122,16 +153,15 @@ def token_store(source: TextSource, tokenizer, show_progress: bool = True) -> np
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent))
     try:
-        encode, count = encoder(tokenizer), 0
+        count = 0
         bar = tqdm(
             total=source.size, unit="B", unit_scale=True, desc=f"tokenizing {source.name}", disable=not show_progress
         )
         with open(staging / "tokens.bin", "wb") as handle:
-            for piece in source.pieces():
-                ids = encode(piece)
-                handle.write(ids.astype(dtype).tobytes())
+            for size, ids in encoded_pieces(source, encoder(tokenizer), dtype, default_workers(source, num_workers)):
+                handle.write(ids.tobytes())
                 count += len(ids)
-                bar.update(len(piece.encode("utf-8")) if source.size is not None else 0)
+                bar.update(size if source.size is not None else 0)
         bar.close()
         meta = {"count": count, "dtype": dtype.name, "source": source.name, "tokenizer": tokenizer_id}
         (staging / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -144,6 +174,49 @@ def token_store(source: TextSource, tokenizer, show_progress: bool = True) -> np
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return _open(folder)
+
+
+def default_workers(source: TextSource, num_workers: int | None) -> int:
+    if num_workers is not None:
+        return max(1, num_workers)
+    if source.size is not None and source.size < 4 * PIECE_CHARS:  # starting processes would cost more
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(8, cpus)
+
+
+def encoded_pieces(
+    source: TextSource, encode: Callable[[str], np.ndarray], dtype: np.dtype, num_workers: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(bytes read, token ids as `dtype`) of each piece of `source`, in order. With several workers, each piece is
+    encoded in a process of its own and at most two pieces a worker are in flight: memory stays flat."""
+    if num_workers == 1:
+        for piece in source.pieces():
+            yield len(piece.encode("utf-8")), encode(piece).astype(dtype)
+        return
+    # Forked on Linux, as `datasets.map(num_proc=...)` does: a spawned worker would import the training script again
+    # (torch, transformers: 0.45 GB each), a forked one shares the parent's pages and touches only what it encodes.
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(num_workers, mp_context=context, initializer=_start_worker, initargs=(encode,)) as pool:
+        pending: deque = deque()
+        for piece in source.pieces():
+            pending.append(pool.submit(_encode_in_worker, piece, dtype))
+            if len(pending) >= 2 * num_workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+_worker_encode: Callable[[str], np.ndarray] | None = None
+
+
+def _start_worker(encode: Callable[[str], np.ndarray]) -> None:
+    global _worker_encode
+    _worker_encode = encode
+
+
+def _encode_in_worker(piece: str, dtype: np.dtype) -> tuple[int, np.ndarray]:
+    return len(piece.encode("utf-8")), _worker_encode(piece).astype(dtype)
 
 
 def _open(folder: Path) -> np.ndarray:

@@ -116,10 +116,20 @@ def test_interrupted_run_resumes_to_the_same_weights(train_mlp, mnist_dir, tmp_p
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_moments_resumes_to_the_same_weights(mnist_dir, tmp_path):
+@pytest.mark.parametrize("memory_budget", ["auto", "0"], ids=["in-memory", "decoded-per-batch"])
+def test_kill_9_at_random_moments_resumes_to_the_same_weights(mnist_dir, tmp_path, memory_budget):
     def args_for(folder):
         return quick_args(
-            mnist_dir, folder, "--num_train_epochs", "2", "--dropout", "0.2", "--checkpointing_steps", "5"
+            mnist_dir,
+            folder,
+            "--num_train_epochs",
+            "2",
+            "--dropout",
+            "0.2",
+            "--checkpointing_steps",
+            "5",
+            "--memory_budget",
+            memory_budget,
         )
 
     reference, killed = killed_and_uninterrupted("train_mlp.py", args_for, tmp_path, kills=3)

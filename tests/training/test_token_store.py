@@ -34,7 +34,7 @@ def text_file(tmp_path, text=TEXT):
 
 
 def stores(root) -> list:
-    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+    return sorted(p.name for p in root.iterdir() if p.name != "characters") if root.exists() else []
 
 
 def test_a_text_read_in_pieces_gives_the_ids_of_the_whole_text(tmp_path):
@@ -49,9 +49,14 @@ def test_a_text_read_in_pieces_gives_the_ids_of_the_whole_text(tmp_path):
 
 
 def test_the_characters_of_a_text_make_the_same_vocabulary_as_the_text(tmp_path):
-    source = file_source(text_file(tmp_path), piece_chars=5)
+    path = text_file(tmp_path)
+    source = file_source(path, piece_chars=5)
     assert characters(source) == "".join(sorted(set(TEXT)))
     assert CharGptTokenizer.from_text(characters(source)).get_vocab() == CharGptTokenizer.from_text(TEXT).get_vocab()
+    # kept for the next run on the same text (not read again), and never used for a changed text
+    assert characters(TextSource("same", source.identity, lambda: iter(()))) == "".join(sorted(set(TEXT)))
+    path.write_text(TEXT + "#\n")
+    assert characters(file_source(path)) == "".join(sorted(set(TEXT + "#")))
 
 
 def test_a_store_is_reused_for_the_same_text_and_tokenizer_and_never_for_another(tmp_path):
@@ -111,3 +116,23 @@ def test_a_file_that_is_not_text_is_refused_as_such(tmp_path):
     (tmp_path / "weights.bin").write_bytes(bytes(range(256)) * 8)
     with pytest.raises(ValueError, match="as UTF-8 text .*give plain text files"):
         characters(file_source(tmp_path / "weights.bin"))
+
+
+def test_tokenizing_in_several_processes_writes_the_same_store(tmp_path):
+    """--preprocessing_num_workers: the pieces are encoded in worker processes and written in order, for the
+    character vocabulary and a byte-level BPE alike."""
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator(
+        [TEXT], trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    )
+    path = text_file(tmp_path, TEXT * 3)
+    for tokenizer in (CharGptTokenizer.from_text(TEXT), PreTrainedTokenizerFast(tokenizer_object=bpe)):
+        source = file_source(path, piece_chars=40)  # dozens of pieces, spread over the workers
+        parallel = np.array(token_store(source, tokenizer, num_workers=2))
+        for folder in cache_root().iterdir():  # start over: tokenize again, in this process
+            for file in folder.iterdir():
+                file.unlink()
+            folder.rmdir()
+        assert np.array_equal(parallel, token_store(source, tokenizer, num_workers=1))
+        assert parallel.tolist() == tokenizer(TEXT * 3, add_special_tokens=False)["input_ids"]
