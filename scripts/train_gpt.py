@@ -36,14 +36,23 @@ from hfnets.training.accelerator import (
 )
 from hfnets.training.checkpointing import resume_run
 from hfnets.training.data import batch_dataloader, keep_on_device
-from hfnets.training.flags import TEXT_DATA_FLAGS, add_text_args, add_training_args, data_flags, validate_training_args
+from hfnets.training.flags import (
+    STREAMED_TEXT_FLAGS,
+    TEXT_DATA_FLAGS,
+    add_text_args,
+    add_training_args,
+    data_flags,
+    validate_training_args,
+)
 from hfnets.training.optimization import build_lr_scheduler, build_optimizer, training_length
 from hfnets.training.output_dir import prepare_output_dir, start_tracking
 from hfnets.training.results import describe_hardware, language_model_metrics, run_results
 from hfnets.training.run import end_run, run_main, training_progress_bar
 from hfnets.training.sampling import sample_text
 from hfnets.training.text_data import (
+    StreamedBatches,
     TokenWindowDataset,
+    load_streamed_text,
     load_text_and_tokenizer,
     new_config_from_overrides,
     packed_windows,
@@ -108,6 +117,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--block_size must be >= 2, got {args.block_size}.")
     if args.eval_steps < 1 or args.sample_length < 0 or args.max_eval_windows < 0:
         parser.error("--eval_steps must be >= 1, and --sample_length and --max_eval_windows >= 0.")
+    if args.streaming and (args.train_file is not None or args.sampling == "packed" or args.max_eval_windows == 0):
+        parser.error(
+            "--streaming streams a dataset (--dataset_name; a --train_file is read piece by piece already) in "
+            "consecutive windows (no --sampling packed), and evaluates on its first --max_eval_windows windows (> 0)."
+        )
     if args.sampling == "random" and args.max_train_steps is None:
         args.max_train_steps = DEFAULT_RANDOM_STEPS
     return args
@@ -158,13 +172,23 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     check_distributed(accelerator, "scripts/train_gpt.py", sharded_weights=True)
 
     # 1. Text: the tokenizer (built or loaded), and the text tokenized once into the token store (reused by later
-    # runs on the same text and tokenizer; memory does not grow with the corpus).
-    train_tokens, eval_tokens, tokenizer, config = load_text_and_tokenizer(
-        accelerator,
-        config_class=CharGptConfig,
-        new_config=lambda vocab_size: build_model_config(args, vocab_size),
-        **data_flags(args, TEXT_DATA_FLAGS),
-    )
+    # runs on the same text and tokenizer; memory does not grow with the corpus), or streamed as training reads it.
+    if args.streaming:
+        train_stream, eval_tokens, tokenizer, config = load_streamed_text(
+            **data_flags(args, STREAMED_TEXT_FLAGS),
+            config_class=CharGptConfig,
+            new_config=lambda vocab_size: build_model_config(args, vocab_size),
+            block_size=args.block_size,
+            eval_windows=args.max_eval_windows,
+        )
+        train_tokens = None  # read as training goes
+    else:
+        train_tokens, eval_tokens, tokenizer, config = load_text_and_tokenizer(
+            accelerator,
+            config_class=CharGptConfig,
+            new_config=lambda vocab_size: build_model_config(args, vocab_size),
+            **data_flags(args, TEXT_DATA_FLAGS),
+        )
     config.check_tokenizer(tokenizer)  # a --tokenizer_name of another vocabulary than the model's is refused
     config.vocab_fingerprint = CharGptConfig.fingerprint(tokenizer.get_vocab())
     block_size = args.block_size or config.n_positions
@@ -177,27 +201,32 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
 
-    # 2. Windows of the token ids, cut from the store batch by batch.
+    # 2. Windows of the token ids, cut from the store batch by batch (or read from the stream in order).
     for name, tokens in (("training", train_tokens), ("validation", eval_tokens)):
-        if len(tokens) < block_size:
+        if tokens is not None and len(tokens) < block_size:
             raise ValueError(
                 f"The {name} text has {len(tokens)} tokens (characters), fewer than one window of --block_size "
                 f"{block_size}: use more text, or a smaller --block_size."
             )
     windows_per_step = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
-    if args.sampling == "random":
-        starts = random_windows(len(train_tokens), block_size, args.max_train_steps * windows_per_step, args.seed)
+    if args.streaming:
+        batches = args.max_train_steps * args.gradient_accumulation_steps
+        train_dataloader = StreamedBatches(train_stream, args.per_device_train_batch_size, accelerator, batches)
+        accelerator.register_for_checkpointing(train_stream)  # the position in the stream is part of a checkpoint
     else:
-        starts = packed_windows(len(train_tokens), block_size)
-    train_dataset = TokenWindowDataset(train_tokens, block_size, starts)
+        if args.sampling == "random":
+            starts = random_windows(len(train_tokens), block_size, args.max_train_steps * windows_per_step, args.seed)
+        else:
+            starts = packed_windows(len(train_tokens), block_size)
+        train_dataset = TokenWindowDataset(train_tokens, block_size, starts)
+        shuffle = args.sampling == "packed"  # random windows are random already
+        train_dataloader = batch_dataloader(
+            keep_on_device(train_dataset, accelerator.device), args.per_device_train_batch_size, shuffle, args.seed
+        )
     eval_starts = packed_windows(len(eval_tokens), block_size)
     if 0 < args.max_eval_windows < len(eval_starts):  # a large corpus: an even sample of its validation windows
         eval_starts = eval_starts[torch.linspace(0, len(eval_starts) - 1, args.max_eval_windows).long()]
     eval_dataset = TokenWindowDataset(eval_tokens, block_size, eval_starts)
-    shuffle = args.sampling == "packed"  # random windows are random already
-    train_dataloader = batch_dataloader(
-        keep_on_device(train_dataset, accelerator.device), args.per_device_train_batch_size, shuffle, args.seed
-    )
     eval_dataloader = batch_dataloader(
         keep_on_device(eval_dataset, accelerator.device), args.per_device_eval_batch_size, False, args.seed
     )
@@ -217,9 +246,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         lr=args.learning_rate,
         betas=(args.adam_beta1, args.adam_beta2),
     )
-    model, optimizer, train_dataloader, eval_dataloader = accelerator.prepare(
-        model, optimizer, train_dataloader, eval_dataloader
-    )
+    model, optimizer, eval_dataloader = accelerator.prepare(model, optimizer, eval_dataloader)
+    if not args.streaming:  # a stream is read by every process, each keeping its rows (StreamedBatches)
+        train_dataloader = accelerator.prepare(train_dataloader)
 
     # 4. Schedule: warm-up then cosine to --min_learning_rate, sized after `prepare` (the dataloader is sharded).
     schedule_kwargs = {"min_lr": args.min_learning_rate} if args.lr_scheduler_type == "cosine_with_min_lr" else {}
@@ -236,8 +265,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # processes and the gradient accumulation steps, which resume_run adds).
     batching = {
         "per_device_train_batch_size": args.per_device_train_batch_size,
-        "train_tokens": len(train_tokens),
-        "windows": len(train_dataset),
+        "train_tokens": "streamed" if args.streaming else len(train_tokens),
+        "windows": len(train_dataloader) if args.streaming else len(train_dataset),
     }
     resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds): the weights are checked first
         accelerator, args.resume_from_checkpoint, [model], batching, num_update_steps_per_epoch
@@ -245,7 +274,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
     logger.info("***** Running training *****")
-    logger.info(f"  Training tokens = {len(train_tokens):,}, evaluation tokens = {len(eval_tokens):,}")
+    training_tokens = "streamed" if args.streaming else f"{len(train_tokens):,}"
+    logger.info(f"  Training tokens = {training_tokens}, evaluation tokens = {len(eval_tokens):,}")
     logger.info(f"  Parameters = {unwrap(accelerator, model).num_parameters():,}")
     logger.info(f"  Windows of {block_size} tokens, {windows_per_step} per optimizer step, {max_train_steps} steps")
     progress_bar = training_progress_bar(accelerator, max_train_steps, completed_steps)
@@ -260,7 +290,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for epoch in range(starting_epoch, num_train_epochs):
         model.train()
         train_dataloader.set_epoch(epoch)
-        if epoch == starting_epoch and resumed.batches_to_skip:
+        if epoch == starting_epoch and resumed.batches_to_skip and not args.streaming:  # a stream resumes in place
             active_dataloader = accelerator.skip_first_batches(train_dataloader, resumed.batches_to_skip)
         else:
             active_dataloader = train_dataloader

@@ -36,7 +36,14 @@ from hfnets.training.accelerator import (
     unwrap,
 )
 from hfnets.training.checkpointing import resume_run
-from hfnets.training.flags import TEXT_DATA_FLAGS, add_text_args, add_training_args, data_flags, validate_training_args
+from hfnets.training.flags import (
+    STREAMED_TEXT_FLAGS,
+    TEXT_DATA_FLAGS,
+    add_text_args,
+    add_training_args,
+    data_flags,
+    validate_training_args,
+)
 from hfnets.training.optimization import build_lr_scheduler, build_optimizer
 from hfnets.training.output_dir import prepare_output_dir, start_tracking
 from hfnets.training.results import describe_hardware, language_model_metrics, run_results
@@ -44,6 +51,7 @@ from hfnets.training.run import end_run, run_main, training_progress_bar
 from hfnets.training.sampling import sample_text
 from hfnets.training.text_data import (
     as_long,
+    load_streamed_text,
     load_text_and_tokenizer,
     new_config_from_overrides,
     save_text_model,
@@ -104,6 +112,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--block_size must be >= 1, got {args.block_size}.")
     if args.eval_steps < 1 or args.eval_streams < 1 or args.sample_length < 0 or args.max_eval_windows < 0:
         parser.error("--eval_steps and --eval_streams must be >= 1, and --sample_length and --max_eval_windows >= 0.")
+    if args.streaming and (args.train_file is not None or args.max_train_steps is None or args.max_eval_windows == 0):
+        parser.error(
+            "--streaming streams a dataset (--dataset_name; a --train_file is read piece by piece already) once, for "
+            "--max_train_steps (a stream has no epochs), evaluating on the first --max_eval_windows windows (> 0)."
+        )
     return args
 
 
@@ -208,13 +221,26 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     check_distributed(accelerator, "scripts/train_rnn.py", sharded_weights=False)
 
     # 1. Text: the tokenizer (built or loaded), and the text tokenized once into the token store (reused by later
-    # runs on the same text and tokenizer; memory does not grow with the corpus).
-    train_tokens, eval_tokens, tokenizer, config = load_text_and_tokenizer(
-        accelerator,
-        config_class=CharRnnConfig,
-        new_config=lambda vocab_size: build_model_config(args, vocab_size),
-        **data_flags(args, TEXT_DATA_FLAGS),
-    )
+    # runs on the same text and tokenizer; memory does not grow with the corpus), or streamed as training reads it.
+    rows_per_process = args.per_device_train_batch_size
+    if args.streaming:  # the rows are dealt out to the streams in turn; each draw is the next window of every one
+        train_stream, eval_tokens, tokenizer, config = load_streamed_text(
+            **data_flags(args, STREAMED_TEXT_FLAGS),
+            config_class=CharRnnConfig,
+            new_config=lambda vocab_size: build_model_config(args, vocab_size),
+            block_size=args.block_size,
+            eval_windows=args.eval_streams * args.max_eval_windows + 1,
+            num_streams=rows_per_process * accelerator.num_processes,
+            window_overlap=1,
+        )
+        train_tokens = None  # read as training goes
+    else:
+        train_tokens, eval_tokens, tokenizer, config = load_text_and_tokenizer(
+            accelerator,
+            config_class=CharRnnConfig,
+            new_config=lambda vocab_size: build_model_config(args, vocab_size),
+            **data_flags(args, TEXT_DATA_FLAGS),
+        )
     config.check_tokenizer(tokenizer)  # a --tokenizer_name of another vocabulary than the model's is refused
     config.vocab_fingerprint = CharRnnConfig.fingerprint(tokenizer.get_vocab())
     resuming = args.resume_from_checkpoint is not None
@@ -223,13 +249,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     start_tracking(accelerator, args.report_to, PROJECT_NAME, vars(args))
 
-    # 2. One contiguous stream per row of the global batch, read from the store window by window.
-    rows_per_process = args.per_device_train_batch_size
-    train_rows, steps_per_epoch = streams(
-        train_tokens, rows_per_process * accelerator.num_processes, args.block_size, "training"
-    )
+    # 2. One contiguous stream per row of the global batch, read from the store (or the dataset) window by window.
     own = slice(accelerator.process_index * rows_per_process, (accelerator.process_index + 1) * rows_per_process)
-    train_rows = train_rows[own]
+    if args.streaming:
+        steps_per_epoch = args.max_train_steps  # one pass
+        accelerator.register_for_checkpointing(train_stream)  # the position in the stream is part of a checkpoint
+    else:
+        train_rows, steps_per_epoch = streams(
+            train_tokens, rows_per_process * accelerator.num_processes, args.block_size, "training"
+        )
+        train_rows = train_rows[own]
     eval_rows, eval_steps = streams(eval_tokens, args.eval_streams, args.block_size, "validation")
     if 0 < args.max_eval_windows < eval_steps:  # a large corpus: the first windows of each stream
         eval_steps = args.max_eval_windows
@@ -261,7 +290,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     batching = {
         "per_device_train_batch_size": args.per_device_train_batch_size,
         "block_size": args.block_size,
-        "train_tokens": len(train_tokens),
+        "train_tokens": "streamed" if args.streaming else len(train_tokens),
     }
     resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds): the weights are checked first
         accelerator, args.resume_from_checkpoint, [model], batching, steps_per_epoch
@@ -270,7 +299,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     checkpointing_steps = args.checkpointing_steps  # an int, 'epoch' or None
 
     logger.info("***** Running training *****")
-    logger.info(f"  Training tokens = {len(train_tokens):,}, evaluation tokens = {len(eval_tokens):,}")
+    training_tokens = "streamed" if args.streaming else f"{len(train_tokens):,}"
+    logger.info(f"  Training tokens = {training_tokens}, evaluation tokens = {len(eval_tokens):,}")
     logger.info(f"  Parameters = {unwrap(accelerator, model).num_parameters():,}")
     logger.info(
         f"  {rows_per_process * accelerator.num_processes} streams x {args.block_size} tokens per step, "
@@ -291,7 +321,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         step_in_epoch = completed_steps % steps_per_epoch
         if step_in_epoch == 0:
             carried.cache = None
-        window = train_rows[:, step_in_epoch * args.block_size : (step_in_epoch + 1) * args.block_size + 1]
+        if args.streaming:
+            window = train_stream.draw()
+            if window is None:
+                logger.warning(f"The streamed dataset ended after {completed_steps} steps.")
+                break
+            window = window[own]
+        else:
+            window = train_rows[:, step_in_epoch * args.block_size : (step_in_epoch + 1) * args.block_size + 1]
         window = as_long(window).to(accelerator.device)
         outputs = model(input_ids=window[:, :-1], cache=carried.cache, use_cache=True)
         loss = F.cross_entropy(outputs.logits.float().flatten(0, 1), window[:, 1:].flatten())

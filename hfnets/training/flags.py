@@ -282,11 +282,20 @@ TEXT_DATA_FLAGS = (
     "tokenizer_name",
     "preprocessing_num_workers",
 )
+STREAMED_TEXT_FLAGS = (
+    "dataset_name",
+    "dataset_config_name",
+    "text_column",
+    "eval_split",
+    "model_name_or_path",
+    "tokenizer_name",
+)
 
 
 def data_flags(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
-    """The values of the data flags `names` (`IMAGE_DATA_FLAGS` or `TEXT_DATA_FLAGS`), as keyword arguments of
-    `load_image_splits` or `load_text_and_tokenizer`; a flag the script does not offer is None."""
+    """The values of the data flags `names` (`IMAGE_DATA_FLAGS`, `TEXT_DATA_FLAGS` or `STREAMED_TEXT_FLAGS`), as
+    keyword arguments of `load_image_splits`, `load_text_and_tokenizer` or `load_streamed_text`; a flag the script
+    does not offer is None."""
     return {name: getattr(args, name, None) for name in names}
 
 
@@ -311,6 +320,12 @@ def add_text_args(parser: argparse.ArgumentParser, *, block_size_help: str, bloc
     text.add_argument("--validation_file", type=str, default=None, help="A text file to evaluate on.")
     text.add_argument("--text_column", type=str, default=None, help="Text column (default: `text`).")
     text.add_argument("--block_size", type=int, default=block_size, help=block_size_help)
+    text.add_argument(
+        "--streaming",
+        action="store_true",
+        help="Stream the dataset as training reads it, for datasets too large to download: nothing is stored, rows "
+        "are read in their order, and checkpoints save the position (needs --tokenizer_name or --model_name_or_path).",
+    )
     text.add_argument(
         "--preprocessing_num_workers",
         type=int,

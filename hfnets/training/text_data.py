@@ -8,6 +8,7 @@ runs on the same text; training cuts windows of `block_size` tokens out of it a 
 
 import contextlib
 import inspect
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,9 @@ import torch
 from datasets import Dataset
 
 from .data import batch_index, load_dataset_dict
-from .token_store import TextSource, characters, dataset_source, file_source, token_store
+from .token_store import TextSource, characters, dataset_source, encoder, file_source, token_store
+
+logger = logging.getLogger(__name__)
 
 # For a language model the validation split is the one to report; the test split stays unseen.
 TEXT_EVAL_SPLITS = ("validation", "valid", "val", "test")
@@ -181,6 +184,187 @@ def load_text_and_tokenizer(
         cut = int(len(train_tokens) * 0.9)
         train_tokens, eval_tokens = train_tokens[:cut], train_tokens[cut:]
     return train_tokens, eval_tokens, tokenizer, config
+
+
+def load_streamed_text(
+    dataset_name: str,
+    dataset_config_name: str | None,
+    text_column: str | None,
+    eval_split: str | None,
+    model_name_or_path: str | None,
+    tokenizer_name: str | None,
+    config_class,
+    new_config,
+    block_size: int | None,
+    eval_windows: int,
+    num_streams: int = 1,
+    window_overlap: int = 0,
+):
+    """`--streaming`: the training text as a `StreamedWindows` read from `datasets.load_dataset(...,
+    streaming=True)` as training goes (nothing downloaded ahead, nothing stored), the evaluation token ids (the first
+    `eval_windows` windows of the evaluation split, or, without one, of the training stream, which then starts after
+    them), the tokenizer and the model configuration. The vocabulary cannot come from a pass over a stream: the
+    tokenizer is a saved model's or `tokenizer_name`. The windows are `block_size` tokens (None: the model's context,
+    `n_positions`), each drawn `window_overlap` tokens into the next (the RNN's last target is the next window's
+    first token)."""
+    from datasets import load_dataset
+    from transformers import AutoTokenizer
+
+    if tokenizer_name is None and model_name_or_path is None:
+        raise ValueError(
+            "--streaming reads the text once, as it trains, so no character vocabulary can be built from it first: "
+            "give the tokenizer with --tokenizer_name (or continue a saved model with --model_name_or_path)."
+        )
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_name or model_name_or_path)
+    if model_name_or_path is not None:
+        config = config_class.from_pretrained(model_name_or_path)
+    else:
+        config = new_config(len(tokenizer))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    block_size = block_size or config.n_positions
+    try:
+        raw = load_dataset(dataset_name, dataset_config_name, streaming=True)
+    except (FileNotFoundError, ConnectionError) as error:
+        raise ValueError(f"Could not stream the dataset {dataset_name!r}: {error}") from error
+    if "train" not in raw:
+        raise ValueError(f"The dataset has no 'train' split; its splits are {list(raw)}.")
+    if eval_split is not None and eval_split not in raw:
+        raise ValueError(f"The dataset has no split {eval_split!r}; its splits are {list(raw)}.")
+    eval_split = eval_split or next((s for s in TEXT_EVAL_SPLITS if s in raw), None)
+    column = find_text_column(raw["train"], text_column)
+    encode = encoder(tokenizer)
+    held_out = eval_split is None  # the training stream's first windows are the evaluation's
+    evaluation = StreamedWindows(raw[eval_split or "train"], column, encode, block_size)
+    eval_tokens = evaluation.take(eval_windows)
+    if eval_tokens is None:
+        raise ValueError(
+            f"The {'training' if held_out else eval_split} text has fewer than --max_eval_windows {eval_windows} "
+            f"windows of {block_size} tokens to evaluate on."
+        )
+    # held out: every row the evaluation read from (the last one perhaps in part) is left out of training
+    rows = raw["train"].skip(evaluation.rows_read) if held_out else raw["train"]
+    evaluation.close()
+    train = StreamedWindows(rows, column, encode, block_size, num_streams, window_overlap)
+    return train, eval_tokens.reshape(-1), tokenizer, config
+
+
+class StreamedWindows:
+    """Windows of token ids read from a streamed dataset (`datasets.load_dataset(..., streaming=True)`) as training
+    goes, for corpora too large to download: the rows are tokenized as they arrive, joined by line ends as the token
+    store joins them, and cut into consecutive windows of `block_size` tokens.
+
+    With `num_streams` 1 (the GPT), every window continues the one before. With N streams (the RNN), the rows are
+    dealt out in turn to N streams (row i to stream i mod N) and each draw takes the next window of every stream, so
+    each stream reads on where it stopped, as the RNN's state does.
+
+    The position is exact: `state_dict()` holds the dataset's own position (the rows read) and the tokens read but not
+    yet served, and `load_state_dict` continues from it. Register the object with
+    `accelerator.register_for_checkpointing`, and a resumed run reads the very windows an uninterrupted one would.
+    Rows are read in their stored order: `datasets`' shuffle buffers are lost on resume, so none is used.
+    """
+
+    def __init__(self, rows, column: str, encode, block_size: int, num_streams: int = 1, window_overlap: int = 0):
+        self.rows = rows
+        self.column = column
+        self.encode = encode
+        self.block_size = block_size
+        self.num_streams = num_streams
+        self.window_overlap = window_overlap
+        self._restart()
+
+    def _restart(self, state: dict | None = None) -> None:
+        if state is not None:
+            self.rows.load_state_dict(state["rows"])
+        self._iterator = None  # started on the first draw, after any state is loaded
+        empty = [[] for _ in range(self.num_streams)]
+        self.buffers = [np.asarray(ids, dtype=np.int64) for ids in (state["buffers"] if state else empty)]
+        self.rows_read = state["rows_read"] if state else 0
+        self.windows_served = state["windows_served"] if state else 0
+
+    def _read_row(self) -> bool:
+        """Tokenize the next row into the stream whose turn it is; False at the end of the dataset."""
+        if self._iterator is None:
+            self._iterator = iter(self.rows)
+        try:
+            row = next(self._iterator)
+        except StopIteration:
+            return False
+        stream = self.rows_read % self.num_streams
+        first_of_stream = self.rows_read < self.num_streams
+        text = row[self.column] if first_of_stream else "\n" + row[self.column]
+        self.buffers[stream] = np.concatenate([self.buffers[stream], self.encode(text)])
+        self.rows_read += 1
+        return True
+
+    def draw(self) -> torch.Tensor | None:
+        """The next window of every stream, as a (num_streams, block_size + window_overlap) int64 tensor (the next
+        draw starts `block_size` tokens on); None when the dataset ends before every stream has one."""
+        width = self.block_size + self.window_overlap
+        while any(len(buffer) < width for buffer in self.buffers):
+            if not self._read_row():
+                return None
+        windows = np.stack([buffer[:width] for buffer in self.buffers])
+        self.buffers = [buffer[self.block_size :] for buffer in self.buffers]
+        self.windows_served += 1
+        return torch.from_numpy(windows)
+
+    def take(self, count: int) -> torch.Tensor | None:
+        """`count` consecutive draws of the single stream (a batch of GPT windows), or None at the end."""
+        windows = []
+        for _ in range(count):
+            window = self.draw()
+            if window is None:
+                return None
+            windows.append(window[0])
+        return torch.stack(windows)
+
+    def close(self) -> None:
+        """Stop reading (the dataset's open files and connections are closed now, not at exit)."""
+        if self._iterator is not None and hasattr(self._iterator, "close"):
+            self._iterator.close()
+        self._iterator = None
+
+    def state_dict(self) -> dict:
+        return {
+            "rows": self.rows.state_dict(),
+            "buffers": [buffer.tolist() for buffer in self.buffers],
+            "rows_read": self.rows_read,
+            "windows_served": self.windows_served,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self._restart(state)
+
+
+class StreamedBatches:
+    """This process's batches of GPT windows from a `StreamedWindows`, iterated in the training loop as a dataloader
+    is: every process reads the stream whole and keeps its own rows of each global batch of `batch_size x
+    num_processes` windows, so N processes at batch B train on what one process at N x B does. It is not prepared by
+    accelerate, whose dispatching and reading ahead would move the stream past the position a checkpoint saves.
+    `len` is the batches it serves at most (the run's length); it ends early, with a warning, where the data does."""
+
+    def __init__(self, stream: StreamedWindows, batch_size: int, accelerator, max_batches: int):
+        self.stream = stream
+        self.batch_size = batch_size
+        self.accelerator = accelerator
+        self.max_batches = max_batches
+
+    def __len__(self) -> int:
+        return self.max_batches
+
+    def set_epoch(self, epoch: int) -> None:
+        """One pass over the stream: there are no epochs to reshuffle."""
+
+    def __iter__(self):
+        rank, size = self.accelerator.process_index, self.batch_size
+        for _ in range(self.max_batches):
+            windows = self.stream.take(size * self.accelerator.num_processes)
+            if windows is None:
+                logger.warning(f"The streamed dataset ended after {self.stream.windows_served:,} windows.")
+                return
+            local = windows[rank * size : (rank + 1) * size].to(self.accelerator.device)
+            yield {"input_ids": local, "labels": local}
 
 
 def new_config_from_overrides(config, overrides: str | None):

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from datasets import Dataset
 from safetensors.torch import load_file
 
+from hfnets import CharGptTokenizer
 from tests.conftest import REPO_ROOT, SONNET, free_port, run_in_process, run_script
 from tests.helpers.datasets import make_image_dataset
 
@@ -49,7 +51,19 @@ def data(tmp_path_factory) -> dict[str, Path]:
     )
     (root / "train.txt").write_text(SONNET * 30)
     (root / "validation.txt").write_text(SONNET * 3)
-    return {"digits": digits, "train": root / "train.txt", "validation": root / "validation.txt"}
+    # the same text as a dataset of rows, for --streaming, and a tokenizer (a stream gives no pass to build one)
+    (root / "rows" / "data").mkdir(parents=True)
+    for split, copies in (("train", 30), ("validation", 10)):
+        rows = Dataset.from_dict({"text": (SONNET * copies).splitlines()})
+        rows.to_parquet(root / "rows" / "data" / f"{split}-00000-of-00001.parquet")
+    CharGptTokenizer.from_text(SONNET).save_pretrained(root / "tokenizer")
+    return {
+        "digits": digits,
+        "train": root / "train.txt",
+        "validation": root / "validation.txt",
+        "rows": root / "rows",
+        "tokenizer": root / "tokenizer",
+    }
 
 
 def family_args(family: str, data: dict[str, Path], output_dir: Path, batch: int) -> tuple[str, list[str], str]:
@@ -72,6 +86,9 @@ def family_args(family: str, data: dict[str, Path], output_dir: Path, batch: int
         flags = [*images, *common, *batch_flag, *small, "--num_train_epochs", "2"]
         return "train_ddpm.py", flags, "unet/diffusion_pytorch_model.safetensors"
     text = ["--train_file", str(data["train"]), "--validation_file", str(data["validation"])]
+    streamed = ["--dataset_name", str(data["rows"]), "--streaming", "--tokenizer_name", str(data["tokenizer"])]
+    if family == "rnn-streamed":  # every rank reads the stream and keeps its own streams of it
+        family, text = "rnn", [*streamed, "--max_eval_windows", "2"]
     if family == "rnn":
         tiny = ["--config_overrides", "hidden_size=16,num_layers=2,dropout=0.0", "--sample_length", "8"]
         flags = [
@@ -88,6 +105,8 @@ def family_args(family: str, data: dict[str, Path], output_dir: Path, batch: int
         ]
         return "train_rnn.py", [*flags, "--card_dataset_id", "karpathy/tiny_shakespeare"], "model.safetensors"
     tiny = ["--config_overrides", "n_layer=1,n_head=2,n_embd=16,n_positions=32,dropout=0.0", "--sample_length", "8"]
+    if family == "gpt-streamed":  # every rank reads the stream and keeps its rows of each global batch
+        text = [*streamed, "--max_eval_windows", "8"]
     flags = [
         *text,
         *common,
@@ -118,6 +137,8 @@ def assert_same_weights(first: Path, second: Path) -> None:
         "mlp-decoded-per-batch",  # two ranks decoding their batches in DataLoader workers, one holding every image
         "rnn",
         "gan",
+        "gpt-streamed",
+        "rnn-streamed",
         pytest.param("gpt", marks=pytest.mark.slow),
         pytest.param("ddpm", marks=pytest.mark.slow),
     ],
@@ -145,7 +166,7 @@ def test_two_processes_at_batch_b_train_as_one_at_batch_2b(family, data, tmp_pat
         assert one["eval_samples"] == two["eval_samples"] == 40
         assert two["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-4)
         assert two["eval_accuracy"] == one["eval_accuracy"]
-    if family in ("gpt", "rnn"):
+    if family in ("gpt", "gpt-streamed", "rnn", "rnn-streamed"):
         assert two["eval_tokens"] == one["eval_tokens"]
         assert two["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-4)
         assert two["train_tokens"] == one["train_tokens"]

@@ -314,3 +314,79 @@ def test_evaluation_of_a_large_validation_text_reads_an_even_sample_of_its_windo
     )
     assert sampled["eval_tokens"] == 2 * 31 < every["eval_tokens"]  # 2 windows of 32 tokens, 31 targets each
     assert sampled["eval_loss"] == pytest.approx(every["eval_loss"], rel=0.2)
+
+
+@pytest.fixture
+def streamed(tmp_path):
+    """A dataset of many rows (the verse's lines) in two training shards and a validation shard, streamed from its
+    folder, and a character tokenizer saved beside it (a stream gives no pass to build one from)."""
+    from datasets import Dataset
+
+    from hfnets import CharGptTokenizer
+
+    lines = (VERSE * 40).splitlines()
+    folder = tmp_path / "verses" / "data"
+    folder.mkdir(parents=True)
+    for index, part in enumerate((lines[:70], lines[70:])):
+        Dataset.from_dict({"text": part}).to_parquet(folder / f"train-0000{index}-of-00002.parquet")
+    Dataset.from_dict({"text": lines[:16]}).to_parquet(folder / "validation-00000-of-00001.parquet")
+    CharGptTokenizer.from_text(VERSE).save_pretrained(tmp_path / "tokenizer")
+    return tmp_path / "verses", tmp_path / "tokenizer"
+
+
+def streamed_args(streamed, output_dir, *extra) -> list[str]:
+    dataset, tokenizer = streamed
+    return [
+        *("--dataset_name", str(dataset), "--streaming", "--tokenizer_name", str(tokenizer)),
+        *("--output_dir", str(output_dir), "--config_overrides", TINY, "--per_device_train_batch_size", "4"),
+        *("--max_train_steps", "12", "--eval_steps", "6", "--max_eval_windows", "8", "--checkpointing_steps", "4"),
+        *("--report_to", "none", "--sample_length", "8"),
+        *extra,
+    ]
+
+
+def test_a_streamed_dataset_trains_in_order_and_resumes_where_it_stopped(streamed, tmp_path):
+    """--streaming: the rows are read as training goes, in their order across shards; an interrupted run resumes
+    from the position saved in its checkpoint (the rows read and the tokens not yet served), to the same weights."""
+    results = run_in_process("train_gpt.py", streamed_args(streamed, tmp_path / "reference"))
+    assert results["step"] == 12 and results["eval_tokens"] == 8 * 31  # 31 scored in each of the first 8 windows
+    state = torch.load(tmp_path / "reference" / "checkpoint-8" / "custom_checkpoint_0.pkl", weights_only=False)
+    assert state["windows_served"] == 8 * 4  # 8 steps of 4 windows, read in order
+    interrupt_in_process("train_gpt.py", streamed_args(streamed, tmp_path / "resumed"), 8)
+    run_in_process("train_gpt.py", streamed_args(streamed, tmp_path / "resumed", "--resume_from_checkpoint", "latest"))
+    assert_same_weights(tmp_path / "reference", tmp_path / "resumed")
+    # the stream read again from the start: consecutive windows of the rows joined by line ends, and after 8 steps'
+    # windows exactly the position checkpoint-8 saved
+    from hfnets import CharGptTokenizer
+    from hfnets.training.text_data import load_streamed_text
+
+    stream, _, tokenizer, _ = load_streamed_text(
+        str(streamed[0]), None, None, None, None, str(streamed[1]), CharGptConfig, lambda size: CharGptConfig(), 32, 8
+    )
+    assert isinstance(tokenizer, CharGptTokenizer)
+    windows = stream.take(8 * 4)
+    assert tokenizer.decode(windows[:3].flatten()) == "\n".join((VERSE * 40).splitlines())[: 3 * 32]
+    position = stream.state_dict()
+    assert (position["rows_read"], position["buffers"]) == (state["rows_read"], state["buffers"])
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "--streaming reads the text once, as it trains"),  # no tokenizer given
+    ],
+)
+def test_streaming_without_a_tokenizer_says_what_to_give(streamed, tmp_path, extra, message):
+    args = streamed_args(streamed, tmp_path / "out", *extra)
+    args.remove("--tokenizer_name")
+    args.remove(str(streamed[1]))
+    with pytest.raises(ValueError, match=message):
+        run_in_process("train_gpt.py", args)
+
+
+def test_streaming_is_for_datasets_in_consecutive_windows(train_gpt, text_files, tmp_path, capsys):
+    train, validation = text_files
+    for extra in (["--train_file", str(train)], ["--dataset_name", "x", "--sampling", "packed"]):
+        with pytest.raises(SystemExit) as error:
+            train_gpt.parse_args(["--streaming", "--output_dir", str(tmp_path), *extra])
+        assert error.value.code == 2 and "--streaming streams a dataset" in capsys.readouterr().err

@@ -230,3 +230,51 @@ def test_evaluation_of_a_large_validation_text_reads_the_first_windows_of_each_s
     every = train_rnn.main(tiny_args(train, validation, tmp_path / "all", *short))
     first = train_rnn.main(tiny_args(train, validation, tmp_path / "first", *short, "--max_eval_windows", "1"))
     assert first["eval_tokens"] == 4 * 16 < every["eval_tokens"]  # 4 streams, one window of 16 each
+
+
+def test_a_streamed_dataset_is_dealt_to_the_streams_and_resumes_where_it_stopped(tmp_path):
+    """--streaming: the rows go to the streams in turn (row i to stream i mod N), each step reads the next window of
+    every stream (its last target the next window's first input), and an interrupted run resumes, carried state and
+    position in the stream, to the uninterrupted weights."""
+    from datasets import Dataset
+
+    from hfnets import CharGptTokenizer
+    from hfnets.training.text_data import StreamedWindows
+    from hfnets.training.token_store import encoder
+
+    lines = (VERSE * 40).splitlines()
+    (tmp_path / "verses" / "data").mkdir(parents=True)
+    for split, rows in (("train", lines), ("validation", lines[:40])):
+        Dataset.from_dict({"text": rows}).to_parquet(tmp_path / "verses" / "data" / f"{split}-00000-of-00001.parquet")
+    tokenizer = CharGptTokenizer.from_text(VERSE)
+    tokenizer.save_pretrained(tmp_path / "tokenizer")
+
+    stream = StreamedWindows(
+        Dataset.from_dict({"text": lines}).to_iterable_dataset(), "text", encoder(tokenizer), 5, 3, 1
+    )
+    first, second = stream.draw(), stream.draw()
+    assert first.shape == (3, 6) and torch.equal(first[:, 5], second[:, 0])  # one token of overlap
+    assert [tokenizer.decode(row) for row in first[:, :5]] == [line[:5] for line in lines[:3]]
+
+    def args(output_dir, *extra):
+        return [
+            *(
+                "--dataset_name",
+                str(tmp_path / "verses"),
+                "--streaming",
+                "--tokenizer_name",
+                str(tmp_path / "tokenizer"),
+            ),
+            *("--output_dir", str(output_dir), "--config_overrides", TINY, "--per_device_train_batch_size", "4"),
+            *("--block_size", "16", "--eval_streams", "2", "--max_eval_windows", "4", "--max_train_steps", "12"),
+            *("--eval_steps", "6", "--checkpointing_steps", "4", "--report_to", "none", "--sample_length", "8"),
+            *extra,
+        ]
+
+    results = run_in_process("train_rnn.py", args(tmp_path / "reference"))
+    assert results["step"] == 12 and results["eval_tokens"] == 2 * 4 * 16
+    interrupt_in_process("train_rnn.py", args(tmp_path / "resumed"), 8)
+    run_in_process("train_rnn.py", args(tmp_path / "resumed", "--resume_from_checkpoint", "latest"))
+    expected = load_file(tmp_path / "reference" / "model.safetensors")
+    actual = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert all(torch.equal(expected[name], actual[name]) for name in expected)
