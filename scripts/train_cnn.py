@@ -22,6 +22,7 @@ It writes the model and its image processor with `save_pretrained` (loadable wit
 import argparse
 import dataclasses
 import functools
+import itertools
 import math
 import sys
 import time
@@ -31,6 +32,7 @@ import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
+from datasets import IterableDataset
 
 from hfnets import CnnConfig, CnnForImageClassification, CnnImageProcessor, hub
 from hfnets.training.accelerator import (
@@ -43,9 +45,12 @@ from hfnets.training.accelerator import (
 from hfnets.training.augment import RandomAffine
 from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import (
+    StreamedImageBatches,
     batch_dataloader,
     check_labels,
     decode_labels,
+    example_count,
+    first_images,
     image_datasets,
     keep_on_device,
     load_image_splits,
@@ -179,7 +184,7 @@ def default_conv_channels(image_size: int) -> list[int]:
 
 def infer_image_shape(dataset, image_column: str) -> tuple[int, tuple[int, int] | None]:
     """(channels, the common (width, height) or None), read from up to 200 training images without decoding all."""
-    images = dataset.select(range(min(200, len(dataset))))[image_column]
+    images = first_images(dataset, image_column, 200)
     color = any(image.mode not in ("L", "1", "I", "I;16", "F", "LA") for image in images)
     sizes = {image.size for image in images}
     return (3 if color else 1), (sizes.pop() if len(sizes) == 1 else None)
@@ -195,11 +200,17 @@ def to_squares(images: list, processor: CnnImageProcessor) -> torch.Tensor:
 
 def channel_statistics(dataset, image_column: str, decode, max_images: int = STATISTICS_IMAGES):
     """Per-channel mean and standard deviation on the [0, 1] scale, over up to `max_images` training images spread
-    evenly through the set (decoded 256 at a time, summed in float64)."""
-    indices = np.unique(np.linspace(0, len(dataset) - 1, min(len(dataset), max_images)).round().astype(int))
+    evenly through the set (a streamed one: its first images), decoded 256 at a time and summed in float64."""
+    if isinstance(dataset, IterableDataset):
+        rows = iter(dataset)
+        batches = iter(lambda: [row[image_column] for row in itertools.islice(rows, 256)], [])
+        batches = itertools.islice(batches, -(-max_images // 256))
+    else:
+        indices = np.unique(np.linspace(0, len(dataset) - 1, min(len(dataset), max_images)).round().astype(int))
+        batches = (dataset[indices[i : i + 256].tolist()][image_column] for i in range(0, len(indices), 256))
     sums = squares = count = 0
-    for start in range(0, len(indices), 256):
-        images = decode(dataset[indices[start : start + 256].tolist()][image_column]).double().div_(255)
+    for batch in batches:
+        images = decode(batch).double().div_(255)
         sums = sums + images.sum((0, 2, 3))
         squares = squares + images.square().sum((0, 2, 3))
         count += images[:, 0].numel()
@@ -287,11 +298,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         processor.image_std,
         image_shape=(config.num_channels, config.image_size, config.image_size),
         memory_budget=args.memory_budget,
+        label_column=splits.label_column,
     )
     workers = args.dataloader_num_workers
-    train_dataloader = batch_dataloader(
-        keep_on_device(train_dataset, accelerator.device), args.per_device_train_batch_size, True, args.seed, workers
-    )
+    if args.streaming:  # read in order, once; the position in the stream is part of every checkpoint
+        batches = args.max_train_steps * args.gradient_accumulation_steps
+        train_dataloader = StreamedImageBatches(train_dataset, args.per_device_train_batch_size, accelerator, batches)
+        accelerator.register_for_checkpointing(train_dataloader)
+    else:
+        train_dataloader = batch_dataloader(
+            keep_on_device(train_dataset, accelerator.device),
+            args.per_device_train_batch_size,
+            True,
+            args.seed,
+            workers,
+        )
     eval_dataloader = batch_dataloader(
         keep_on_device(eval_dataset, accelerator.device), args.per_device_eval_batch_size, False, args.seed, workers
     )
@@ -320,15 +341,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # Copied from scripts.train_mlp.main step 5
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
     # processes and the gradient accumulation steps, which resume_run adds).
-    batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": len(train_dataset)}
+    examples = example_count(train_dataset)
+    batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": examples}
     resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds): the weights are checked first
-        accelerator, args.resume_from_checkpoint, [model], batching, num_update_steps_per_epoch
+        accelerator,
+        args.resume_from_checkpoint,
+        [model],
+        batching,
+        None if args.streaming else num_update_steps_per_epoch,  # a stream resumes from its saved position
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info("***** Running training *****")
-    logger.info(f"  Examples = {len(train_dataset)}, evaluation examples = {len(eval_dataset)}")
+    logger.info(f"  Examples = {examples}, evaluation examples = {len(eval_dataset)}")
     logger.info(f"  Classes = {list(config.id2label.values())}, images {config.num_channels}x{config.image_size}^2")
     logger.info(f"  Epochs = {num_train_epochs}, optimizer steps = {max_train_steps}, batch = {total_batch_size}")
     progress_bar = training_progress_bar(accelerator, max_train_steps, completed_steps)

@@ -38,9 +38,12 @@ from hfnets.training.accelerator import (
 )
 from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import (
+    StreamedImageBatches,
     batch_dataloader,
     check_labels,
     decode_images,
+    example_count,
+    first_pixels,
     image_datasets,
     keep_on_device,
     load_image_splits,
@@ -156,15 +159,27 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     decode = functools.partial(pil_images_to_tensor, num_channels=NUM_CHANNELS, size=args.resolution)
     shape = (NUM_CHANNELS, args.resolution, args.resolution)
     [dataset] = image_datasets(
-        {"train": (train_raw, labels)}, image_column, decode, PIXEL_MEAN, PIXEL_STD, shape, args.memory_budget
+        {"train": (train_raw, labels)},
+        image_column,
+        decode,
+        PIXEL_MEAN,
+        PIXEL_STD,
+        shape,
+        args.memory_budget,
+        label_column=splits.label_column,
     )
-    dataloader = batch_dataloader(
-        keep_on_device(dataset, accelerator.device),
-        args.per_device_train_batch_size,
-        shuffle=True,
-        seed=args.seed,
-        num_workers=args.dataloader_num_workers,
-    )
+    if args.streaming:  # read in order, once; the position in the stream is part of every checkpoint
+        batches = args.max_train_steps * getattr(args, "gradient_accumulation_steps", 1)
+        dataloader = StreamedImageBatches(dataset, args.per_device_train_batch_size, accelerator, batches)
+        accelerator.register_for_checkpointing(dataloader)
+    else:
+        dataloader = batch_dataloader(
+            keep_on_device(dataset, accelerator.device),
+            args.per_device_train_batch_size,
+            shuffle=True,
+            seed=args.seed,
+            num_workers=args.dataloader_num_workers,
+        )
 
     # 2. The two networks and their optimizers (two time-scale update rule: the discriminator learns faster).
     shape = {"num_classes": num_classes, "image_size": args.resolution, "base_channels": args.base_channels}
@@ -192,9 +207,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 3. Resume: both networks, both optimizers, the EMA and the RNG states.
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
     # processes and the gradient accumulation steps, which resume_run adds).
-    batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": len(dataset)}
+    examples = example_count(dataset)
+    batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": examples}
     resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds): the weights are checked first
-        accelerator, args.resume_from_checkpoint, [generator, discriminator], batching, num_update_steps_per_epoch
+        accelerator,
+        args.resume_from_checkpoint,
+        [generator, discriminator],
+        batching,
+        None if args.streaming else num_update_steps_per_epoch,  # a stream resumes from its saved position
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -208,7 +228,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     samples_dir = Path(args.output_dir, "samples")
 
     logger.info("***** Running training *****")
-    logger.info(f"  Images = {len(dataset)}, classes = {num_classes}, steps = {max_train_steps}")
+    logger.info(f"  Images = {examples}, classes = {num_classes}, steps = {max_train_steps}")
     progress_bar = training_progress_bar(accelerator, max_train_steps, completed_steps)
 
     # 4. The training loop: one discriminator step and one generator step per batch.
@@ -326,7 +346,7 @@ def judge_samples(pipe, args, num_classes: int, train_dataset, eval_raw, image_c
     count = args.num_eval_samples
     eval_raw = eval_raw.select(range(min(count, len(eval_raw))))
     real_test = decode_images(eval_raw, image_column, 1, args.resolution).float() / 255
-    real_train = train_dataset.pixels(range(min(count, len(train_dataset)))).float() / 255
+    real_train = first_pixels(train_dataset, count).float() / 255
     return judge_pipeline(pipe, args.judge_model, count, num_classes, real_train, real_test, seed=args.seed)
 
 

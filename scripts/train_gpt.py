@@ -269,7 +269,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "windows": len(train_dataloader) if args.streaming else len(train_dataset),
     }
     resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds): the weights are checked first
-        accelerator, args.resume_from_checkpoint, [model], batching, num_update_steps_per_epoch
+        accelerator,
+        args.resume_from_checkpoint,
+        [model],
+        batching,
+        None if args.streaming else num_update_steps_per_epoch,  # a stream resumes from its saved position
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
@@ -290,7 +294,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for epoch in range(starting_epoch, num_train_epochs):
         model.train()
         train_dataloader.set_epoch(epoch)
-        if epoch == starting_epoch and resumed.batches_to_skip and not args.streaming:  # a stream resumes in place
+        if epoch == starting_epoch and resumed.batches_to_skip:
             active_dataloader = accelerator.skip_first_batches(train_dataloader, resumed.batches_to_skip)
         else:
             active_dataloader = train_dataloader

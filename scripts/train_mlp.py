@@ -41,9 +41,11 @@ from hfnets.training.accelerator import (
 from hfnets.training.augment import RandomAffine
 from hfnets.training.checkpointing import resume_run, save_pretrained_atomically
 from hfnets.training.data import (
+    StreamedImageBatches,
     batch_dataloader,
     check_labels,
     decode_labels,
+    example_count,
     image_datasets,
     keep_on_device,
     load_image_splits,
@@ -225,11 +227,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         processor.image_std,
         image_shape=(config.num_channels, config.image_size, config.image_size),
         memory_budget=args.memory_budget,
+        label_column=splits.label_column,
     )
     workers = args.dataloader_num_workers
-    train_dataloader = batch_dataloader(
-        keep_on_device(train_dataset, accelerator.device), args.per_device_train_batch_size, True, args.seed, workers
-    )
+    if args.streaming:  # read in order, once; the position in the stream is part of every checkpoint
+        batches = args.max_train_steps * args.gradient_accumulation_steps
+        train_dataloader = StreamedImageBatches(train_dataset, args.per_device_train_batch_size, accelerator, batches)
+        accelerator.register_for_checkpointing(train_dataloader)
+    else:
+        train_dataloader = batch_dataloader(
+            keep_on_device(train_dataset, accelerator.device),
+            args.per_device_train_batch_size,
+            True,
+            args.seed,
+            workers,
+        )
     eval_dataloader = batch_dataloader(
         keep_on_device(eval_dataset, accelerator.device), args.per_device_eval_batch_size, False, args.seed, workers
     )
@@ -256,15 +268,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # 5. Resume: restore model, optimizer, schedule and RNG states, then skip the batches already seen this epoch.
     # What a checkpoint must match to be resumed: the model's configuration and how the data is batched (with the
     # processes and the gradient accumulation steps, which resume_run adds).
-    batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": len(train_dataset)}
+    examples = example_count(train_dataset)
+    batching = {"per_device_train_batch_size": args.per_device_train_batch_size, "train_samples": examples}
     resumed, checkpoint = resume_run(  # checkpoint(step, train_runtime=seconds): the weights are checked first
-        accelerator, args.resume_from_checkpoint, [model], batching, num_update_steps_per_epoch
+        accelerator,
+        args.resume_from_checkpoint,
+        [model],
+        batching,
+        None if args.streaming else num_update_steps_per_epoch,  # a stream resumes from its saved position
     )
     completed_steps, starting_epoch = resumed.completed_steps, resumed.starting_epoch
 
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info("***** Running training *****")
-    logger.info(f"  Examples = {len(train_dataset)}, evaluation examples = {len(eval_dataset)}")
+    logger.info(f"  Examples = {examples}, evaluation examples = {len(eval_dataset)}")
     logger.info(f"  Classes = {list(config.id2label.values())}, images {config.num_channels}x{config.image_size}^2")
     logger.info(f"  Epochs = {num_train_epochs}, optimizer steps = {max_train_steps}, batch = {total_batch_size}")
     progress_bar = training_progress_bar(accelerator, max_train_steps, completed_steps)

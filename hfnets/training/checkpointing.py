@@ -170,7 +170,7 @@ def resume_run(
     resume_from_checkpoint: str | None,
     models: list,
     batching: dict,
-    num_update_steps_per_epoch: int,
+    num_update_steps_per_epoch: int | None,
 ) -> tuple[ResumePoint, Callable[..., Path]]:
     """The resume step every training script shares, called after `accelerator.prepare`.
 
@@ -181,6 +181,8 @@ def resume_run(
     function: `checkpoint(step, train_runtime=seconds)` saves the model, optimizer, schedule, RNG and data position
     (with the configuration and the batching, so that a later resume is checked the same way) under the project
     folder, keeping the project configuration's `total_limit`, after checking that the weights of `models` are finite.
+    `num_update_steps_per_epoch` None is a streamed dataset: one pass, which resumes from the position it saves with
+    the checkpoint (`register_for_checkpointing`), so no epoch to start in and no batches to skip.
     """
     output_dir = accelerator.project_dir
     if output_dir is None:
@@ -201,8 +203,9 @@ def resume_run(
         point.completed_steps = load_checkpoint(accelerator, checkpoint, model_config, batching)
         state = json.loads((checkpoint / TRAINING_STATE_FILE).read_text())
         point.train_runtime = float(state.get("train_runtime") or 0.0)
-    point.starting_epoch, steps_into_epoch = divmod(point.completed_steps, num_update_steps_per_epoch)
-    point.batches_to_skip = steps_into_epoch * gradient_accumulation_steps
+    if num_update_steps_per_epoch is not None:  # None: a stream, which resumes from its own saved position
+        point.starting_epoch, steps_into_epoch = divmod(point.completed_steps, num_update_steps_per_epoch)
+        point.batches_to_skip = steps_into_epoch * gradient_accumulation_steps
     save = functools.partial(
         save_checkpoint,
         accelerator,

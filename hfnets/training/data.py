@@ -6,6 +6,8 @@ loop. Larger sets stay in their memory-mapped Arrow files and each batch is deco
 workers (`ImageBatchDataset`); both serve the same batches.
 """
 
+import copy
+import itertools
 import logging
 import math
 import os
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
+from datasets import ClassLabel, Dataset, DatasetDict, IterableDataset, load_dataset
 from datasets import Image as ImageFeature
 from datasets.exceptions import DatasetNotFoundError
 from torch.utils.data import DataLoader
@@ -27,6 +29,8 @@ logger = logging.getLogger(__name__)
 EVAL_SPLIT_CANDIDATES = ("test", "validation", "valid", "val")
 # ImageTensorDataset normalizes the whole set up front when its float copy takes at most this.
 NORMALIZED_BYTES = 2**30
+# A streamed dataset's evaluation examples read into memory, where --max_eval_samples names no number.
+STREAMED_EVAL_EXAMPLES = 10_000
 IMAGE_COLUMN_CANDIDATES = ("image", "img", "pixel_values")
 LABEL_COLUMN_CANDIDATES = ("label", "labels", "class", "target")
 
@@ -213,8 +217,8 @@ def _resize_batch(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def check_labels(labels: torch.Tensor, num_labels: int, split: str) -> None:
-    """Raise a clear error when labels fall outside `[0, num_labels)`."""
-    if len(labels) == 0:
+    """Raise a clear error when labels fall outside `[0, num_labels)` (None: labels read as training goes)."""
+    if labels is None or len(labels) == 0:
         return
     low, high = int(labels.min()), int(labels.max())
     if low < 0 or high >= num_labels:
@@ -250,10 +254,26 @@ def load_image_splits(
     labelled: bool = True,
     train_dir: str | None = None,
     validation_dir: str | None = None,
+    streaming: bool = False,
 ) -> ImageSplits:
     """The head every image script shares: load the dataset (the main process first, so that the others read its
     cache) or the image folders `train_dir`/`validation_dir`, split it, cut the quick-run limits, find the columns and
-    decode the training labels."""
+    decode the training labels. With `streaming`, see `streamed_image_splits`."""
+    if streaming:
+        if train_dir is not None:
+            raise ValueError(
+                "--streaming streams a dataset (--dataset_name); an image folder is read from disk as is."
+            )
+        return streamed_image_splits(
+            dataset_name,
+            dataset_config_name,
+            eval_split,
+            max_train_samples,
+            max_eval_samples,
+            image_column,
+            label_column,
+            labelled,
+        )
     with accelerator.main_process_first():
         if train_dir is not None:
             raw_datasets = load_image_folders(train_dir, validation_dir)
@@ -270,6 +290,144 @@ def load_image_splits(
     label_column = find_label_column(train, label_column)
     labels = decode_labels(train, label_column)
     return ImageSplits(train, evaluation, image_column, label_column, labels, label_names(train, label_column, labels))
+
+
+def streamed_image_splits(
+    dataset_name: str,
+    dataset_config_name: str | None,
+    eval_split: str | None,
+    max_train_samples: int | None,
+    max_eval_samples: int | None,
+    image_column: str | None,
+    label_column: str | None,
+    labelled: bool,
+) -> ImageSplits:
+    """`--streaming`: the training split as a `datasets.IterableDataset` read as training goes (nothing downloaded
+    ahead), and the evaluation split's first `max_eval_samples` (default 10,000) examples read into memory (without
+    an evaluation split: the training stream's first ones, which training then skips). The class names come from the
+    label column's `ClassLabel`; the training labels are read with their images (`train_labels` is None)."""
+    from datasets import load_dataset
+
+    try:
+        raw = load_dataset(dataset_name, dataset_config_name, streaming=True)
+    except (FileNotFoundError, DatasetNotFoundError, ConnectionError) as error:
+        raise ValueError(f"Could not stream the dataset {dataset_name!r}: {error}") from error
+    if "train" not in raw:
+        raise ValueError(f"The dataset has no 'train' split; its splits are {list(raw)}.")
+    if eval_split is not None and eval_split not in raw:
+        raise ValueError(f"The dataset has no split {eval_split!r}; its splits are {list(raw)}.")
+    eval_split = eval_split or next((s for s in EVAL_SPLIT_CANDIDATES if s in raw), None)
+    train = raw["train"]
+    image_column = find_image_column(train, image_column)
+    count = max_eval_samples or STREAMED_EVAL_EXAMPLES
+    evaluation = stream_head(raw[eval_split] if eval_split else train, image_column, count)
+    if eval_split is None:
+        logger.info(f"No evaluation split: the first {len(evaluation):,} training examples are held out for it.")
+        train = train.skip(len(evaluation))
+    if max_train_samples is not None:
+        train = train.take(max_train_samples)
+    if not labelled:
+        return ImageSplits(train, evaluation, image_column, None, None, [])
+    label_column = find_label_column(evaluation, label_column)
+    feature = evaluation.features[label_column]
+    if not isinstance(feature, ClassLabel):
+        raise ValueError(
+            f"--streaming reads the labels as training goes, so their classes must be named by the dataset: the "
+            f"column {label_column!r} is {feature}, not a ClassLabel. Train without --streaming."
+        )
+    return ImageSplits(train, evaluation, image_column, label_column, None, list(feature.names))
+
+
+def stream_head(stream, image_column: str, count: int) -> Dataset:
+    """The first `count` examples of a streamed split as an in-memory `Dataset` (the images kept encoded)."""
+    undecoded = stream.cast_column(image_column, ImageFeature(decode=False))
+    rows = list(itertools.islice(undecoded, count))
+    if not rows:
+        raise ValueError("The dataset split is empty: there are no images to train or evaluate on.")
+    return Dataset.from_list(rows, features=stream.features)
+
+
+def first_images(dataset, image_column: str, count: int) -> list:
+    """The first `count` images (PIL) of a dataset, streamed or not."""
+    if isinstance(dataset, IterableDataset):
+        return [row[image_column] for row in itertools.islice(dataset, count)]
+    return dataset.select(range(min(count, len(dataset))))[image_column]
+
+
+class StreamedImages:
+    """The images (and labels) of a streamed split, as `image_datasets` serves a split read with `--streaming`: read
+    in order, in batches, by `StreamedImageBatches`; `decode` and the normalization are the in-memory path's."""
+
+    def __init__(self, rows, image_column: str, label_column: str | None, decode, mean, std):
+        self.rows = rows
+        self.first_rows = copy.deepcopy(rows)  # the stream from its start, whatever position training loads
+        self.image_column, self.label_column = image_column, label_column
+        self.decode = decode
+        self.normalize = Normalize(mean, std)
+
+    def batch(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        images = self.normalize(self.decode([row[self.image_column] for row in rows]))
+        if self.label_column is None:
+            return {"pixel_values": images, "labels": torch.zeros(len(rows), dtype=torch.long)}
+        return {"pixel_values": images, "labels": torch.tensor([row[self.label_column] for row in rows])}
+
+    def pixels(self, indices) -> torch.Tensor:
+        """The uint8 images at `indices` counted from the stream's start (those it has)."""
+        wanted = list(indices)
+        rows = list(itertools.islice(self.first_rows, max(wanted) + 1))
+        return self.decode([rows[index][self.image_column] for index in wanted if index < len(rows)])
+
+
+def example_count(dataset) -> int | str:
+    """How many examples a training dataset holds, or "streamed" where that is not known ahead."""
+    return "streamed" if isinstance(dataset, StreamedImages) else len(dataset)
+
+
+def first_pixels(dataset, count: int) -> torch.Tensor:
+    """The uint8 images of a training dataset's first `count` examples (all of them where it has fewer)."""
+    if isinstance(dataset, StreamedImages):
+        return dataset.pixels(range(count))
+    return dataset.pixels(range(min(count, len(dataset))))
+
+
+class StreamedImageBatches:
+    """This process's batches of a `StreamedImages`, iterated in the training loop as a dataloader is (accelerate's
+    `prepare` passes it through untouched): every process reads the stream and decodes its own rows of each global
+    batch of `batch_size x num_processes` examples, so N processes at batch B train as one at N x B. Register it with
+    `accelerator.register_for_checkpointing`: a checkpoint holds the position in the stream (`datasets`'
+    `IterableDataset.state_dict`), and a resumed run reads on from there. `len` is the batches it serves at most."""
+
+    def __init__(self, images: StreamedImages, batch_size: int, accelerator, max_batches: int):
+        self.images = images
+        self.batch_size = batch_size
+        self.accelerator = accelerator
+        self.max_batches = max_batches
+        self._iterator = None
+
+    def __len__(self) -> int:
+        return self.max_batches
+
+    def set_epoch(self, epoch: int) -> None:
+        """One pass over the stream: there are no epochs to reshuffle."""
+
+    def __iter__(self):
+        rank, size = self.accelerator.process_index, self.batch_size
+        if self._iterator is None:
+            self._iterator = iter(self.images.rows)
+        for _ in range(self.max_batches):
+            rows = list(itertools.islice(self._iterator, size * self.accelerator.num_processes))
+            if len(rows) < size * self.accelerator.num_processes:
+                logger.warning("The streamed dataset ended: training stops here.")
+                return
+            batch = self.images.batch(rows[rank * size : (rank + 1) * size])
+            yield {key: value.to(self.accelerator.device) for key, value in batch.items()}
+
+    def state_dict(self) -> dict:
+        return {"rows": self.images.rows.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.images.rows.load_state_dict(state["rows"])
+        self._iterator = None
 
 
 class ImageTensorDataset(torch.utils.data.Dataset):
@@ -453,26 +611,39 @@ def image_datasets(
     std,
     image_shape: tuple[int, int, int],
     memory_budget: float | None,
-) -> list["ImageTensorDataset | ImageBatchDataset"]:
+    label_column: str | None = None,
+) -> list["ImageTensorDataset | ImageBatchDataset | StreamedImages"]:
     """Each split's (images, labels) as a dataset serving normalized batches of the images as `decode` makes them
     (`image_shape`): when all of them fit `memory_budget` (see `images_fit`), decoded now into `ImageTensorDataset`s,
-    else `ImageBatchDataset`s that decode each batch as it is read. Either way the batches are the same."""
+    else `ImageBatchDataset`s that decode each batch as it is read. Either way the batches are the same. A streamed
+    split (`--streaming`: its labels None, read from `label_column` as it goes) becomes `StreamedImages`, and the
+    others, read into memory already, `ImageTensorDataset`s."""
+    if any(isinstance(images, IterableDataset) for images, _ in splits.values()):  # --streaming
+        return [
+            StreamedImages(images, image_column, label_column, decode, mean, std)
+            if isinstance(images, IterableDataset)
+            else decoded_dataset(split, images, labels, image_column, decode, mean, std)
+            for split, (images, labels) in splits.items()
+        ]
     in_memory = images_fit(sum(len(images) for images, _ in splits.values()), image_shape, memory_budget)
     if not in_memory:
-        return [
-            ImageBatchDataset(images, image_column, labels, decode, mean, std) for images, labels in splits.values()
-        ]
-    datasets = []
-    for split, (images, labels) in splits.items():
-        if len(images) == 0:
-            raise ValueError(f"The {split} split is empty: there are no images.")
-        column, decoded = images.select_columns([image_column]), []
-        with tqdm(total=len(column), desc=f"decoding {split}", leave=False) as progress:
-            for batch in column.iter(batch_size=256):  # 256 pictures in memory at a time
-                decoded.append(decode(batch[image_column]))
-                progress.update(len(decoded[-1]))
-        datasets.append(ImageTensorDataset(torch.cat(decoded), labels, mean, std))
-    return datasets
+        return [ImageBatchDataset(data, image_column, labels, decode, mean, std) for data, labels in splits.values()]
+    return [
+        decoded_dataset(split, images, labels, image_column, decode, mean, std)
+        for split, (images, labels) in splits.items()
+    ]
+
+
+def decoded_dataset(split: str, images: Dataset, labels, image_column: str, decode, mean, std) -> ImageTensorDataset:
+    """A split's images decoded now, 256 at a time, into an `ImageTensorDataset`."""
+    if len(images) == 0:
+        raise ValueError(f"The {split} split is empty: there are no images.")
+    column, decoded = images.select_columns([image_column]), []
+    with tqdm(total=len(column), desc=f"decoding {split}", leave=False) as progress:
+        for batch in column.iter(batch_size=256):  # 256 pictures in memory at a time
+            decoded.append(decode(batch[image_column]))
+            progress.update(len(decoded[-1]))
+    return ImageTensorDataset(torch.cat(decoded), labels, mean, std)
 
 
 def batch_index(indices: list[int], device: torch.device) -> torch.Tensor:

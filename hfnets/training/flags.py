@@ -169,6 +169,8 @@ def add_training_args(
 
 def validate_training_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Reject impossible combinations with argparse's usage message, before anything is loaded."""
+    if hasattr(args, "image_column") and args.streaming and args.max_train_steps is None:  # the image scripts'
+        parser.error("--streaming reads the images once, as training goes: give the run's length, --max_train_steps.")
     for name in (
         "num_train_epochs",
         "per_device_train_batch_size",
@@ -234,6 +236,12 @@ def add_image_args(parser: argparse.ArgumentParser, *, folders: bool = False):
         "quarter of the memory this process may use: the container's limit where one is set, else the machine's).",
     )
     images.add_argument(
+        "--streaming",
+        action="store_true",
+        help="Stream the dataset as training reads it, for datasets too large to download: nothing is stored, the "
+        "examples are read in their order once (needs --max_train_steps), and checkpoints save the position.",
+    )
+    images.add_argument(
         "--dataloader_num_workers",
         type=int,
         default=None,
@@ -270,6 +278,7 @@ IMAGE_DATA_FLAGS = (
     "label_column",
     "train_dir",
     "validation_dir",
+    "streaming",
 )
 TEXT_DATA_FLAGS = (
     "dataset_name",

@@ -135,6 +135,7 @@ def assert_same_weights(first: Path, second: Path) -> None:
     [
         "mlp",
         "mlp-decoded-per-batch",  # two ranks decoding their batches in DataLoader workers, one holding every image
+        "mlp-streamed",
         "rnn",
         "gan",
         "gpt-streamed",
@@ -144,15 +145,20 @@ def assert_same_weights(first: Path, second: Path) -> None:
     ],
 )
 def test_two_processes_at_batch_b_train_as_one_at_batch_2b(family, data, tmp_path):
-    per_batch = ["--memory_budget", "0"] if family == "mlp-decoded-per-batch" else []
+    per_batch = {
+        "mlp-decoded-per-batch": ["--memory_budget", "0"],
+        "mlp-streamed": ["--streaming", "--max_train_steps", "4"],  # each rank reads the stream, keeps its rows
+    }.get(family, [])
     family = family.removesuffix("-decoded-per-batch")
+    streamed_images = family == "mlp-streamed"
+    family = "mlp" if streamed_images else family
     script, two_flags, weights = family_args(family, data, tmp_path / "two", BATCH)
     two = launch(script, [*two_flags, *per_batch], num_processes=2)
     assert two["world_size"] == 2
     assert two["replicas_in_sync"] is True  # DDP kept the ranks' weights bit-identical
 
     _, one_flags, _ = family_args(family, data, tmp_path / "one", 2 * BATCH)
-    one = launch(script, one_flags, num_processes=1)
+    one = launch(script, [*one_flags, *(per_batch if streamed_images else [])], num_processes=1)
     assert one["world_size"] == 1
     assert two["step"] == one["step"]  # the data is split between the ranks, not repeated
 

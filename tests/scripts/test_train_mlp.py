@@ -250,3 +250,38 @@ def test_bad_flags_are_usage_errors(train_mlp, tmp_path, capsys, flags, message)
 def test_script_runs_as_a_plain_python_program_with_help():
     result = run_script(["scripts/train_mlp.py", "--help"])
     assert result.returncode == 0 and "--resume_from_checkpoint" in result.stdout
+
+
+def test_a_streamed_dataset_trains_in_order_and_resumes_where_it_stopped(tmp_path):
+    """--streaming: the training examples are read in their order as training goes, the evaluation split's first
+    --max_eval_samples in memory; a checkpoint holds the position in the stream, and an interrupted run resumes
+    from it to the uninterrupted weights."""
+    from tests.conftest import run_in_process
+    from tests.helpers.datasets import make_image_dataset
+    from tests.helpers.interrupt import interrupt_in_process
+
+    digits = make_image_dataset(tmp_path / "digits", num_rows=120, num_classes=10)
+
+    def args(output_dir, *extra):
+        return [
+            *("--dataset_name", str(digits), "--streaming", "--max_train_steps", "9", "--max_eval_samples", "30"),
+            *("--per_device_train_batch_size", "8", "--checkpointing_steps", "3", "--dropout", "0.2"),
+            *("--output_dir", str(output_dir), "--report_to", "none", "--mixed_precision", "no"),
+            *extra,
+        ]
+
+    results = run_in_process("train_mlp.py", args(tmp_path / "reference"))
+    assert results["step"] == 9 and results["eval_samples"] == 30
+    state = torch.load(tmp_path / "reference" / "checkpoint-6" / "custom_checkpoint_0.pkl", weights_only=False)
+    assert "rows" in state  # datasets' own position in the stream
+    interrupt_in_process("train_mlp.py", args(tmp_path / "resumed"), 6)
+    run_in_process("train_mlp.py", args(tmp_path / "resumed", "--resume_from_checkpoint", "latest"))
+    expected = load_file(tmp_path / "reference" / "model.safetensors")
+    actual = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert all(torch.equal(expected[name], actual[name]) for name in expected)
+
+
+def test_streaming_needs_the_runs_length(train_mlp, tmp_path, capsys):
+    with pytest.raises(SystemExit) as error:
+        train_mlp.parse_args(["--dataset_name", "x", "--streaming", "--output_dir", str(tmp_path)])
+    assert error.value.code == 2 and "give the run's length, --max_train_steps" in capsys.readouterr().err

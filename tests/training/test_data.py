@@ -261,3 +261,33 @@ def test_memory_budget_flag_refuses_what_is_not_a_size(text):
 
     with pytest.raises(argparse.ArgumentTypeError, match="memory budget|not a size"):
         memory_size(text)
+
+
+def test_a_stream_is_served_in_order_each_process_its_rows_of_each_global_batch(tmp_path):
+    """StreamedImageBatches: batches of the rows in their order; with 2 processes each takes its half of every global
+    batch, so the two together read what one process at twice the batch does; the position resumes exactly."""
+    import functools
+    from types import SimpleNamespace
+
+    from hfnets.training.data import StreamedImageBatches, StreamedImages, pil_images_to_tensor
+
+    train = load_dataset_dict(str(make_image_dataset(tmp_path / "set", num_rows=40, num_classes=10)))["train"]
+    labels = decode_labels(train, "label").tolist()
+    decode = functools.partial(pil_images_to_tensor, num_channels=1, size=28)
+
+    def batches(batch_size, rank=0, processes=1, max_batches=10):
+        process = SimpleNamespace(process_index=rank, num_processes=processes, device=torch.device("cpu"))
+        images = StreamedImages(train.to_iterable_dataset(), "image", "label", decode, 0.5, 0.5)
+        return StreamedImageBatches(images, batch_size, process, max_batches)
+
+    one = [batch["labels"].tolist() for batch in batches(8)]
+    assert sum(one, []) == labels  # in order; 5 batches of 8, then the stream ends
+    ranks = [[batch["labels"].tolist() for batch in batches(4, rank, 2)] for rank in (0, 1)]
+    assert [first + second for first, second in zip(*ranks, strict=True)] == one
+    stream = batches(8, max_batches=2)
+    served = list(stream)
+    state = stream.state_dict()
+    resumed = batches(8)
+    resumed.load_state_dict(state)
+    assert [batch["labels"].tolist() for batch in resumed] == one[2:]
+    torch.testing.assert_close(served[0]["pixel_values"], (decode(train[:8]["image"]).float() / 255 - 0.5) / 0.5)
