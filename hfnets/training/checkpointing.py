@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from safetensors import SafetensorError
@@ -279,6 +280,31 @@ def is_model_entry(path: Path) -> bool:
     return path.name in MODEL_FILE_NAMES or path.suffix in MODEL_FILE_SUFFIXES
 
 
+def savable(model, state_dict: dict | None):
+    """(what `save_pretrained` is called on, its keyword arguments). PyTorch FSDP2's `fully_shard` turns a model's
+    class into a subclass of it defined in torch (`FSDP<Name>`): saved as it is, a folder would carry torch's FSDP
+    modules as the model's code (and fail to load). A sharded model is saved as an instance of its own class made on
+    the meta device and given the gathered `state_dict`'s tensors (assigned, not copied), its tied weights tied."""
+    extra = {} if state_dict is None else {"state_dict": state_dict}
+    try:
+        from torch.distributed.fsdp import FSDPModule
+    except ImportError:  # a torch without FSDP2
+        return model, extra
+    if not isinstance(model, FSDPModule) or state_dict is None:
+        return model, extra
+    own_class = next(cls for cls in type(model).__mro__ if not issubclass(cls, FSDPModule))
+    with torch.device("meta"):
+        plain = own_class(model.config)
+    plain.load_state_dict(state_dict, assign=True, strict=False)  # a tied weight may be given once
+    plain.tie_weights()
+    missing = [name for name, tensor in plain.state_dict().items() if tensor.is_meta]
+    if missing:
+        raise ValueError(f"The gathered weights lack {missing[:5]}: the sharded model cannot be saved whole.")
+    if getattr(model, "generation_config", None) is not None:
+        plain.generation_config = model.generation_config
+    return plain, {}
+
+
 def save_pretrained_atomically(
     output_dir: str | Path, *components, state_dict: dict | None = None, files: dict | None = None
 ) -> None:
@@ -302,7 +328,7 @@ def save_pretrained_atomically(
     staging = Path(tempfile.mkdtemp(dir=output_dir.parent, prefix=f".{output_dir.name}.save-"))
     try:
         for index, component in enumerate(components):
-            extra = {"state_dict": state_dict} if index == 0 and state_dict is not None else {}
+            component, extra = savable(component, state_dict) if index == 0 else (component, {})
             component.save_pretrained(staging, **extra)
         for name, content in (files or {}).items():
             if content is not None:

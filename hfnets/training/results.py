@@ -75,7 +75,8 @@ def check_finite_weights(accelerator: Accelerator, models: list[torch.nn.Module]
     """Stop a run whose weights hold NaN or infinite values (training diverged) before anything is saved: a
     ValueError on every process alike (each checks its own weights; the verdict is summed across them)."""
     finite = [
-        torch.isfinite(parameter.detach()).all()
+        # a sharded weight (FSDP2's DTensor) is checked through its own shard: each process checks what it holds
+        torch.isfinite(local_part(parameter.detach())).all()
         for model in models
         for parameter in unwrap(accelerator, model).parameters()
     ]
@@ -87,6 +88,11 @@ def check_finite_weights(accelerator: Accelerator, models: list[torch.nn.Module]
             "Lower --learning_rate (or use --mixed_precision no), and start over or resume from a checkpoint taken "
             "before it diverged."
         )
+
+
+def local_part(tensor: torch.Tensor) -> torch.Tensor:
+    """This process's shard of a sharded tensor (a DTensor, as FSDP2 holds weights), else the tensor itself."""
+    return tensor.to_local() if hasattr(tensor, "to_local") else tensor
 
 
 def replicas_in_sync(model: torch.nn.Module, accelerator: Accelerator) -> bool | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
+from accelerate import Accelerator
 from torch.distributed.checkpoint.state_dict import (
     StateDictOptions,
     get_model_state_dict,
@@ -25,6 +26,8 @@ from torch.distributed.checkpoint.state_dict import (
 from torch.distributed.fsdp import fully_shard
 
 from hfnets import CharGptConfig, CharGptForCausalLM
+from hfnets.training.checkpointing import save_pretrained_atomically
+from hfnets.training.results import check_finite_weights
 
 GLOBAL_BATCH, BLOCK, VOCAB = 8, 16, 17
 
@@ -81,15 +84,15 @@ def main() -> None:
             dist.destroy_process_group()
             return
 
+    # the scripts' check before every save, on sharded weights: each process checks its own shard
+    check_finite_weights(Accelerator(cpu=True), [model], args.steps)
     held = sum(p.to_local().numel() for p in model.parameters())
     total = sum(p.numel() for p in model.parameters())
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / f"rank{rank}.json").write_text(json.dumps({"held": held, "total": total, "world": world}))
     full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-    if rank == 0:  # the gathered weights as an ordinary model folder
-        plain = CharGptForCausalLM(model.config)
-        plain.load_state_dict(full)
-        plain.save_pretrained(output_dir / "model")
+    if rank == 0:  # the gathered weights as an ordinary model folder, saved as the scripts save (the sharded model)
+        save_pretrained_atomically(output_dir / "model", model, state_dict=full)
     dist.barrier()
     dist.destroy_process_group()
 

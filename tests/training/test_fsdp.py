@@ -63,6 +63,9 @@ def test_a_sharded_checkpoint_resumes_exactly(runs):
 
 
 def test_the_gathered_weights_save_a_folder_transformers_loads(runs):
+    # saved from the sharded model as the scripts save: its own code files, not torch's FSDP modules
+    code = sorted(path.name for path in (runs / "two" / "model").glob("*.py"))
+    assert code == ["configuration_gpt.py", "modeling_gpt.py"], code
     model = AutoModelForCausalLM.from_pretrained(runs / "two" / "model", trust_remote_code=True)
     saved = weights(runs / "two")
     for name, tensor in model.state_dict().items():
