@@ -92,15 +92,23 @@ def _image_files(folder: str, flag: str) -> list[str]:
     return files
 
 
+def evaluation_split(
+    splits, eval_split: str | None, candidates: tuple[str, ...] = EVAL_SPLIT_CANDIDATES
+) -> str | None:
+    """The evaluation split of a dataset's `splits` (a DatasetDict, streamed or not): the one named, else the first
+    of `candidates` it has, else None; a dataset without "train", or without the named split, is a ValueError."""
+    if "train" not in splits:
+        raise ValueError(f"The dataset has no 'train' split; its splits are {list(splits)}.")
+    if eval_split is not None and eval_split not in splits:
+        raise ValueError(f"The dataset has no split {eval_split!r}; its splits are {list(splits)}.")
+    return eval_split or next((name for name in candidates if name in splits), None)
+
+
 def split_train_eval(
     dataset: DatasetDict, eval_split: str | None = None, eval_fraction: float = 0.1, seed: int = 0
 ) -> tuple[Dataset, Dataset]:
     """Return (train, eval): the named or first-found evaluation split, else a seeded slice of train."""
-    if "train" not in dataset:
-        raise ValueError(f"The dataset has no 'train' split; its splits are {list(dataset)}.")
-    if eval_split is not None and eval_split not in dataset:
-        raise ValueError(f"The dataset has no split {eval_split!r}; its splits are {list(dataset)}.")
-    eval_split = eval_split or next((s for s in EVAL_SPLIT_CANDIDATES if s in dataset), None)
+    eval_split = evaluation_split(dataset, eval_split)
     if eval_split is not None:
         return dataset["train"], dataset[eval_split]
     logger.info(f"No evaluation split found; holding out {eval_fraction:.0%} of 'train' for evaluation.")
@@ -312,11 +320,7 @@ def streamed_image_splits(
         raw = load_dataset(dataset_name, dataset_config_name, streaming=True)
     except (FileNotFoundError, DatasetNotFoundError, ConnectionError) as error:
         raise ValueError(f"Could not stream the dataset {dataset_name!r}: {error}") from error
-    if "train" not in raw:
-        raise ValueError(f"The dataset has no 'train' split; its splits are {list(raw)}.")
-    if eval_split is not None and eval_split not in raw:
-        raise ValueError(f"The dataset has no split {eval_split!r}; its splits are {list(raw)}.")
-    eval_split = eval_split or next((s for s in EVAL_SPLIT_CANDIDATES if s in raw), None)
+    eval_split = evaluation_split(raw, eval_split)
     train = raw["train"]
     image_column = find_image_column(train, image_column)
     count = max_eval_samples or STREAMED_EVAL_EXAMPLES

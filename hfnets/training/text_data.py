@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from .data import batch_index, load_dataset_dict
+from .data import batch_index, evaluation_split, load_dataset_dict
 from .token_store import TextSource, characters, dataset_source, encoder, file_source, token_store
 
 logger = logging.getLogger(__name__)
@@ -41,11 +41,7 @@ def text_sources(
                 raise ValueError(f"{name} {path}: no such file.")
         return file_source(train_file), file_source(validation_file) if validation_file else None
     raw = load_dataset_dict(dataset_name, dataset_config_name)
-    if "train" not in raw:
-        raise ValueError(f"The dataset has no 'train' split; its splits are {list(raw)}.")
-    if eval_split is not None and eval_split not in raw:
-        raise ValueError(f"The dataset has no split {eval_split!r}; its splits are {list(raw)}.")
-    eval_split = eval_split or next((s for s in TEXT_EVAL_SPLITS if s in raw), None)
+    eval_split = evaluation_split(raw, eval_split, TEXT_EVAL_SPLITS)
     column = find_text_column(raw["train"], text_column)
     evaluation = dataset_source(raw[eval_split], column) if eval_split is not None else None
     return dataset_source(raw["train"], column), evaluation
@@ -227,11 +223,7 @@ def load_streamed_text(
         raw = load_dataset(dataset_name, dataset_config_name, streaming=True)
     except (FileNotFoundError, ConnectionError) as error:
         raise ValueError(f"Could not stream the dataset {dataset_name!r}: {error}") from error
-    if "train" not in raw:
-        raise ValueError(f"The dataset has no 'train' split; its splits are {list(raw)}.")
-    if eval_split is not None and eval_split not in raw:
-        raise ValueError(f"The dataset has no split {eval_split!r}; its splits are {list(raw)}.")
-    eval_split = eval_split or next((s for s in TEXT_EVAL_SPLITS if s in raw), None)
+    eval_split = evaluation_split(raw, eval_split, TEXT_EVAL_SPLITS)
     column = find_text_column(raw["train"], text_column)
     encode = encoder(tokenizer)
     held_out = eval_split is None  # the training stream's first windows are the evaluation's
