@@ -399,13 +399,15 @@ class StreamedImageBatches:
     `prepare` passes it through untouched): every process reads the stream and decodes its own rows of each global
     batch of `batch_size x num_processes` examples, so N processes at batch B train as one at N x B. Register it with
     `accelerator.register_for_checkpointing`: a checkpoint holds the position in the stream (`datasets`'
-    `IterableDataset.state_dict`), and a resumed run reads on from there. `len` is the batches it serves at most."""
+    `IterableDataset.state_dict`, and the batches served), and a resumed run reads on from there. `len` is the
+    batches it serves in all, those before a resume included."""
 
     def __init__(self, images: StreamedImages, batch_size: int, accelerator, max_batches: int):
         self.images = images
         self.batch_size = batch_size
         self.accelerator = accelerator
         self.max_batches = max_batches
+        self.batches_served = 0  # in all, before a resume too
         self._iterator = None
 
     def __len__(self) -> int:
@@ -418,19 +420,21 @@ class StreamedImageBatches:
         rank, size = self.accelerator.process_index, self.batch_size
         if self._iterator is None:
             self._iterator = iter(self.images.rows)
-        for _ in range(self.max_batches):
+        while self.batches_served < self.max_batches:
             rows = list(itertools.islice(self._iterator, size * self.accelerator.num_processes))
             if len(rows) < size * self.accelerator.num_processes:
                 logger.warning("The streamed dataset ended: training stops here.")
                 return
+            self.batches_served += 1
             batch = self.images.batch(rows[rank * size : (rank + 1) * size])
             yield {key: value.to(self.accelerator.device) for key, value in batch.items()}
 
     def state_dict(self) -> dict:
-        return {"rows": self.images.rows.state_dict()}
+        return {"rows": self.images.rows.state_dict(), "batches_served": self.batches_served}
 
     def load_state_dict(self, state: dict) -> None:
         self.images.rows.load_state_dict(state["rows"])
+        self.batches_served = state["batches_served"]
         self._iterator = None
 
 

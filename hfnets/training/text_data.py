@@ -334,7 +334,8 @@ class StreamedBatches:
     is: every process reads the stream whole and keeps its own rows of each global batch of `batch_size x
     num_processes` windows, so N processes at batch B train on what one process at N x B does. It is not prepared by
     accelerate, whose dispatching and reading ahead would move the stream past the position a checkpoint saves.
-    `len` is the batches it serves at most (the run's length); it ends early, with a warning, where the data does."""
+    `len` is the batches it serves in all (the run's length), those served before a resume included; it ends early,
+    with a warning, where the data does."""
 
     def __init__(self, stream: StreamedWindows, batch_size: int, accelerator, max_batches: int):
         self.stream = stream
@@ -350,7 +351,8 @@ class StreamedBatches:
 
     def __iter__(self):
         rank, size = self.accelerator.process_index, self.batch_size
-        for _ in range(self.max_batches):
+        served = self.stream.windows_served // (size * self.accelerator.num_processes)  # before a resume, too
+        for _ in range(self.max_batches - served):
             windows = self.stream.take(size * self.accelerator.num_processes)
             if windows is None:
                 logger.warning(f"The streamed dataset ended after {self.stream.windows_served:,} windows.")

@@ -47,6 +47,11 @@ def test_a_streamed_image_dataset_trains_and_resumes_where_it_stopped(family, tm
     expected = load_file(tmp_path / "reference" / weights)
     actual = load_file(tmp_path / "resumed" / weights)
     assert all(torch.equal(expected[name], actual[name]) for name in expected), family
+    # resumed from its last checkpoint, a finished run trains no further step
+    run_in_process(script, args(tmp_path / "resumed", "--resume_from_checkpoint", "latest"))
+    assert json.loads((tmp_path / "resumed" / "all_results.json").read_text())["step"] == 6
+    actual = load_file(tmp_path / "resumed" / weights)
+    assert all(torch.equal(expected[name], actual[name]) for name in expected), family
 
 
 def test_streaming_needs_class_names_and_a_dataset(tmp_path):

@@ -355,6 +355,12 @@ def test_a_streamed_dataset_trains_in_order_and_resumes_where_it_stopped(streame
     interrupt_in_process("train_gpt.py", streamed_args(streamed, tmp_path / "resumed"), 8)
     run_in_process("train_gpt.py", streamed_args(streamed, tmp_path / "resumed", "--resume_from_checkpoint", "latest"))
     assert_same_weights(tmp_path / "reference", tmp_path / "resumed")
+    # resumed from its last checkpoint, a finished run trains no further step
+    again = run_in_process(
+        "train_gpt.py", streamed_args(streamed, tmp_path / "resumed", "--resume_from_checkpoint", "latest")
+    )
+    assert again["step"] == 12
+    assert_same_weights(tmp_path / "reference", tmp_path / "resumed")
     # the stream read again from the start: consecutive windows of the rows joined by line ends, and after 8 steps'
     # windows exactly the position checkpoint-8 saved
     from hfnets import CharGptTokenizer
@@ -390,3 +396,11 @@ def test_streaming_is_for_datasets_in_consecutive_windows(train_gpt, text_files,
         with pytest.raises(SystemExit) as error:
             train_gpt.parse_args(["--streaming", "--output_dir", str(tmp_path), *extra])
         assert error.value.code == 2 and "--streaming streams a dataset" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_streamed_run_resumes_to_the_same_weights(streamed, tmp_path):
+    def args_for(folder):
+        return streamed_args(streamed, folder, "--max_train_steps", "30", "--checkpointing_steps", "5")
+
+    assert_same_weights(*killed_and_uninterrupted("train_gpt.py", args_for, tmp_path, kills=2))

@@ -285,3 +285,22 @@ def test_streaming_needs_the_runs_length(train_mlp, tmp_path, capsys):
     with pytest.raises(SystemExit) as error:
         train_mlp.parse_args(["--dataset_name", "x", "--streaming", "--output_dir", str(tmp_path)])
     assert error.value.code == 2 and "give the run's length, --max_train_steps" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_streamed_run_resumes_to_the_same_weights(tmp_path):
+    from tests.helpers.datasets import make_image_dataset
+
+    digits = make_image_dataset(tmp_path / "digits", num_rows=600, num_classes=10)
+
+    def args_for(folder):
+        return [
+            *("--dataset_name", str(digits), "--streaming", "--max_train_steps", "60", "--max_eval_samples", "50"),
+            *("--per_device_train_batch_size", "8", "--checkpointing_steps", "5", "--dropout", "0.2"),
+            *("--output_dir", str(folder), "--report_to", "none", "--mixed_precision", "no"),
+        ]
+
+    reference, killed = killed_and_uninterrupted("train_mlp.py", args_for, tmp_path, kills=3)
+    expected, actual = load_file(reference / "model.safetensors"), load_file(killed / "model.safetensors")
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), name
