@@ -59,10 +59,12 @@ def run_demo(args) -> int:
     models = settings.model_ids(given)
     for family, model in models.items():
         print(f"{family:5} {model or '(none: ' + settings.no_model(family) + ')'}", flush=True)
+    dataset = args.dataset or settings.playground_dataset()
+    print(f"digits {dataset} (the Playground trains on them)", flush=True)
     if args.no_launch:
         return 0
     gallery = import_spaces("gallery.app")
-    demo = gallery.build_gallery(models, settings.playground_dataset())
+    demo = gallery.build_gallery(models, dataset)
     demo.queue(default_concurrency_limit=2, max_size=64).launch(
         server_name=args.server_name, server_port=args.server_port, max_file_size=gallery.MAX_FILE_SIZE
     )
@@ -78,6 +80,12 @@ def add_demo_parser(commands) -> None:
             help=f"Folder or Hub id of the {spec.kind} model (default: {spec.variable}, else the shipped "
             f"{spec.shipped}).",
         )
+    demo.add_argument(
+        "--dataset",
+        default=None,
+        help="The digits the Playground trains on: a Hub id or a local copy in the Hub layout (default: DATASET, "
+        "else ylecun/mnist, which needs the Hub once).",
+    )
     demo.add_argument("--no_launch", action="store_true", help="Resolve the models, print them, and stop.")
     demo.add_argument(
         "--server_name", default=None, help="Address to serve on (default: GRADIO_SERVER_NAME or local)."

@@ -28,7 +28,9 @@ def hfnets(*args: str, **environ: str) -> subprocess.CompletedProcess:
 
 
 def served(stdout: str) -> dict[str, str]:
-    return dict(line.split(maxsplit=1) for line in stdout.strip().splitlines())
+    """The models `hfnets demo --no_launch` resolved, by family (the Playground's digits aside)."""
+    lines = dict(line.split(maxsplit=1) for line in stdout.strip().splitlines())
+    return {family: model for family, model in lines.items() if family != "digits"}
 
 
 def test_given_folders_are_served_as_they_are(trained_dirs):
@@ -68,7 +70,7 @@ def test_a_model_that_is_not_there_is_refused_in_one_line_before_anything_loads(
 def test_a_family_with_no_model_is_given_the_command_that_trains_one(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(settings, "SHIPPED", tmp_path)  # nothing shipped here
     monkeypatch.delenv("GAN_MODEL_ID", raising=False)
-    args = SimpleNamespace(**dict.fromkeys(settings.FAMILIES), no_launch=True)
+    args = SimpleNamespace(**dict.fromkeys(settings.FAMILIES), dataset=None, no_launch=True)
     assert demo.run_demo(args) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("gan "))
     assert "accelerate launch scripts/train_gan.py --output_dir my-gan" in line and "hfnets demo --gan" in line
@@ -77,3 +79,14 @@ def test_a_family_with_no_model_is_given_the_command_that_trains_one(monkeypatch
 
 def test_every_family_names_a_known_shipped_model():
     assert {spec.shipped for spec in settings.FAMILIES.values()} <= set(PRETRAINED_MODELS)
+
+
+def test_the_playground_digits_are_named_by_flag_else_variable_else_the_hub(tmp_path):
+    def digits(*args, **environ):
+        result = hfnets("demo", *args, "--no_launch", **environ)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return next(line.split()[1] for line in result.stdout.splitlines() if line.startswith("digits "))
+
+    assert digits(DATASET="") == "ylecun/mnist"
+    assert digits(DATASET=str(tmp_path)) == str(tmp_path)
+    assert digits("--dataset", "local/mnist", DATASET=str(tmp_path)) == "local/mnist"

@@ -83,8 +83,12 @@ def session_model(playground, model):
 def digits(playground) -> dict:
     try:
         return playground.data()
-    except (OSError, RuntimeError, ValueError) as error:  # no dataset there, or not one of digits
-        raise gr.Error(f"The digits could not be loaded: {error}") from None
+    except (OSError, RuntimeError, ValueError, ConnectionError) as error:  # no dataset there, or not one of digits
+        raise gr.Error(
+            f"The digits ({playground.dataset}) could not be loaded: {str(error).rstrip('.')}. Offline, or without "
+            "the Hub? Start the demo on a local copy of MNIST in the Hub layout: hfnets demo --dataset path/to/mnist "
+            "(a Space: its DATASET variable)."
+        ) from None
 
 
 def training_status(model, history: list[dict], epochs: int) -> str:

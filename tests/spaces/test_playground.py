@@ -164,3 +164,15 @@ def test_stop_ends_a_live_training_run_where_it_is(playground):
     weights = model.classifier.weight.detach().clone()
     time.sleep(0.5)
     assert torch.equal(weights, model.classifier.weight.detach())
+
+
+def test_digits_that_cannot_load_say_how_to_name_a_local_copy(shipped_mlp_dir, tmp_path):
+    """Offline with ylecun/mnist not in the cache (or any missing dataset), the Playground's Train tells the visitor
+    how to start the demo on local digits, rather than only what went wrong."""
+    import gradio as gr
+
+    handlers = load_app("playground", "handlers")
+    missing = training.Playground(str(shipped_mlp_dir), str(tmp_path / "no-digits-here"))
+    with pytest.raises(gr.Error, match=r"hfnets demo --dataset path/to/mnist") as error:
+        handlers.digits(missing)
+    assert str(tmp_path / "no-digits-here") in str(error.value)
