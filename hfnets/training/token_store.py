@@ -66,7 +66,8 @@ def dataset_source(dataset, column: str, rows_per_piece: int = 10_000) -> TextSo
             first = False
 
     identity = f"dataset:{getattr(dataset, '_fingerprint', id(dataset))}:{column}:{len(dataset)}"
-    return TextSource(f"{column} of {dataset.info.dataset_name or 'the dataset'}", identity, pieces, None)
+    size = dataset.select_columns([column]).data.nbytes  # the Arrow column's bytes: the text's size, near enough
+    return TextSource(f"{column} of {dataset.info.dataset_name or 'the dataset'}", identity, pieces, size)
 
 
 def characters(source: TextSource) -> str:
