@@ -10,7 +10,7 @@ free for quick requests.
 
 import threading
 
-import gradio as gr
+from .inputs import Refused
 
 
 class LongRunLane:
@@ -25,7 +25,7 @@ class LongRunLane:
     def enter(self) -> None:
         """Wait for the lane (a `gr.Error` at once where it is full); call `leave()` when the run ends."""
         if not self.places.acquire(blocking=False):
-            raise gr.Error(
+            raise Refused(
                 f"Another visitor's {self.what} is running: {self.quicker} to run now, or try again in a minute."
             )
         self.turn.acquire()

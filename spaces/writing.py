@@ -8,7 +8,7 @@ import gradio as gr
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TextIteratorStreamer
 
-from .inputs import bounded
+from .inputs import Refused, bounded
 from .lanes import LongRunLane
 
 MAX_NEW_TOKENS = 1000
@@ -34,16 +34,16 @@ def make_writer(tokenizer, model):
     def write(prompt: str, temperature: float, top_k: float, top_p: float, max_new_tokens: float):
         """Stream the prompt's continuation, growing text each time."""
         if not isinstance(prompt, str) or not prompt.strip():
-            raise gr.Error("Type a prompt first, for example ROMEO:")
+            raise Refused("Type a prompt first, for example ROMEO:")
         if len(prompt) > MAX_PROMPT_CHARS:
-            raise gr.Error(f"Keep the prompt under {MAX_PROMPT_CHARS} characters.")
+            raise Refused(f"Keep the prompt under {MAX_PROMPT_CHARS} characters.")
         temperature = bounded(temperature, 0.05, 2, "Temperature runs from 0.05 to 2.", whole=False)
         top_k = bounded(top_k, 0, 200, "top-k is a whole number from 0 (off) to 200.")
         top_p = bounded(top_p, 0.05, 1, "top-p runs from 0.05 to 1.", whole=False)
         max_new_tokens = bounded(max_new_tokens, 1, MAX_NEW_TOKENS, f"Ask for 1 to {MAX_NEW_TOKENS} new characters.")
         ids = tokenizer(prompt, return_tensors="pt").input_ids
         if ids.shape[1] == 0:
-            raise gr.Error("The prompt holds no character the model knows.")
+            raise Refused("The prompt holds no character the model knows.")
         sampling = dict(do_sample=True, temperature=float(temperature), top_k=int(top_k), top_p=float(top_p))
         sampling["suppress_tokens"] = tokenizer.all_special_ids  # characters only: no <pad> or <unk> in the text
         with lane if max_new_tokens > LONG_TEXT else contextlib.nullcontext():
@@ -74,7 +74,7 @@ def make_writer(tokenizer, model):
                 yield text
             thread.join()
             if "error" in result:
-                raise gr.Error(f"Generation failed: {result['error']}")
+                raise Refused(f"Generation failed: {result['error']}")
             ids, remaining = result["ids"], remaining - chunk
 
     return write

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from ..inputs import digit_pad
 from ..settings import no_model, space_models
 from .classify import check_upload, describe, load, make_classifier
 from .cnn_inside import inside_tab
@@ -32,9 +33,7 @@ def build_demo(model_id: str, mlp_id: str | None = None) -> gr.Blocks:
         with gr.Row():
             with gr.Column():
                 with gr.Tab("Draw"):
-                    sketchpad = gr.Sketchpad(
-                        label="Draw a digit", type="numpy", image_mode="RGBA", canvas_size=(400, 400), elem_id="canvas"
-                    )
+                    sketchpad = digit_pad("canvas", 400)
                     draw_button = gr.Button("Classify the drawing", variant="primary", elem_id="classify-drawing")
                 with gr.Tab("Upload"):
                     upload = gr.Image(label="Photo of a digit", type="filepath", sources=["upload"])

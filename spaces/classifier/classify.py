@@ -7,7 +7,7 @@ import torch
 from PIL import Image, ImageOps
 from transformers import AutoImageProcessor, AutoModelForImageClassification
 
-from ..inputs import is_blank
+from ..inputs import Refused, is_blank
 from ..pictures import png_file
 
 ZOOM = 8  # the 28x28 input and the activations are shown enlarged, pixel for pixel
@@ -83,13 +83,13 @@ def make_classifier(processor, model):
         """Top classes, the 28x28 image the network sees, and its hidden layer's activations."""
         array = None if image is None else np.asarray(image)
         if array is None or array.size == 0 or is_blank(array):
-            raise gr.Error("Draw a digit first (or upload a photo of one).")
+            raise Refused("Draw a digit first (or upload a photo of one).")
         if array.ndim == 3 and array.shape[-1] == 4 and array[..., 3].max() == 0:
-            raise gr.Error("The image is fully transparent: draw a digit first.")
+            raise Refused("The image is fully transparent: draw a digit first.")
         try:
             inputs = processor(image, return_tensors="pt")
         except ValueError as error:  # no digit in it, an unreadable array: say so rather than guess
-            raise gr.Error(str(error)) from None
+            raise Refused(str(error)) from None
         outputs = model(**inputs, output_hidden_states=True)
         probabilities = outputs.logits.softmax(-1)[0]
         scores = {labels[i]: float(p) for i, p in enumerate(probabilities)}
@@ -103,7 +103,7 @@ def make_classifier(processor, model):
         its size is checked from the header before any pixel is decoded."""
         problem = upload_problem(upload)
         if problem:
-            raise gr.Error(problem)
+            raise Refused(problem)
         try:
             with Image.open(upload_path(upload)) as image:
                 image.draft(image.mode, (PHOTO_SIDE, PHOTO_SIDE))  # a large JPEG is decoded at a reduced scale
@@ -111,7 +111,7 @@ def make_classifier(processor, model):
                 image.load()
             image.thumbnail((PHOTO_SIDE, PHOTO_SIDE), reducing_gap=2.0)
         except (OSError, Image.DecompressionBombError) as error:
-            raise gr.Error(f"This file cannot be read as an image ({error}).") from None
+            raise Refused(f"This file cannot be read as an image ({error}).") from None
         if image.mode == "CMYK":  # print colours: the fourth channel is black ink, not transparency
             image = image.convert("RGB")
         return classify_image(image)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..inputs import is_blank
+from ..inputs import Refused, is_blank
 from .classify import enlarge
 
 
@@ -62,11 +62,11 @@ def make_cnn_inside(processor, model, mlp=None):
         composite = None if sketch is None else sketch.get("composite")
         image = None if composite is None else np.asarray(composite)
         if image is None or image.size == 0 or is_blank(image):
-            raise gr.Error("Draw a digit first.")
+            raise Refused("Draw a digit first.")
         try:
             pixel_values = processor(image, return_tensors="pt")["pixel_values"]
         except ValueError as error:
-            raise gr.Error(str(error)) from None
+            raise Refused(str(error)) from None
         inside = cnn_inside(model, pixel_values)
         sections = []
         for index, maps in enumerate(inside["maps"]):

@@ -6,7 +6,7 @@ import gradio as gr
 import torch
 from torch.nn import functional as F
 
-from ..inputs import bounded, drawn_digit, parse_seed
+from ..inputs import Refused, bounded, digit_pad, drawn_digit, parse_seed
 from ..pictures import png_file
 from .reverse import labelled_row, picture, schedule_chart
 from .sample import label_of
@@ -51,7 +51,7 @@ def make_forward(pipe, processor):
 
     def show(clean: torch.Tensor | None, timestep: float, digit, seed):
         if clean is None:
-            raise gr.Error("Draw a digit and press *Noise my digit* first.")
+            raise Refused("Draw a digit and press *Noise my digit* first.")
         timestep = bounded(timestep, 0, last, f"Pick a timestep from 0 to {last}.")
         seed = parse_seed(seed)
         label = label_of(digit, num_classes)
@@ -101,9 +101,7 @@ def forward_section(pipe, processor, digit, seed) -> None:
     clean = gr.State(None)
     with gr.Row():
         with gr.Column(scale=1):
-            canvas = gr.Sketchpad(
-                label="Draw a digit", type="numpy", image_mode="RGBA", canvas_size=(300, 300), elem_id="ddpm-canvas"
-            )
+            canvas = digit_pad("ddpm-canvas", 300)
             noise_button = gr.Button("Noise my digit", variant="primary", elem_id="noise-digit")
         with gr.Column(scale=2):
             timestep = gr.Slider(0, last, value=(last + 1) // 4, step=1, label="Timestep t", elem_id="noise-t")

@@ -8,7 +8,7 @@ import gradio as gr
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ..inputs import bounded, parse_seed
+from ..inputs import Refused, bounded, parse_seed
 from ..lanes import LongRunLane
 from .sample import crop, label_of, pipeline_with
 
@@ -113,7 +113,7 @@ def make_inside(pipe, lane: LongRunLane):
 
     def show_step(record: dict | None, step: float):
         if not record:
-            raise gr.Error("Press *Trace the denoising* first.")
+            raise Refused("Press *Trace the denoising* first.")
         step = bounded(step, 1, len(record["timesteps"]), f"Pick a step from 1 to {len(record['timesteps'])}.")
         index, timestep = step - 1, record["timesteps"][step - 1]
         noise_scale = float(record["noise"][index].abs().max()) or 1.0
@@ -143,7 +143,7 @@ def make_inside(pipe, lane: LongRunLane):
         label = label_of(digit, num_classes)
         seed = parse_seed(seed)
         if label is None:
-            raise gr.Error("Guidance needs a digit: pick one.")
+            raise Refused("Guidance needs a digit: pick one.")
 
         def draw(name: str, steps: int, scale: float | None = None) -> torch.Tensor:
             return pipeline_with(pipe, name)(

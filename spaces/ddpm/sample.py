@@ -10,7 +10,7 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import make_image_grid
 from PIL import Image
 
-from ..inputs import bounded, parse_seed
+from ..inputs import Refused, bounded, parse_seed
 from ..lanes import LongRunLane
 from ..pictures import png_file
 
@@ -58,7 +58,7 @@ def label_of(digit, num_classes: int) -> int | None:
     if digit in (None, "", "random"):
         return None
     if not isinstance(digit, str) or not digit.isdigit() or int(digit) >= max(num_classes, 1):
-        raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
+        raise Refused(f"Pick a digit from 0 to {num_classes - 1}, or random.")
     return int(digit) if num_classes else None
 
 
@@ -81,7 +81,7 @@ def make_sampler(pipe, lane: LongRunLane):
     def check(digit, guidance_scale, sampler, steps, num_images, seed):
         """The inputs as checked numbers: (label or None, guidance, steps, count, seed); a gr.Error otherwise."""
         if not isinstance(sampler, str) or sampler not in SAMPLERS:
-            raise gr.Error(f"Pick a sampler among {', '.join(SAMPLERS)}.")
+            raise Refused(f"Pick a sampler among {', '.join(SAMPLERS)}.")
         most = SAMPLERS[sampler][2]
         steps = bounded(steps, 1, most, f"{sampler} takes 1 to {most} steps.")
         count = bounded(num_images, 1, MAX_IMAGES, f"Ask for 1 to {MAX_IMAGES} images.")
@@ -134,7 +134,7 @@ def make_sampler(pipe, lane: LongRunLane):
                 step, latents = value
                 yield png_file(to_grid(latents, image_size)), f"step {step} of {steps}"
             elif kind == "error":
-                raise gr.Error(f"Sampling failed: {value}")
+                raise Refused(f"Sampling failed: {value}")
             else:
                 # output_type "pt" gives (N, C, H, W) in [0, 1]
                 images = f"{count} image" + ("s" if count > 1 else "")

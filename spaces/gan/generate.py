@@ -1,12 +1,11 @@
 """The GAN's drawing: a grid of digits from one seed, and a walk between two seeds' noise."""
 
-import gradio as gr
 import torch
 from diffusers import DiffusionPipeline
 from diffusers.utils import make_image_grid
 from PIL import Image
 
-from ..inputs import bounded, parse_seed
+from ..inputs import Refused, bounded, parse_seed
 from ..pictures import png_file
 
 MAX_IMAGES = 64
@@ -35,7 +34,7 @@ def parse_digit(digit: str | None, num_classes: int) -> int | None:
     if digit in (None, "", "random"):
         return None
     if not isinstance(digit, str) or digit not in digit_choices(num_classes):
-        raise gr.Error(f"Pick a digit from 0 to {num_classes - 1}, or random.")
+        raise Refused(f"Pick a digit from 0 to {num_classes - 1}, or random.")
     return int(digit)
 
 

@@ -9,7 +9,7 @@ import torch
 from huggingface_hub import snapshot_download
 from PIL import Image, ImageDraw, ImageFont
 
-from ..inputs import MAX_SEED, bounded, drawn_digit, parse_seed
+from ..inputs import MAX_SEED, Refused, bounded, digit_pad, drawn_digit, parse_seed
 from ..pictures import png_file
 from .generate import parse_digit
 
@@ -152,7 +152,7 @@ def make_inside(pipe, epochs: list[dict], processor):
 
     def show_epoch(epoch: float):
         if not epochs:
-            raise gr.Error("This model keeps no training history.")
+            raise Refused("This model keeps no training history.")
         index = bounded(epoch, 1, len(epochs), f"Pick an epoch from 1 to {len(epochs)}.") - 1
         entry = epochs[index]
         note = (
@@ -275,9 +275,7 @@ def inside_tab(pipe, model_id: str, processor, choices: list[str]) -> None:
         )
         with gr.Row():
             with gr.Column():
-                canvas = gr.Sketchpad(
-                    label="Draw a digit", type="numpy", image_mode="RGBA", canvas_size=(300, 300), elem_id="gan-canvas"
-                )
+                canvas = digit_pad("gan-canvas", 300)
                 drawing_button = gr.Button("Ask the discriminator", variant="primary", elem_id="score-drawing")
             with gr.Column(scale=2):
                 verdict = gr.Image(label="Your drawing's scores", show_label=False, type="filepath", elem_id="verdict")

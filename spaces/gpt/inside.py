@@ -5,7 +5,7 @@ import gradio as gr
 import torch
 from PIL import Image, ImageDraw
 
-from ..inputs import MAX_SEED, bounded
+from ..inputs import MAX_SEED, Refused, bounded
 
 MAX_INSIDE_CHARS = 64  # the attention view reads at most this many characters
 TOP_CHARACTERS = 12
@@ -88,7 +88,7 @@ def plural(count: int, word: str) -> str:
 def make_inside(tokenizer, model):
     def look(text: str, layer: float, head: float, temperature: float, top_k: float, top_p: float):
         if not isinstance(text, str) or not text:
-            raise gr.Error("Type some text first, for example ROMEO:")
+            raise Refused("Type some text first, for example ROMEO:")
         layer = bounded(layer, 1, model.config.n_layer, f"Choose a layer from 1 to {model.config.n_layer}.")
         head = bounded(head, 1, model.config.n_head, f"Choose a head from 1 to {model.config.n_head}.")
         temperature = bounded(temperature, 0.05, 2, "Temperature runs from 0.05 to 2.", whole=False)
@@ -96,7 +96,7 @@ def make_inside(tokenizer, model):
         top_p = bounded(top_p, 0.05, 1, "top-p runs from 0.05 to 1.", whole=False)
         view = inside_view(tokenizer, model, text[-4 * MAX_INSIDE_CHARS :], temperature, top_k, top_p)
         if not view["characters"]:
-            raise gr.Error("The text holds no character the model knows.")
+            raise Refused("The text holds no character the model knows.")
         weights = view["attentions"][layer - 1][head - 1]
         top = view["probabilities"].topk(min(TOP_CHARACTERS, len(view["probabilities"])))
         names = tokenizer.convert_ids_to_tokens(top.indices.tolist())
@@ -115,7 +115,7 @@ def make_inside(tokenizer, model):
     def step(text: str, temperature: float, top_k: float, top_p: float, seed: float):
         """Sample the next character from the warped distribution and append it."""
         if not isinstance(text, str) or not text:
-            raise gr.Error("Type some text first, for example ROMEO:")
+            raise Refused("Type some text first, for example ROMEO:")
         temperature = bounded(temperature, 0.05, 2, "Temperature runs from 0.05 to 2.", whole=False)
         top_k = bounded(top_k, 0, 200, "top-k is a whole number from 0 (off) to 200.")
         top_p = bounded(top_p, 0.05, 1, "top-p runs from 0.05 to 1.", whole=False)

@@ -13,6 +13,7 @@ be installed. DATASET (default `ylecun/mnist`, a Hub id or a local copy) is what
 
 import gradio as gr
 
+from ..inputs import digit_pad
 from ..settings import no_model, playground_dataset, space_models
 from .handlers import describe, make_backward, make_compare, make_forward, make_keep, make_training, make_weights
 from .training import (
@@ -112,9 +113,7 @@ def forward_tab(playground: Playground, model_state: gr.State) -> gr.Sketchpad:
     )
     with gr.Row():
         with gr.Column():
-            sketchpad = gr.Sketchpad(
-                label="Draw a digit", type="numpy", image_mode="RGBA", canvas_size=(320, 320), elem_id="canvas"
-            )
+            sketchpad = digit_pad("canvas", 320)
             forward_button = gr.Button("Forward pass", variant="primary", elem_id="forward")
             seen = gr.Image(label="The 784 inputs (28x28)", elem_id="inputs")
         with gr.Column():

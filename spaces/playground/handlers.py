@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from ..inputs import Refused
 from .charts import accuracy_chart, curves, enlarge, layer_picture, tile_grid, weight_pictures
 from .passes import TOP_NEURONS, backward_step, forward_explanation, forward_pass, top_unit_gallery
 from .training import (
@@ -35,21 +36,21 @@ TABLE_COLUMNS = ["activation", "test accuracy", "seconds"]
 def check_architecture(hidden_layers, widths) -> list[int]:
     count = int(hidden_layers)
     if not 0 <= count <= MAX_HIDDEN_LAYERS:
-        raise gr.Error(f"Choose 0 to {MAX_HIDDEN_LAYERS} hidden layers.")
+        raise Refused(f"Choose 0 to {MAX_HIDDEN_LAYERS} hidden layers.")
     sizes = [int(w) for w in widths[:count]]
     if any(not 1 <= w <= MAX_WIDTH for w in sizes):
-        raise gr.Error(f"Each hidden layer has 1 to {MAX_WIDTH} units.")
+        raise Refused(f"Each hidden layer has 1 to {MAX_WIDTH} units.")
     return sizes
 
 
 def check_training(learning_rate, batch_size, epochs) -> tuple[float, int, int]:
     learning_rate, epochs = float(learning_rate), int(epochs)
     if not (0 < learning_rate <= 1):
-        raise gr.Error("The learning rate must be above 0 and at most 1.")
+        raise Refused("The learning rate must be above 0 and at most 1.")
     if int(batch_size) not in BATCH_SIZES:
-        raise gr.Error(f"Choose a batch size among {BATCH_SIZES}.")
+        raise Refused(f"Choose a batch size among {BATCH_SIZES}.")
     if not 1 <= epochs <= MAX_EPOCHS:
-        raise gr.Error(f"Train for 1 to {MAX_EPOCHS} epochs.")
+        raise Refused(f"Train for 1 to {MAX_EPOCHS} epochs.")
     return learning_rate, int(batch_size), epochs
 
 
@@ -63,10 +64,10 @@ def drawing(sketch) -> Image.Image:
     composite = None if sketch is None else sketch.get("composite")
     array = None if composite is None else np.asarray(composite)
     if array is None or array.size == 0 or (array.ndim == 3 and array.shape[-1] == 4 and array[..., 3].max() == 0):
-        raise gr.Error("Draw a digit first.")
+        raise Refused("Draw a digit first.")
     flat = array.reshape(-1, array.shape[-1]) if array.ndim == 3 else array.reshape(-1, 1)
     if (flat == flat[0]).all():
-        raise gr.Error("Draw a digit first.")
+        raise Refused("Draw a digit first.")
     return Image.fromarray(array)
 
 
@@ -84,7 +85,7 @@ def digits(playground) -> dict:
     try:
         return playground.data()
     except (OSError, RuntimeError, ValueError, ConnectionError) as error:  # no dataset there, or not one of digits
-        raise gr.Error(
+        raise Refused(
             f"The digits ({playground.dataset}) could not be loaded: {str(error).rstrip('.')}. Offline, or without "
             "the Hub? Start the demo on a local copy of MNIST in the Hub layout: hfnets demo --dataset path/to/mnist "
             "(a Space: its DATASET variable)."
@@ -107,7 +108,7 @@ def make_training(playground):
         sizes = check_architecture(hidden_layers, [width1, width2, width3])
         learning_rate, batch_size, epochs = check_training(learning_rate, batch_size, epochs)
         if activation not in ACTIVATIONS:
-            raise gr.Error(f"Choose an activation among {list(ACTIVATIONS)}.")
+            raise Refused(f"Choose an activation among {list(ACTIVATIONS)}.")
         model = playground.new_model(sizes, ACTIVATIONS[activation], seed=0)
         history = []
         status = f"Training {describe(model)} (the first run waits for the digits)"
@@ -182,7 +183,7 @@ def make_backward(playground):
         model = session_model(playground, model)
         pixels = playground.pixels(drawing(sketch))
         if label is None:
-            raise gr.Error("Choose the correct digit first.")
+            raise Refused("Choose the correct digit first.")
         result = backward_step(model, pixels, int(label), float(learning_rate))
         first_name = "hidden_layers.0.weight" if len(model.hidden_layers) else "classifier.weight"
         gradient = result["gradients"][first_name]
@@ -204,7 +205,7 @@ def make_compare(playground):
         """Stream the accuracy chart and table while the same network trains with each activation in turn."""
         epochs = int(epochs)
         if not 1 <= epochs <= MAX_EPOCHS:
-            raise gr.Error(f"Compare over 1 to {MAX_EPOCHS} epochs.")
+            raise Refused(f"Compare over 1 to {MAX_EPOCHS} epochs.")
         data = digits(playground)
         settings = COMPARE_SETTINGS
         rows, table = [], []
@@ -240,11 +241,11 @@ def make_keep(playground):
 
     def push(model, repo_id, token):
         if not repo_id or not token:
-            raise gr.Error("Give a repository id (user/name) and a Hub token with write access.")
+            raise Refused("Give a repository id (user/name) and a Hub token with write access.")
         try:
             url = push_model(session_model(playground, model), playground.processor, repo_id.strip(), token.strip())
         except Exception as error:  # the Hub's own message: bad token, no rights, bad name
-            raise gr.Error(f"The push failed: {error}") from None
+            raise Refused(f"The push failed: {error}") from None
         return f"Pushed: {url}"
 
     return download, push

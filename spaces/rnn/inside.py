@@ -6,7 +6,7 @@ import html
 import gradio as gr
 import torch
 
-from ..inputs import bounded
+from ..inputs import Refused, bounded
 
 RNN_SAMPLE = (
     "MENENIUS:\nWhat is the city but the people?\n\nCitizens:\nTrue,\nThe people are the city.\n\n"
@@ -62,16 +62,16 @@ def colored_text(characters: list[str], values: torch.Tensor) -> str:
 def make_inside(tokenizer, model):
     def show(text: str, layer: float, unit: float):
         if not isinstance(text, str) or not text.strip():
-            raise gr.Error("Type some text first.")
+            raise Refused("Type some text first.")
         if len(text) > MAX_RNN_CHARS:
-            raise gr.Error(f"Keep the text under {MAX_RNN_CHARS} characters.")
+            raise Refused(f"Keep the text under {MAX_RNN_CHARS} characters.")
         layer = bounded(layer, 1, model.config.num_layers, f"Choose a layer from 1 to {model.config.num_layers}.")
         unit = bounded(
             unit, 0, model.config.hidden_size - 1, f"Choose a unit from 0 to {model.config.hidden_size - 1}."
         )
         characters, layers = unit_activations(tokenizer, model, text)
         if not characters:
-            raise gr.Error("The text holds no character the model knows.")
+            raise Refused("The text holds no character the model knows.")
         activations = layers[layer - 1]
         rows = []
         for kind, test in KINDS.items():

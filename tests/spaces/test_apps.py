@@ -146,6 +146,16 @@ def test_classifier_refuses_hostile_uploads_in_plain_words_and_keeps_answering(c
             job.result(timeout=120)
 
 
+def test_a_refused_input_leaves_no_traceback_in_the_servers_log(classifier, tmp_path, capfd):
+    """An ordinary mistake (nothing drawn) is the visitor's to fix: said in the page, not logged as a crash."""
+    Image.fromarray(np.zeros((64, 64, 4), dtype=np.uint8)).save(tmp_path / "blank.png")
+    blank = {"background": None, "layers": [], "composite": handle_file(tmp_path / "blank.png")}
+    capfd.readouterr()
+    with pytest.raises(AppError, match="Draw a digit first"):
+        classifier.predict(blank, api_name="/classify_drawing")
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_classifier_answers_twenty_clients_at_once(classifier):
     example = SPACES / "classifier" / "examples" / "two_on_paper.png"
     jobs = [classifier.submit(handle_file(example), api_name="/classify") for _ in range(20)]

@@ -78,7 +78,7 @@ def draw(page, demo, strokes: list[list[tuple[float, float]]], canvas_id: str = 
     sketchpad = next(
         block for block in demo.blocks.values() if isinstance(block, gr.Sketchpad) and block.elem_id == canvas_id
     )
-    page.locator(f"#{canvas_id}").get_by_role("button", name="Brush").first.click()
+    # no tool is clicked first: a fresh sketchpad draws with the mouse at once, as a visitor expects
     box = paper_box(page, sketchpad.canvas_size, canvas_id)
     for stroke in strokes:
         x, y = stroke[0]
