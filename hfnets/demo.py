@@ -84,7 +84,7 @@ def add_demo_parser(commands) -> None:
         "--dataset",
         default=None,
         help="The digits the Playground trains on: a Hub id or a local copy in the Hub layout (default: DATASET, "
-        "else ylecun/mnist, which needs the Hub once).",
+        "else ylecun/mnist; offline, the 6,000 training and 1,000 test digits that ship with the Playground).",
     )
     demo.add_argument("--no_launch", action="store_true", help="Resolve the models, print them, and stop.")
     demo.add_argument(

@@ -19,28 +19,30 @@ from .handlers import describe, make_backward, make_compare, make_forward, make_
 from .training import (
     ACTIVATIONS,
     BATCH_SIZES,
-    CURVE_TEST_DIGITS,
     MAX_EPOCHS,
     MAX_HIDDEN_LAYERS,
     MAX_WIDTH,
     OPTIMIZERS,
+    SPEEDS,
     Playground,
 )
 
 DEFAULT_WIDTHS = [128, 64, 32]
 
 
-def train_tab(playground: Playground, model_state: gr.State) -> None:
+def train_tab(playground: Playground, states: dict) -> None:
     gr.Markdown(
-        "Each training step shows the network a batch of digits, measures how wrong its answers are (the loss) and "
-        "nudges every weight against its gradient. The curves grow as it learns; the test accuracy is measured on "
-        f"{CURVE_TEST_DIGITS:,} test digits it never trains on (the final figure on all 10,000)."
+        "Each training **step** shows the network a batch of digits, measures how wrong its answers are (the loss) "
+        "and nudges every weight against its gradient. **Step** takes one, **Play** keeps going (at the speed "
+        "chosen) until **Pause** or the last epoch. The curves gain a point as it goes, each measured on every test "
+        "digit (digits it never trains on); the weight pictures are redrawn with them. The learning rate, batch "
+        "size, optimizer and epochs may change between steps; a new shape or activation starts a new network."
     )
     with gr.Row():
         with gr.Column(scale=1):
-            hidden_layers = gr.Slider(0, MAX_HIDDEN_LAYERS, value=1, step=1, label="Hidden layers")
+            hidden_layers = gr.Slider(0, MAX_HIDDEN_LAYERS, value=1, step=1, label="Hidden layers", elem_id="layers")
             widths = [
-                gr.Slider(1, MAX_WIDTH, value=w, step=1, label=f"Units in hidden layer {i + 1}")
+                gr.Slider(1, MAX_WIDTH, value=w, step=1, label=f"Units in hidden layer {i + 1}", visible=i < 1)
                 for i, w in enumerate(DEFAULT_WIDTHS)
             ]
             activation = gr.Radio(list(ACTIVATIONS), value="ReLU", label="Activation")
@@ -48,31 +50,47 @@ def train_tab(playground: Playground, model_state: gr.State) -> None:
             batch_size = gr.Dropdown(BATCH_SIZES, value=64, label="Batch size")
             optimizer = gr.Radio(OPTIMIZERS, value="Adam", label="Optimizer")
             epochs = gr.Slider(1, MAX_EPOCHS, value=2, step=1, label="Epochs")
+            speed = gr.Radio(list(SPEEDS), value="as fast as it goes", label="Speed of Play")
             with gr.Row():
-                train_button = gr.Button("Train", variant="primary", elem_id="train")
-                stop_button = gr.Button("Stop", elem_id="stop")
+                new_button = gr.Button("New network", elem_id="new-network")
+                step_button = gr.Button("Step", elem_id="step")
+            with gr.Row():
+                play_button = gr.Button("Play", variant="primary", elem_id="train")
+                pause_button = gr.Button("Pause", elem_id="stop")
         with gr.Column(scale=2):
-            status = gr.Markdown(elem_id="train-status")
-            with gr.Row():
-                loss_plot = gr.LinePlot(x="epoch", y="loss", label="Training loss", elem_id="loss-plot")
-                accuracy_plot = gr.LinePlot(
-                    x="epoch", y="test_accuracy", y_lim=[0, 1], label="Test accuracy", elem_id="accuracy-plot"
-                )
-            first_weights = gr.Image(label="Weights into each hidden unit (28x28 each)", elem_id="weights")
-            output_weights = gr.Image(
-                label="Weights into each output digit (a row per digit, a column per last hidden unit)",
-                elem_id="output-weights",
+            status = gr.Markdown("Press **Step** or **Play** to train a new network.", elem_id="train-status")
+            chart = gr.Image(label="Loss and accuracy as it trains", show_label=False, elem_id="curves")
+            first_weights = gr.Image(
+                label="Weights into each first-layer unit, as a 28x28 picture each (blue adds a pixel's ink, orange "
+                "subtracts it)",
+                format="png",
+                elem_id="weights",
             )
-    training = train_button.click(
-        make_training(playground),
-        [hidden_layers, *widths, activation, learning_rate, batch_size, optimizer, epochs],
-        [model_state, loss_plot, accuracy_plot, first_weights, output_weights, status],
-        api_name="train",
+            output_weights = gr.Image(label="Weights into each output digit", format="png", elem_id="output-weights")
+    hidden_layers.change(
+        lambda count: [gr.update(visible=i < int(count)) for i in range(MAX_HIDDEN_LAYERS)],
+        hidden_layers,
+        widths,
+        api_name=False,
+        queue=False,
+    )
+    reset, step, play, paused = make_training(playground)
+    controls = [hidden_layers, *widths, activation, learning_rate, batch_size, optimizer, epochs]
+    outputs = [states["run"], states["model"], states["undo"], chart, first_weights, output_weights, status]
+    new_button.click(reset, controls, outputs, api_name="new_network", concurrency_id="training")
+    step_button.click(step, [states["run"], *controls], outputs, api_name="step", concurrency_id="training")
+    play_button.click(
+        play,
+        [states["run"], *controls, speed],
+        outputs,
+        api_name="play",
         concurrency_limit=1,
         concurrency_id="training",
     )
-    stop_button.click(None, None, None, cancels=[training])
-    keep_section(playground, model_state)
+    # Pause asks the playing run to stop after its frame under way, which then draws the paused state last (cancelling
+    # the event could drop that frame, or let a frame in flight overwrite "Paused")
+    pause_button.click(paused, states["run"], status, api_name="pause")
+    keep_section(playground, states["model"])
 
 
 def keep_section(playground: Playground, model_state: gr.State) -> None:
@@ -123,7 +141,12 @@ def forward_tab(playground: Playground, model_state: gr.State) -> gr.Sketchpad:
             ]
             logits_plot = gr.BarPlot(x="digit", y="logit", label="The ten outputs before softmax (logits)")
             probabilities = gr.Label(num_top_classes=3, label="After softmax", elem_id="probabilities")
-            top_units = gr.Gallery(label="Units that pushed the winner most", columns=4, elem_id="top-units")
+            top_units = gr.Gallery(
+                label="Units of the last hidden layer that pushed the winner most (weight × activation); each "
+                "picture: the pixels that raise that unit's weighted sum (blue) or lower it (orange)",
+                columns=4,
+                elem_id="top-units",
+            )
             explanation = gr.Markdown(elem_id="forward-explanation")
     forward_button.click(
         make_forward(playground),
@@ -134,7 +157,7 @@ def forward_tab(playground: Playground, model_state: gr.State) -> gr.Sketchpad:
     return sketchpad
 
 
-def backward_tab(playground: Playground, model_state: gr.State, sketchpad: gr.Sketchpad) -> None:
+def backward_tab(playground: Playground, states: dict, sketchpad: gr.Sketchpad) -> None:
     gr.Markdown(
         "Learning from a mistake: the loss says how wrong the answer was, backward propagation gives every weight its "
         "share of the blame (its gradient), and each weight moves a little against it. Draw a digit in *Forward "
@@ -146,24 +169,31 @@ def backward_tab(playground: Playground, model_state: gr.State, sketchpad: gr.Sk
         label = gr.Dropdown([str(d) for d in range(10)], label="The correct digit", elem_id="label")
         step_rate = gr.Slider(0.0001, 0.1, value=0.001, step=0.0001, label="Learning rate of this step")
         backward_button = gr.Button("Learn from this example", variant="primary", elem_id="backward")
-        reset_button = gr.Button("Start over from the trained network", elem_id="reset")
+        reset_button = gr.Button("Start over (undo these steps)", elem_id="reset")
     with gr.Row():
         before = gr.Label(num_top_classes=3, label="Prediction before", elem_id="before")
         after = gr.Label(num_top_classes=3, label="Prediction after", elem_id="after")
     backward_text = gr.Markdown(elem_id="backward-explanation")
     gradients = gr.Gallery(
-        label="Gradient of the most-blamed units' incoming weights (the update is its opposite)",
-        columns=8,
-        height=240,
+        label="Gradient of the most-blamed first-layer units' incoming weights, each captioned with its size (the "
+        "update is its opposite)",
+        columns=4,
+        height=420,
         elem_id="gradients",
     )
+    learn, start_over = make_backward(playground)
     backward_button.click(
-        make_backward(playground),
-        [model_state, sketchpad, label, step_rate],
-        [model_state, before, after, gradients, backward_text],
+        learn,
+        [states["model"], states["undo"], sketchpad, label, step_rate],
+        [states["model"], states["undo"], before, after, gradients, backward_text],
         api_name="backward",
     )
-    reset_button.click(lambda: None, None, model_state, api_name=False)
+    reset_button.click(
+        start_over,
+        [states["model"], states["undo"]],
+        [before, after, gradients, backward_text],
+        api_name="start_over",
+    )
 
 
 def compare_tab(playground: Playground) -> None:
@@ -190,19 +220,23 @@ def build_demo(model_id: str, dataset: str, playground: Playground | None = None
     share) is built from those two unless given."""
     playground = playground or Playground(model_id, dataset)
     with gr.Blocks(title="MNIST Playground") as demo:
-        model_state = gr.State(None)  # the visitor's own network; None: the one the page starts with
+        states = {
+            "model": gr.State(None),  # the visitor's own network; None: the trained one the page starts with
+            "run": gr.State(None),  # the visitor's training run (a `Run`), carried on by Step and Play
+            "undo": gr.State(None),  # the visitor's network before their first backward step since it last trained
+        }
         gr.Markdown(
             "# See a network learn\nThe real `MnistMlpForImageClassification` on MNIST. It starts as the trained "
             f"{describe(playground.start_model)} network; train your own in **Train**, then look inside it."
         )
         with gr.Tab("Train"):
-            train_tab(playground, model_state)
+            train_tab(playground, states)
         with gr.Tab("Weights"):
-            weights_tab(playground, model_state)
+            weights_tab(playground, states["model"])
         with gr.Tab("Forward pass"):
-            sketchpad = forward_tab(playground, model_state)
+            sketchpad = forward_tab(playground, states["model"])
         with gr.Tab("Backward step"):
-            backward_tab(playground, model_state, sketchpad)
+            backward_tab(playground, states, sketchpad)
         with gr.Tab("Compare activations"):
             compare_tab(playground)
     return demo

@@ -4,7 +4,7 @@ Playground draws values (orange below zero, white at zero, blue above)."""
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 COMPARE_COLORS = {
     "ReLU": (8, 119, 189),
@@ -13,6 +13,14 @@ COMPARE_COLORS = {
     "none (linear)": (245, 147, 34),
 }
 ZOOM = 8
+INK, GRID, MUTED = (30, 30, 30), (228, 228, 228), (100, 100, 100)
+TRAIN_COLOR, TEST_COLOR = (245, 147, 34), (8, 119, 189)
+
+
+def font(size: int = 14) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
+
+
 # Colours of a value: orange for negative, white for zero, blue for positive (as TensorFlow Playground draws them).
 NEGATIVE, POSITIVE = np.array([245, 147, 34]), np.array([8, 119, 189])
 
@@ -31,13 +39,17 @@ def tile_grid(tiles: np.ndarray, columns: int, zoom: int = 2, gap: int = 2) -> I
     """(n, h, w) values as a grid of coloured tiles, each scaled to its own largest magnitude."""
     n, h, w = tiles.shape
     rows = -(-n // columns)
-    sheet = np.full((rows * (h * zoom + gap) + gap, columns * (w * zoom + gap) + gap, 3), 230, dtype=np.uint8)
-    for index, tile in enumerate(tiles):
-        row, column = divmod(index, columns)
-        image = colorize(tile).repeat(zoom, 0).repeat(zoom, 1)
-        y, x = gap + row * (h * zoom + gap), gap + column * (w * zoom + gap)
-        sheet[y : y + h * zoom, x : x + w * zoom] = image
-    return Image.fromarray(sheet)
+    scales = np.abs(tiles).reshape(n, -1).max(1)
+    scaled = tiles / np.where(scales > 0, scales, 1.0)[:, None, None]
+    padded = np.zeros((rows * columns, h, w))
+    padded[:n] = scaled
+    colored = colorize(padded, 1.0)  # (rows * columns, h, w, 3)
+    colored[n:] = 230  # the empty places of the last row
+    big = colored.reshape(rows, columns, h, w, 3).repeat(zoom, 2).repeat(zoom, 3)  # (rows, columns, h*zoom, w*zoom, 3)
+    sheet = np.full((rows, h * zoom + gap, columns, w * zoom + gap, 3), 230, dtype=np.uint8)
+    sheet[:, gap:, :, gap:] = big.transpose(0, 2, 1, 3, 4)
+    sheet = sheet.reshape(rows * (h * zoom + gap), columns * (w * zoom + gap), 3)
+    return Image.fromarray(np.pad(sheet, ((0, gap), (0, gap), (0, 0)), constant_values=230))
 
 
 def incoming_weights(model) -> np.ndarray:
@@ -47,16 +59,21 @@ def incoming_weights(model) -> np.ndarray:
     return first.numpy().reshape(len(first), 28, 28)
 
 
+def headroom(image: Image.Image, pixels: int = 34) -> Image.Image:
+    """`image` below a white band, where the page's label of the picture sits without hiding any of it."""
+    padded = Image.new("RGB", (image.width, image.height + pixels), "white")
+    padded.paste(image, (0, pixels))
+    return padded
+
+
 def weight_pictures(model) -> tuple[Image.Image, Image.Image]:
     """Every first-layer unit's incoming weights as a 28x28 picture, and the weights into each output digit:
     pictures too when there is no hidden layer, else a map with a row per digit and a column per last hidden unit."""
     tiles = incoming_weights(model)
-    first_picture = tile_grid(tiles, min(16, len(tiles)), zoom=2)
+    first_picture = headroom(tile_grid(tiles, min(16, len(tiles)), zoom=2))
     if not len(model.hidden_layers):
-        return first_picture, tile_grid(tiles, 10, zoom=3)
-    output = model.classifier.weight.detach().float().numpy()
-    cell = max(2, min(12, 640 // output.shape[1]))
-    return first_picture, Image.fromarray(colorize(output).repeat(12, 0).repeat(cell, 1))
+        return first_picture, headroom(tile_grid(tiles, 10, zoom=3))
+    return first_picture, headroom(output_weight_map(model.classifier.weight.detach().float().numpy()))
 
 
 ACTIVATION_FUNCTIONS = {
@@ -170,3 +187,130 @@ def curves(history: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The training loss and the test accuracy so far, as the two plots draw them."""
     frame = pd.DataFrame(history, columns=["epoch", "loss", "test_accuracy"]).astype(float)
     return frame[["epoch", "loss"]], frame[["epoch", "test_accuracy"]]
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> np.ndarray:
+    """Round tick values covering [low, high]: steps of 1, 2 or 5 times a power of ten."""
+    span = max(high - low, 1e-9)
+    raw = span / count
+    power = 10 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return np.arange(np.floor(low / step) * step, high + step * 0.5, step)
+
+
+def panel(
+    pen: ImageDraw.ImageDraw,
+    box: tuple[int, int, int, int],
+    series: list[tuple[str, tuple, list[tuple[float, float]]]],
+    x_max: float,
+    y_range: tuple[float, float],
+    title: str,
+    y_format: str,
+    x_title: str = "epoch",
+) -> None:
+    """One chart drawn into `box` (left, top, right, bottom): a title, labelled axes and gridlines, and each series
+    (name, colour, points) as a line, its last point as a dot, its name and last value in a legend."""
+    left, top, right, bottom = box
+    plot_left, plot_top, plot_right, plot_bottom = left + 58, top + 30, right - 10, bottom - 44
+    low, high = y_range
+    pen.text((left + 4, top + 2), title, fill=INK, font=font(15))
+
+    def to_pixel(x: float, y: float) -> tuple[float, float]:
+        px = plot_left + x / x_max * (plot_right - plot_left)
+        py = plot_bottom - (min(max(y, low), high) - low) / (high - low) * (plot_bottom - plot_top)
+        return px, py
+
+    for tick in nice_ticks(low, high, 4):
+        if low - 1e-9 <= tick <= high + 1e-9:
+            y = to_pixel(0, tick)[1]
+            pen.line([(plot_left, y), (plot_right, y)], fill=GRID)
+            pen.text((plot_left - 6, y), format(tick, y_format), fill=MUTED, font=font(12), anchor="rm")
+    for tick in nice_ticks(0, x_max, 5):
+        if tick <= x_max + 1e-9:
+            x = to_pixel(tick, low)[0]
+            pen.line([(x, plot_top), (x, plot_bottom)], fill=GRID)
+            pen.text((x, plot_bottom + 6), f"{tick:g}", fill=MUTED, font=font(12), anchor="mt")
+    pen.rectangle([plot_left, plot_top, plot_right, plot_bottom], outline=(190, 190, 190))
+    pen.text(((plot_left + plot_right) / 2, bottom - 18), x_title, fill=MUTED, font=font(13), anchor="mt")
+    legend_x = plot_left + 8
+    for name, color, points in series:
+        pixels = [to_pixel(x, y) for x, y in points if y is not None]
+        if len(pixels) > 1:
+            pen.line(pixels, fill=color, width=2)
+        for x, y in pixels[-1:]:
+            pen.ellipse([x - 3.5, y - 3.5, x + 3.5, y + 3.5], fill=color)
+        last = [y for _, y in points if y is not None][-1:]
+        label = f"{name} {format(last[0], y_format)}" if last else name
+        pen.rectangle([legend_x, plot_top + 8, legend_x + 12, plot_top + 18], fill=color)
+        pen.text((legend_x + 17, plot_top + 13), label, fill=INK, font=font(13), anchor="lm")
+        legend_x += 24 + pen.textlength(label, font=font(13))
+
+
+def training_chart(history: list[dict], epochs: float, eval_count: int, width: int = 820, height: int = 300):
+    """A run's curves: the training loss and the loss on the evaluation set, and the accuracy on it, over epochs."""
+    image = Image.new("RGB", (width, height), "white")
+    pen = ImageDraw.Draw(image)
+    x_max = max(epochs, max((h["epoch"] for h in history), default=0)) or 1
+    train = [(h["epoch"], h["loss"]) for h in history if h["loss"] is not None]
+    test = [(h["epoch"], h["test_loss"]) for h in history]
+    losses = [y for _, y in train + test]
+    loss_high = float(nice_ticks(0, max(losses, default=1.0) * 1.05, 4)[-1]) if losses else 1.0
+    accuracies = [h["test_accuracy"] for h in history]
+    floor = min(accuracies, default=0.0)
+    acc_low = 0.0 if floor < 0.5 else float(np.floor(floor * 10) / 10)
+    half = width // 2
+    panel(
+        pen,
+        (0, 0, half - 8, height),
+        [("training", TRAIN_COLOR, train), ("test", TEST_COLOR, test)],
+        x_max,
+        (0.0, loss_high),
+        "Loss (cross-entropy)",
+        ".2f",
+    )
+    panel(
+        pen,
+        (half + 8, 0, width, height),
+        [("test", TEST_COLOR, [(h["epoch"], h["test_accuracy"]) for h in history])],
+        x_max,
+        (acc_low, 1.0),
+        f"Accuracy on the {eval_count:,} test digits",
+        ".0%" if acc_low < 0.9 else ".1%",
+    )
+    return image
+
+
+def legend_bar(scale: float, width: int = 260, label: str = "weight") -> Image.Image:
+    """The colour scale: orange at -scale, white at 0, blue at +scale, labelled."""
+    bar = Image.new("RGB", (width, 40), "white")
+    ramp = colorize(np.linspace(-scale, scale, width - 80)[None, :], scale).repeat(12, 0)
+    bar.paste(Image.fromarray(ramp), (40, 4))
+    pen = ImageDraw.Draw(bar)
+    pen.text((40, 20), f"{-scale:.2g}", fill=MUTED, font=font(12), anchor="mt")
+    pen.text((width / 2, 20), f"0 ({label})", fill=MUTED, font=font(12), anchor="mt")
+    pen.text((width - 40, 20), f"+{scale:.2g}", fill=MUTED, font=font(12), anchor="mt")
+    return bar
+
+
+def output_weight_map(weights: np.ndarray, max_width: int = 760) -> Image.Image:
+    """The weights into the ten output digits: a labelled row per digit, a column per unit of the last hidden layer,
+    with the colour scale below."""
+    digits, units = weights.shape
+    cell_w = max(1, min(16, (max_width - 60) // units))
+    cell_h = 18
+    scale = float(np.abs(weights).max()) or 1.0
+    cells = Image.fromarray(colorize(weights, scale).repeat(cell_h, 0).repeat(cell_w, 1))
+    legend = legend_bar(scale)
+    sheet = Image.new(
+        "RGB", (max(60 + cells.width + 10, legend.width + 60), cells.height + 30 + legend.height + 6), "white"
+    )
+    sheet.paste(cells, (60, 4))
+    pen = ImageDraw.Draw(sheet)
+    for digit in range(digits):
+        pen.text((52, 4 + digit * cell_h + cell_h / 2), str(digit), fill=INK, font=font(13), anchor="rm")
+    pen.text((6, 4 + cells.height / 2), "digit", fill=MUTED, font=font(12), anchor="lm")
+    pen.text(
+        (60, cells.height + 10), f"last hidden layer's units 0-{units - 1}, left to right", fill=MUTED, font=font(12)
+    )
+    sheet.paste(legend, (60, cells.height + 30))
+    return sheet

@@ -4,7 +4,6 @@ page starts with)."""
 
 import copy
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -16,7 +15,8 @@ import torch
 from PIL import Image
 
 from ..inputs import Refused
-from .charts import accuracy_chart, curves, enlarge, layer_picture, tile_grid, weight_pictures
+from ..pictures import png_file
+from .charts import accuracy_chart, enlarge, layer_picture, tile_grid, training_chart, weight_pictures
 from .passes import TOP_NEURONS, backward_step, forward_explanation, forward_pass, top_unit_gallery
 from .training import (
     ACTIVATIONS,
@@ -25,12 +25,13 @@ from .training import (
     MAX_EPOCHS,
     MAX_HIDDEN_LAYERS,
     MAX_WIDTH,
-    accuracy,
-    in_background,
-    train,
+    OPTIMIZERS,
+    SLOW_FRAME_SECONDS,
+    SPEEDS,
+    Run,
 )
 
-TABLE_COLUMNS = ["activation", "test accuracy", "seconds"]
+TABLE_COLUMNS = ["activation", "test accuracy", "seconds training"]
 
 
 def check_architecture(hidden_layers, widths) -> list[int]:
@@ -92,45 +93,104 @@ def digits(playground) -> dict:
         ) from None
 
 
-def training_status(model, history: list[dict], epochs: int) -> str:
-    record = history[-1]
-    epoch_times = [r["epoch_seconds"] for r in history if r["epoch_seconds"] is not None]
-    status = (
-        f"{describe(model)}: epoch {record['epoch']:.2f} of {epochs}, loss {record['loss']:.3f}, "
-        f"test accuracy {record['test_accuracy']:.2%}"
+def architecture_and_settings(
+    hidden_layers, width1, width2, width3, activation, learning_rate, batch_size, optimizer, epochs
+) -> tuple[list[int], str, dict]:
+    """The Train tab's controls, checked: the hidden layers' sizes, the activation's name in the config, and the
+    settings a `Run` takes."""
+    sizes = check_architecture(hidden_layers, [width1, width2, width3])
+    learning_rate, batch_size, epochs = check_training(learning_rate, batch_size, epochs)
+    if activation not in ACTIVATIONS:
+        raise Refused(f"Choose an activation among {list(ACTIVATIONS)}.")
+    if optimizer not in OPTIMIZERS:
+        raise Refused(f"Choose an optimizer among {OPTIMIZERS}.")
+    settings = {"learning_rate": learning_rate, "batch_size": batch_size, "optimizer": optimizer, "epochs": epochs}
+    return sizes, ACTIVATIONS[activation], settings
+
+
+def run_status(run, playground, state: str) -> str:
+    """Where a run is: its network, step and epoch, its last losses and accuracy, and `state` (playing, paused...)."""
+    point = run.history[-1]
+    loss = f"training loss {point['loss']:.3f}, " if point["loss"] is not None else ""
+    text = (
+        f"**{describe(run.model)}**: step {run.steps:,} of {run.total_steps:,} (epoch {run.epoch:.2f} of "
+        f"{run.settings['epochs']}). {loss}on the {len(run.eval_labels):,} test digits: loss "
+        f"{point['test_loss']:.3f}, accuracy **{point['test_accuracy']:.2%}**. {state}"
     )
-    return status + (f"; {np.mean(epoch_times):.1f} s per epoch" if epoch_times else "")
+    if playground.source != playground.dataset:
+        text += f"\n\nDigits: {playground.source}."
+    return text
 
 
 def make_training(playground):
-    def run_training(hidden_layers, width1, width2, width3, activation, learning_rate, batch_size, optimizer, epochs):
-        """Stream (network, loss curve, accuracy curve, weight pictures, status) while a new network trains."""
-        sizes = check_architecture(hidden_layers, [width1, width2, width3])
-        learning_rate, batch_size, epochs = check_training(learning_rate, batch_size, epochs)
-        if activation not in ACTIVATIONS:
-            raise Refused(f"Choose an activation among {list(ACTIVATIONS)}.")
-        model = playground.new_model(sizes, ACTIVATIONS[activation], seed=0)
-        history = []
-        status = f"Training {describe(model)} (the first run waits for the digits)"
-        yield model, *curves(history), *weight_pictures(model), status
-        data = digits(playground)
-        stop = threading.Event()
-        records = train(model, data, learning_rate, batch_size, optimizer, epochs, seed=0, stop=stop)
-        for new in in_background(records, stop):
-            history += new
-            yield model, *curves(history), *weight_pictures(model), training_status(model, history, epochs)
-        final = accuracy(model, *data["test"])
-        epoch_times = [r["epoch_seconds"] for r in history if r["epoch_seconds"] is not None]
-        yield (
-            model,
-            *curves(history),
-            *weight_pictures(model),
-            f"**Done.** {describe(model)} after {epochs} epoch(s), {np.mean(epoch_times):.2f} s per epoch: test "
-            f"accuracy **{final:.2%}** on "
-            f"{len(data['test'][1]):,} test digits it never trained on. Draw a digit in *Forward pass* to try it.",
-        )
+    """The Train tab's buttons: New network, Step, Play (and Pause, which stops Play where it is)."""
 
-    return run_training
+    def frame(run, state: str):
+        first, output = (png_file(picture, fast=True) for picture in weight_pictures(run.model))
+        chart = png_file(training_chart(run.history, run.settings["epochs"], len(run.eval_labels)), fast=True)
+        # the visitor's network is the run's; a backward step's undo point (None) is taken anew from it
+        return run, run.model, None, chart, first, output, run_status(run, playground, state)
+
+    def new_run(sizes, activation, settings):
+        data = digits(playground)
+        return Run(playground.new_model(sizes, activation, seed=0), data, settings, seed=0)
+
+    def current(run, controls):
+        """The visitor's run, carried on with the controls' settings; a new one where the network's shape or
+        activation changed (or there is none yet)."""
+        sizes, activation, settings = architecture_and_settings(*controls)
+        if run is None or run.model.config.hidden_sizes != sizes or run.model.config.hidden_act != activation:
+            return new_run(sizes, activation, settings)
+        run.adjust(settings)
+        return run
+
+    def reset(*controls):
+        """A new, untrained network with the controls' settings, measured once before any step."""
+        sizes, activation, settings = architecture_and_settings(*controls)
+        return frame(new_run(sizes, activation, settings), "A new network: press **Step** or **Play**.")
+
+    def step(run, *controls):
+        """One step of gradient descent on the next batch."""
+        run = current(run, controls)
+        if run.done:
+            return frame(run, DONE_NOTE)
+        run.advance(1)
+        return frame(run, "**Done.** " + DONE_NOTE if run.done else "One step taken.")
+
+    def play(run, *controls_and_speed):
+        """Train on, redrawing the curves and the weights as it goes, until the budget of epochs is spent or Pause."""
+        *controls, speed = controls_and_speed
+        if speed not in SPEEDS:
+            raise Refused(f"Choose a speed among {list(SPEEDS)}.")
+        if run is None:
+            yield (gr.skip(),) * 6 + ("Getting the digits ready (the first run decodes them)...",)
+        run = current(run, controls)
+        if run.done:
+            yield frame(run, DONE_NOTE)
+            return
+        run.pause.clear()
+        while not run.done and not run.pause.is_set():
+            run.advance(SPEEDS[speed])
+            yield frame(run, "Playing... (**Pause** stops it where it is)")
+            if SPEEDS[speed] == 1:
+                time.sleep(SLOW_FRAME_SECONDS)
+        yield frame(run, PAUSED_NOTE if run.pause.is_set() else "**Done.** " + DONE_NOTE)
+
+    def paused(run):
+        """Stop Play after the frame under way."""
+        if run is None:
+            return "Nothing is training: press **Step** or **Play**."
+        run.pause.set()
+        return run_status(run, playground, PAUSED_NOTE)
+
+    return reset, step, play, paused
+
+
+PAUSED_NOTE = "**Paused**: **Play** or **Step** carries on from here."
+DONE_NOTE = (
+    "The budget of epochs is spent: raise **Epochs** to train on, or press **New network**. Draw a digit in *Forward "
+    "pass* to try it."
+)
 
 
 def make_weights(playground):
@@ -156,7 +216,7 @@ def make_forward(playground):
             for i, picture in enumerate(layer_pictures)
         ]
         logits = pd.DataFrame({"digit": [str(d) for d in range(10)], "logit": result["logits"]})
-        gallery = top_unit_gallery(model, result)
+        gallery = top_unit_gallery(model, result, pixels)
         explanation = forward_explanation(model, result)
         return [enlarge(pixels), *updates, logits, probabilities_label(result["probabilities"]), gallery, explanation]
 
@@ -178,26 +238,44 @@ def backward_explanation(result: dict, digit: int) -> str:
 
 
 def make_backward(playground):
-    def run_backward(model, sketch, label, learning_rate):
-        """One step of gradient descent on the drawing, taken by the visitor's network."""
+    def learn(model, undo, sketch, label, learning_rate):
+        """One step of gradient descent on the drawing, taken by the visitor's network; the first since it trained
+        keeps its weights to go back to."""
         model = session_model(playground, model)
         pixels = playground.pixels(drawing(sketch))
         if label is None:
             raise Refused("Choose the correct digit first.")
+        if undo is None:
+            undo = {"weights": {k: v.detach().clone() for k, v in model.state_dict().items()}, "steps": 0}
         result = backward_step(model, pixels, int(label), float(learning_rate))
+        undo["steps"] += 1
         first_name = "hidden_layers.0.weight" if len(model.hidden_layers) else "classifier.weight"
         gradient = result["gradients"][first_name]
         norms = gradient.norm(dim=1)
         top = torch.argsort(norms, descending=True)[:TOP_NEURONS]
         tiles = gradient[top].reshape(len(top), 28, 28).numpy()
         gallery = [
-            (tile_grid(tile[None], 1, zoom=4), f"unit {int(unit)}: |gradient| {float(norms[unit]):.3g}")
+            (tile_grid(tile[None], 1, zoom=4), f"unit {int(unit)}: {float(norms[unit]):.2g}")
             for tile, unit in zip(tiles, top)
         ]
         before, after = probabilities_label(result["before"]), probabilities_label(result["after"])
-        return model, before, after, gallery, backward_explanation(result, int(label))
+        return model, undo, before, after, gallery, backward_explanation(result, int(label))
 
-    return run_backward
+    def start_over(model, undo):
+        """Undo the backward steps: the visitor's network as it was before the first of them."""
+        if model is None or undo is None or not undo["steps"]:
+            return None, None, [], "No backward step to undo: the network is as training left it."
+        model.load_state_dict(undo["weights"])
+        steps, undo["steps"] = undo["steps"], 0
+        return (
+            None,
+            None,
+            [],
+            f"**Started over**: {steps} backward step{'s' if steps > 1 else ''} undone. The network is your "
+            f"{describe(model)} network as it was before them.",
+        )
+
+    return learn, start_over
 
 
 def make_compare(playground):
@@ -207,23 +285,21 @@ def make_compare(playground):
         if not 1 <= epochs <= MAX_EPOCHS:
             raise Refused(f"Compare over 1 to {MAX_EPOCHS} epochs.")
         data = digits(playground)
-        settings = COMPARE_SETTINGS
+        settings = {**COMPARE_SETTINGS, "epochs": epochs}
         rows, table = [], []
         for name, activation in ACTIVATIONS.items():
             model = playground.new_model(settings["hidden_sizes"], activation, settings["seed"])
-            started = time.perf_counter()
-            for record in train(
-                model,
-                data,
-                settings["learning_rate"],
-                settings["batch_size"],
-                settings["optimizer"],
-                epochs,
-                settings["seed"],
-            ):
-                rows.append({"activation": name, "epoch": record["epoch"], "test accuracy": record["test_accuracy"]})
+            run = Run(model, data, settings, seed=settings["seed"])
+            shown = 0
+            while not run.done:
+                run.advance(None)
+                rows += [
+                    {"activation": name, "epoch": point["epoch"], "test accuracy": point["test_accuracy"]}
+                    for point in run.history[shown:]
+                ]
+                shown = len(run.history)
                 yield accuracy_chart(rows, epochs), pd.DataFrame(table, columns=TABLE_COLUMNS)
-            table.append([name, f"{accuracy(model, *data['test']):.2%}", round(time.perf_counter() - started, 1)])
+            table.append([name, f"{run.history[-1]['test_accuracy']:.2%}", round(run.seconds, 1)])
             yield accuracy_chart(rows, epochs), pd.DataFrame(table, columns=TABLE_COLUMNS)
 
     return compare

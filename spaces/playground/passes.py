@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from .charts import strip, tile_grid
+from .charts import tile_grid
 
 TOP_NEURONS = 8
 
@@ -59,21 +59,32 @@ def backward_step(model, pixels: torch.Tensor, label: int, learning_rate: float)
     }
 
 
-def top_unit_gallery(model, result) -> list:
+def input_gradients(model, pixels: torch.Tensor, units) -> np.ndarray:
+    """For units of the last hidden layer: the gradient of each one's weighted sum with respect to the 784 inputs, at
+    this drawing, as (units, 28, 28): which pixels raise it (blue) or lower it (orange) here. For a first-layer unit
+    it is exactly its incoming weights."""
+    inputs = pixels.float().clone().requires_grad_(True)
+    hidden = inputs
+    for layer in model.hidden_layers[:-1]:
+        hidden = model.activation(layer(hidden))
+    sums = model.hidden_layers[-1](hidden)[0]
+    rows = [torch.autograd.grad(sums[int(unit)], inputs, retain_graph=True)[0][0] for unit in units]
+    return torch.stack(rows).reshape(len(rows), 28, 28).numpy()
+
+
+def top_unit_gallery(model, result, pixels: torch.Tensor) -> list:
+    """The last hidden layer's units that pushed the winning digit most, each as a picture of what raises its
+    weighted sum (its incoming weights in the first layer; deeper, its gradient with respect to the input pixels at
+    this drawing), captioned weight x activation."""
     if not result["layers"]:
         return []
-    last = len(result["layers"]) - 1
     activations = result["layers"][-1]["activations"]
     weights = model.classifier.weight[result["winner"]].detach().numpy()
-    items = []
-    for unit in result["top_units"]:
-        caption = f"#{unit}: {weights[unit]:.2f} × {activations[unit]:.2f}"
-        if last == 0:  # a unit of the first hidden layer: its incoming weights are a picture
-            tile = model.hidden_layers[0].weight[unit].detach().numpy().reshape(1, 28, 28)
-            items.append((tile_grid(tile, 1, zoom=4), caption))
-        else:
-            items.append((strip(np.array([result["contributions"][unit]]), cell=40), caption))
-    return items
+    tiles = input_gradients(model, pixels, result["top_units"])
+    return [
+        (tile_grid(tile[None], 1, zoom=4), f"#{unit}: {weights[unit]:.2f} × {activations[unit]:.2f}")
+        for unit, tile in zip(result["top_units"], tiles)
+    ]
 
 
 def forward_explanation(model, result) -> str:

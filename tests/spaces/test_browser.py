@@ -177,6 +177,7 @@ def test_the_playground_follows_a_digit_forward_learns_from_it_trains_and_compar
     """As a learner uses it: draw a 1 and follow it forward; say it is a 7 and take backward steps (the loss on 7
     falls, the prediction moves toward it); train a network live; compare the activation functions."""
     import re
+    import time
 
     from tests.helpers.datasets import make_image_dataset
 
@@ -213,9 +214,24 @@ def test_the_playground_follows_a_digit_forward_learns_from_it_trains_and_compar
     screenshot(page, "playground-backward")
 
     page.get_by_role("tab", name="Train").click()
-    page.locator("#train").click()
-    page.locator("#train-status").get_by_text("Done.").wait_for(timeout=120_000)
+    status = page.locator("#train-status")
+    page.locator("#step").click()
+    status.get_by_text("One step taken").wait_for(timeout=60_000)
+    assert "step 1 of" in status.inner_text()
+    page.get_by_label("one step at a time").check()
+    page.locator("#train").click()  # Play, slowly: each step is drawn
+    status.get_by_text("Playing").wait_for(timeout=60_000)
+    page.locator("#stop").click()  # Pause
+    status.get_by_text("Paused").wait_for(timeout=60_000)
+    time.sleep(1.0)  # a run still playing would take about 4 steps a second
+    paused_at = re.search(r"step (\d+) of", status.inner_text()).group(1)
+    time.sleep(1.0)
+    assert re.search(r"step (\d+) of", status.inner_text()).group(1) == paused_at
+    page.get_by_label("as fast as it goes").check()
+    page.locator("#train").click()  # Play on from there, to the end
+    status.get_by_text("Done.").wait_for(timeout=120_000)
     page.locator("#weights img").wait_for(state="visible")
+    page.locator("#curves img").wait_for(state="visible")
     screenshot(page, "playground-train")
 
     page.get_by_role("tab", name="Compare activations").click()
@@ -316,3 +332,47 @@ def test_the_diffusion_inside_view_noises_a_drawn_digit_and_steps_through_the_de
     page.locator("#compare-status").get_by_text("Done.").wait_for(timeout=180_000)  # every sampler drawn
     page.locator("#samplers img").wait_for(state="visible")
     screenshot(page, "ddpm-inside")
+
+
+def test_offline_with_an_empty_home_hfnets_demo_trains_in_the_playground(browser, tmp_path):
+    """A newcomer's first run: no Hub, nothing cached, `hfnets demo`; the Playground's Play trains on the digits
+    that ship with it."""
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    env = {**os.environ, "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    for variable in ("HF_HOME", "HF_DATASETS_CACHE", "DATASET", "MLP_MODEL_ID"):
+        env.pop(variable, None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hfnets.cli", "demo", "--server_port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+                break
+            except Exception:  # not serving yet
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(1)
+        page.get_by_role("tab", name="Playground: see an MLP learn").click()
+        page.locator("#train").click()
+        status = page.locator("#train-status")
+        status.get_by_text("Playing").wait_for(timeout=180_000)
+        assert "6,000 training and 1,000 test digits of MNIST that ship with the Playground" in status.inner_text()
+        page.locator("#curves img").wait_for(state="visible")
+        screenshot(page, "playground-offline")
+        page.locator("#stop").click()
+        status.get_by_text("Paused").wait_for(timeout=60_000)
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

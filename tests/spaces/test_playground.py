@@ -81,8 +81,13 @@ def test_the_weight_pictures_are_each_units_incoming_weights(playground):
     assert tiles.shape == (20, 28, 28)
     np.testing.assert_array_equal(tiles.reshape(20, -1), model.hidden_layers[0].weight.detach().numpy())
     first, output = charts.weight_pictures(model)
-    assert first.size == (16 * 58 + 2, 2 * 58 + 2)  # 20 tiles of 28x28 at 2x, 16 to a row, 2-pixel gaps
-    assert output.size == (20 * max(2, min(12, 640 // 20)), 10 * 12)  # a row per digit, a column per hidden unit
+    assert first.size == (16 * 58 + 2, 2 * 58 + 2 + 34)  # 20 tiles of 28x28 at 2x, 16 to a row, 2-pixel gaps
+    # a labelled row per digit, a column per hidden unit: each cell is coloured by its weight
+    weights = model.classifier.weight.detach().numpy()
+    cells = charts.colorize(weights, float(np.abs(weights).max()))
+    drawn = np.asarray(output)
+    for digit, unit in [(0, 0), (3, 7), (9, 19)]:
+        np.testing.assert_array_equal(drawn[34 + 4 + digit * 18 + 9, 60 + unit * 16 + 8], cells[digit, unit])
     no_hidden = playground.new_model([], "relu", seed=2)
     np.testing.assert_array_equal(
         charts.incoming_weights(no_hidden).reshape(10, -1), no_hidden.classifier.weight.detach()
@@ -96,20 +101,29 @@ def test_the_curve_drawn_is_the_models_activation_function(playground, name):
     torch.testing.assert_close(charts.ACTIVATION_FUNCTIONS[training.ACTIVATIONS[name]](x), model.activation(x))
 
 
-def test_training_goes_live_over_the_api_and_the_download_loads_with_the_reported_accuracy(
+CONTROLS = [1, 24, 8, 8, "tanh", 0.01, 32, "Adam", 2]  # hidden layers, their widths, activation, lr, batch, ...
+
+
+def status_numbers(status: str) -> tuple[int, float]:
+    """The step and the test accuracy a Train tab status reports."""
+    step = int(re.search(r"step ([\d,]+) of", status).group(1).replace(",", ""))
+    return step, float(re.search(r"accuracy \*\*([\d.]+)%\*\*", status).group(1)) / 100
+
+
+def test_training_plays_live_over_the_api_and_the_download_loads_with_the_reported_accuracy(
     serve,  # noqa: F811
     playground,
-    digits,
     tmp_path,
 ):
     from transformers import AutoModelForImageClassification
 
     client = serve(app.build_demo(playground.model_id, playground.dataset, playground))
-    job = client.submit(1, 24, 8, 8, "tanh", 0.01, 32, "Adam", 2, api_name="/train")
-    updates = list(job)
+    updates = list(client.submit(*CONTROLS, "10 steps at a time", api_name="/play"))
     statuses = [update[-1] for update in updates]
     assert len(updates) >= 3 and "Done" in statuses[-1]
-    reported = float(re.search(r"test accuracy \*\*([\d.]+)%\*\*", statuses[-1]).group(1)) / 100
+    steps = [status_numbers(status)[0] for status in statuses if "step" in status]
+    assert steps == sorted(steps) and steps[-1] == 2 * 300 // 32 + 2  # two epochs of 300 digits, batches of 32
+    reported = status_numbers(statuses[-1])[1]
 
     archive = client.predict(api_name="/download")
     with zipfile.ZipFile(archive) as zipped:
@@ -117,19 +131,58 @@ def test_training_goes_live_over_the_api_and_the_download_loads_with_the_reporte
     folder = tmp_path / "mnist-mlp-playground"
     model = AutoModelForImageClassification.from_pretrained(folder, trust_remote_code=True).eval()
     assert model.config.hidden_sizes == [24] and model.config.hidden_act == "tanh"
-    images, labels = playground.data()["test"]
+    images, labels = playground.data()["test"]  # the status's figure is on every test digit
     assert training.accuracy(model, images, labels) == pytest.approx(reported, abs=1e-4)
+
+
+def test_a_step_is_one_batch_and_the_curve_gains_a_point_each_time(serve, playground):  # noqa: F811
+    client = serve(app.build_demo(playground.model_id, playground.dataset, playground))
+    *_, status = client.predict(*CONTROLS, api_name="/new_network")
+    assert status_numbers(status)[0] == 0 and "of 20 (epoch" in status  # 2 epochs of 300 digits: 10 batches of 32
+    assert "A new network" in status
+    for expected in (1, 2, 3):
+        *_, status = client.predict(*CONTROLS, api_name="/step")
+        assert status_numbers(status)[0] == expected
+    changed = [1, 24, 8, 8, "ReLU", 0.01, 32, "Adam", 2]  # another activation: another network, from step 0 again
+    *_, status = client.predict(*changed, api_name="/step")
+    assert status_numbers(status)[0] == 1 and "ReLU" in status
+
+
+def test_the_run_records_every_step_on_the_whole_evaluation_set(playground):
+    data = playground.data()
+    model = playground.new_model([16], "relu", seed=0)
+    run = training.Run(model, data, {"learning_rate": 0.05, "batch_size": 32, "optimizer": "SGD", "epochs": 1})
+    run.advance(3)
+    assert [point["step"] for point in run.history] == [0, 1, 2, 3]
+    loss, accuracy = training.evaluate(model, *data["test"])
+    assert run.history[-1]["test_accuracy"] == accuracy and run.history[-1]["test_loss"] == pytest.approx(loss)
+    run.advance(None, seconds=60)  # the rest of the epoch, and no further
+    assert run.done and run.seen == len(data["train"][1]) and run.steps == -(-len(data["train"][1]) // 32)
+
+
+def test_l2_pulls_the_weights_toward_zero(playground):
+    data = playground.data()
+    norms = {}
+    for l2 in (0.0, 0.1):
+        run = training.Run(
+            playground.new_model([16], "relu", seed=0),
+            data,
+            {"learning_rate": 0.05, "batch_size": 32, "optimizer": "SGD", "epochs": 2, "l2": l2},
+        )
+        run.advance(None, seconds=60)
+        norms[l2] = float(run.model.hidden_layers[0].weight.detach().norm())
+    assert norms[0.1] < 0.9 * norms[0.0]
 
 
 def test_the_playground_refuses_what_it_cannot_do_in_plain_words(serve, playground, tmp_path):  # noqa: F811
     client = serve(app.build_demo(playground.model_id, playground.dataset, playground))
     # the sliders' and fields' bounds, checked before the request runs
     with pytest.raises(AppError, match="50 is greater than maximum value 10"):
-        client.predict(1, 24, 8, 8, "ReLU", 0.01, 32, "Adam", 50, api_name="/train")
+        client.predict(1, 24, 8, 8, "ReLU", 0.01, 32, "Adam", 50, api_name="/step")
     with pytest.raises(AppError, match="5.0 is greater than maximum value 1"):
-        client.predict(1, 24, 8, 8, "ReLU", 5.0, 32, "Adam", 1, api_name="/train")
+        client.predict(1, 24, 8, 8, "ReLU", 5.0, 32, "Adam", 1, "as fast as it goes", api_name="/play")
     with pytest.raises(AppError, match="1000000 is not in the list of choices"):
-        client.predict(1, 24, 8, 8, "ReLU", 0.01, 10**6, "Adam", 1, api_name="/train")
+        client.predict(1, 24, 8, 8, "ReLU", 0.01, 10**6, "Adam", 1, api_name="/new_network")
     Image.fromarray(np.zeros((64, 64, 4), dtype=np.uint8)).save(tmp_path / "blank.png")
     blank = {"background": None, "layers": [], "composite": handle_file(tmp_path / "blank.png")}
     with pytest.raises(AppError, match="Draw a digit first"):
@@ -140,30 +193,82 @@ def test_the_comparison_trains_every_activation_with_the_same_budget(serve, play
     client = serve(app.build_demo(playground.model_id, playground.dataset, playground))
     curves, table = client.predict(2, api_name="/compare")
     names = [row[0] for row in table["data"]]
-    assert names == list(training.ACTIVATIONS) and table["headers"] == ["activation", "test accuracy", "seconds"]
+    assert names == list(training.ACTIVATIONS) and table["headers"] == [
+        "activation",
+        "test accuracy",
+        "seconds training",
+    ]
     plot_area = np.asarray(Image.open(curves).convert("RGB"))[:, :-170]  # left of the legend
     for color in charts.COMPARE_COLORS.values():  # every activation's curve is drawn, in its colour
         assert (plot_area == color).all(-1).sum() > 100
 
 
-def test_stop_ends_a_live_training_run_where_it_is(playground):
-    """Closing the page's generator (what the Stop button does) stops the training thread within a step."""
-    import threading
+def test_pause_stops_play_where_it_is_and_step_carries_on_from_there(serve, playground):  # noqa: F811
     import time
 
-    model = playground.new_model([16], "relu", seed=0)
-    stop = threading.Event()
-    # 10,000 epochs: hours if not stopped
-    records = training.train(model, playground.data(), 0.01, 16, "SGD", 10_000, seed=0, stop=stop)
-    live = training.in_background(records, stop)
-    first = next(live)
-    assert first and first[0]["epoch"] <= 1
-    live.close()
-    assert stop.is_set()
-    time.sleep(0.5)  # the step under way ends
-    weights = model.classifier.weight.detach().clone()
-    time.sleep(0.5)
-    assert torch.equal(weights, model.classifier.weight.detach())
+    client = serve(app.build_demo(playground.model_id, playground.dataset, playground))
+    job = client.submit(1, 24, 8, 8, "tanh", 0.01, 16, "SGD", 10, "one step at a time", api_name="/play")
+    while job.status().code.name != "ITERATING" or len(job.outputs()) < 3:
+        time.sleep(0.05)
+    status = client.predict(api_name="/pause")
+    assert "Paused" in status
+    paused_at = status_numbers(status)[0]
+    time.sleep(1.0)  # a playing run would take about 4 steps a second
+    *_, status = client.predict(1, 24, 8, 8, "tanh", 0.01, 16, "SGD", 10, api_name="/step")
+    assert status_numbers(status)[0] == paused_at + 1
+
+
+def test_start_over_undoes_the_backward_steps_of_the_visitors_own_network(serve, playground, tmp_path):  # noqa: F811
+    from transformers import AutoModelForImageClassification
+
+    client = serve(app.build_demo(playground.model_id, playground.dataset, playground))
+    client.predict(2, 24, 12, 8, "tanh", 0.01, 32, "Adam", 1, api_name="/step")  # the visitor's own 2-layer network
+
+    def downloaded(name):
+        with zipfile.ZipFile(client.predict(api_name="/download")) as zipped:
+            zipped.extractall(tmp_path / name)
+        return AutoModelForImageClassification.from_pretrained(
+            tmp_path / name / "mnist-mlp-playground", trust_remote_code=True
+        )
+
+    trained = downloaded("trained")
+    Image.fromarray(np.full((64, 64, 3), 255, dtype=np.uint8)).save(tmp_path / "white.png")
+    one = np.full((64, 64, 4), 0, dtype=np.uint8)
+    one[10:54, 30:34] = (0, 0, 0, 255)
+    Image.fromarray(one).save(tmp_path / "one.png")
+    sketch = {"background": None, "layers": [], "composite": handle_file(tmp_path / "one.png")}
+    for _ in range(2):
+        client.predict(sketch, "7", 0.05, api_name="/backward")
+    assert not torch.equal(downloaded("stepped").classifier.weight, trained.classifier.weight)
+    *_, note = client.predict(api_name="/start_over")
+    assert "2 backward steps undone" in note and "784-24-12-10" in note
+    restored = downloaded("restored")
+    assert restored.config.hidden_sizes == [24, 12]
+    for name, weights in trained.state_dict().items():
+        torch.testing.assert_close(restored.state_dict()[name], weights)
+
+
+def test_offline_without_the_hub_the_playground_trains_on_the_digits_it_ships_with(shipped_mlp_dir, tmp_path):
+    """A newcomer offline, with an empty home: ylecun/mnist cannot be fetched, the shipped sample is used instead."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    env = {**os.environ, "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    env.pop("HF_HOME", None), env.pop("HF_DATASETS_CACHE", None)
+    script = (
+        "from spaces.playground.training import Playground; "
+        f"p = Playground({str(shipped_mlp_dir)!r}, 'ylecun/mnist'); d = p.data(); "
+        "print(len(d['train'][1]), len(d['test'][1]), d['train'][0].shape[1]); print(p.source)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    counts, source = result.stdout.strip().splitlines()[-2:]
+    assert counts == "6000 1000 784" and "ship with the Playground" in source
 
 
 def test_digits_that_cannot_load_say_how_to_name_a_local_copy(shipped_mlp_dir, tmp_path):
