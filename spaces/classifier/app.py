@@ -42,7 +42,9 @@ def build_demo(model_id: str, mlp_id: str | None = None) -> gr.Blocks:
             with gr.Column():
                 label = gr.Label(label="Prediction", num_top_classes=3, elem_id="prediction")
                 seen = gr.Image(label="What the network sees (28x28)", type="filepath", elem_id="seen")
-                hidden = gr.Image(label="Hidden layer activations", type="filepath", height=180, elem_id="hidden")
+                hidden = gr.Image(
+                    label="Hidden layer activations (one cell per unit)", type="filepath", height=260, elem_id="hidden"
+                )
         outputs = [label, seen, hidden]
         draw_button.click(classify_drawing, sketchpad, outputs, api_name="classify_drawing")
         if hasattr(model.config, "conv_channels"):

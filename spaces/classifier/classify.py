@@ -46,6 +46,35 @@ def enlarge(array: np.ndarray) -> Image.Image:
     return image.resize((array.shape[1] * ZOOM, array.shape[0] * ZOOM), Image.NEAREST)
 
 
+def activation_grid(hidden: np.ndarray, columns: int = 16, cell: int = 22) -> Image.Image:
+    """The hidden layer's activations as cells, unit 0 at the top left, rows of `columns`: white at 0, darker blue
+    the higher; row starts labelled with their first unit, and the scale below."""
+    from PIL import ImageDraw, ImageFont
+
+    columns = columns if hidden.size % columns == 0 else hidden.size
+    grid = hidden.reshape(-1, columns)
+    high = float(max(hidden.max(), 1e-6))
+    shade = np.clip(grid / high, 0, 1)[..., None]
+    cells = (255 + (np.array([8, 119, 189]) - 255) * shade).astype(np.uint8).repeat(cell, 0).repeat(cell, 1)
+    font = ImageFont.load_default(size=13)
+    left, top = 44, 32
+    sheet = Image.new("RGB", (left + cells.shape[1] + 8, top + cells.shape[0] + 40), "white")
+    sheet.paste(Image.fromarray(cells), (left, top))
+    pen = ImageDraw.Draw(sheet)
+    for row in range(grid.shape[0]):
+        pen.text(
+            (left - 6, top + row * cell + cell / 2), str(row * columns), fill=(90, 90, 90), font=font, anchor="rm"
+        )
+    active = int((hidden > 0).sum())
+    pen.text(
+        (left, top + cells.shape[0] + 8),
+        f"{active} of {hidden.size} units active; white 0, darkest {high:.2f}",
+        fill=(60, 60, 60),
+        font=font,
+    )
+    return sheet
+
+
 def upload_path(upload: dict | str | None) -> str | None:
     return upload.get("path") if isinstance(upload, dict) else upload
 
@@ -95,8 +124,7 @@ def make_classifier(processor, model):
         scores = {labels[i]: float(p) for i, p in enumerate(probabilities)}
         seen = inputs["pixel_values"].reshape(28, 28).numpy()
         hidden = outputs.hidden_states[-1][0].numpy() if outputs.hidden_states else np.zeros(1)
-        columns = 16 if hidden.size % 16 == 0 else hidden.size
-        return scores, png_file(enlarge(seen)), png_file(enlarge(hidden.reshape(-1, columns)))
+        return scores, png_file(enlarge(seen)), png_file(activation_grid(hidden))
 
     def classify(upload: dict | str | None):
         """An uploaded file, as Gradio received it (not decoded: the listener skips Gradio's preprocessing), so that

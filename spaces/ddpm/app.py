@@ -13,7 +13,7 @@ from ..lanes import LongRunLane
 from ..settings import no_model, space_models
 from .forward import forward_section
 from .reverse import reverse_section
-from .sample import MAX_IMAGES, SAMPLERS, load, make_sampler
+from .sample import MAX_IMAGES, SAMPLER_NOTES, SAMPLERS, load, make_sampler
 
 
 def build_demo(model_id: str, mlp_id: str | None = None) -> gr.Blocks:
@@ -28,20 +28,32 @@ def build_demo(model_id: str, mlp_id: str | None = None) -> gr.Blocks:
     with gr.Blocks(title="MNIST diffusion") as demo:
         gr.Markdown(
             "# Digits from a diffusion model\nA class-conditional DDPM (diffusers' UNet2DModel) with classifier-free "
-            "guidance. Watch the noise turn into digits; DPM-Solver needs 25 steps where DDPM takes 1000."
+            "guidance. Watch the noise turn into digits; DPM-Solver needs 25 steps where DDPM takes hundreds."
         )
         with gr.Row():
             digit = gr.Dropdown(choices, value=choices[min(4, len(choices) - 1)], label="Digit")
-            guidance = gr.Slider(1, 10, value=default_guidance, step=0.05, label="Guidance scale (1 = none)")
+            guidance = gr.Slider(
+                1,
+                10,
+                value=default_guidance,
+                step=0.05,
+                label="Guidance scale (1: the digit asked for, no extra push)",
+            )
             sampler = gr.Dropdown(list(SAMPLERS), value="DPM-Solver", label="Sampler")
         with gr.Row():
             steps = gr.Slider(1, 1000, value=25, step=1, label="Steps")
             count = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
             seed = gr.Number(value=0, minimum=0, maximum=MAX_SEED, precision=0, label="Seed")
+        sampler_note = gr.Markdown(SAMPLER_NOTES["DPM-Solver"], elem_id="sampler-note")
         button = gr.Button("Generate", variant="primary", elem_id="generate")
         output = gr.Image(label="Samples", type="filepath", height=420, elem_id="samples")
         status = gr.Textbox(label="Status", interactive=False, elem_id="status")
-        sampler.change(lambda name: gr.Slider(maximum=SAMPLERS[name][2], value=SAMPLERS[name][1]), sampler, steps)
+        sampler.change(
+            lambda name: (gr.Slider(maximum=SAMPLERS[name][2], value=SAMPLERS[name][1]), SAMPLER_NOTES[name]),
+            sampler,
+            [steps, sampler_note],
+            api_name=False,
+        )
         gr.Examples(
             [["3", default_guidance, "DPM-Solver", 25, 8, 0], ["random", 1.0, "DDIM", 50, 8, 1]],
             inputs=[digit, guidance, sampler, steps, count, seed],

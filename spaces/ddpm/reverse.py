@@ -133,7 +133,7 @@ def make_inside(pipe, lane: LongRunLane):
 
     def start(digit, guidance_scale, seed):
         label = label_of(digit, num_classes)
-        guidance = bounded(guidance_scale, 1, 10, "Guidance runs from 1 (none) to 10.", whole=False)
+        guidance = bounded(guidance_scale, 1, 10, "Guidance runs from 1 to 10.", whole=False)
         seed = parse_seed(seed)
         record = trace(pipe, label, guidance, seed)
         return (record, gr.Slider(minimum=1, maximum=TRACE_STEPS, value=1, step=1), *show_step(record, 1))
@@ -157,7 +157,7 @@ def make_inside(pipe, lane: LongRunLane):
         guided, samplers = [], []
         with lane, torch.no_grad():
             for scale in GUIDANCE_SCALES:
-                caption = f"guidance {scale:g}" + (" (none)" if scale == 1 else "")
+                caption = f"guidance {scale:g}" + (" (no extra push)" if scale == 1 else "")
                 guided.append((caption, picture(draw("DPM-Solver", 25, scale), image_size)))
             yield labelled_row(guided), None, "Guidance done; now the samplers (DDPM's 250 steps take longest)."
             for name, steps in COMPARED:

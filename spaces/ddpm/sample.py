@@ -18,7 +18,14 @@ from ..pictures import png_file
 SAMPLERS = {
     "DPM-Solver": ("DPMSolverMultistepScheduler", 25, 100),
     "DDIM": ("DDIMScheduler", 50, 250),
-    "DDPM": ("DDPMScheduler", 1000, 1000),
+    "DDPM": ("DDPMScheduler", 250, 1000),
+}
+# what choosing a sampler means for the steps, said beside them when it is chosen
+SAMPLER_NOTES = {
+    "DPM-Solver": "DPM-Solver: 25 steps (a higher-order solver of the reverse process) make clean digits.",
+    "DDIM": "DDIM: 50 deterministic steps skip through the 1000 timesteps the model was trained on.",
+    "DDPM": "DDPM, the original sampler: each step is one of its 1000 timesteps, with fresh noise added; 250 of "
+    "them are set (the full 1000 take four times as long, one UNet pass per image per step).",
 }
 MAX_IMAGES = 16
 # A run of more image-steps than this (steps x images; 25 DPM-Solver steps x 16 images is 400) is a long one: it
@@ -86,7 +93,7 @@ def make_sampler(pipe, lane: LongRunLane):
         steps = bounded(steps, 1, most, f"{sampler} takes 1 to {most} steps.")
         count = bounded(num_images, 1, MAX_IMAGES, f"Ask for 1 to {MAX_IMAGES} images.")
         seed = parse_seed(seed)
-        guidance = bounded(guidance_scale, 1, 10, "Guidance runs from 1 (none) to 10.", whole=False)
+        guidance = bounded(guidance_scale, 1, 10, "Guidance runs from 1 to 10.", whole=False)
         return label_of(digit, num_classes), guidance, steps, count, seed
 
     def sample(digit, guidance_scale, sampler, steps, num_images, seed, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)

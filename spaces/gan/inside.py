@@ -188,9 +188,10 @@ def make_inside(pipe, epochs: list[dict], processor):
             pen.text((12, y + 4), title, fill=(0, 0, 0), font=FONT)
             sheet.paste(row, (0, y + 22))
             y += row.height + 22
-        passed = int((shown["fake_scores"] > 0).sum())
+        passed = int((shown["fake_scores"] >= 0.005).sum())  # a score shown as +0.00 is undecided, not "real"
         note = (
-            f"{passed} of the generator's {NUM_SCORED} digits look real to the discriminator (score above 0); pure "
+            f"{passed} of the generator's {NUM_SCORED} digits look real to the discriminator (a score of +0.01 or "
+            "more); pure "
             f"noise scores {float(shown['noise_scores'].mean()):+.2f} on average. Training pushed real digits to +1 "
             "and the generator's to -1: a score near 0 means the generator has learned to fool it."
         )

@@ -95,8 +95,9 @@ def inside_tab(tokenizer, model) -> None:
         gr.Markdown(
             "Each of the RNN's hidden units is a number carried from character to character. Pick one and see it "
             "along a text: blue where it is high, orange where it is low. The table lists, for kinds of "
-            "characters, the units whose value differs most on them from elsewhere: some of them track line ends, "
-            "capitals (a speaker's name) or the inside of a word."
+            "characters, the units whose value differs most on them from elsewhere (the *difference*: the unit's "
+            "mean value on those characters minus its mean everywhere else; the values lie between -1 and +1, so it "
+            "runs from -2 to +2); some of them track line ends, capitals (a speaker's name) or the inside of a word."
         )
         text = gr.Textbox(value=RNN_SAMPLE, label="Text", lines=6, max_length=MAX_RNN_CHARS, elem_id="rnn-inside-text")
         with gr.Row():
@@ -109,6 +110,8 @@ def inside_tab(tokenizer, model) -> None:
         table = gr.Dataframe(
             headers=["characters", "unit", "difference"],
             label="Units that respond to kinds of characters (select a row to show that unit)",
+            max_height=600,
+            wrap=True,
             elem_id="responsive-units",
         )
         button.click(show, [text, layer, unit], [colored, table, note], api_name="rnn_unit", preprocess=False)

@@ -56,7 +56,7 @@ def test_classifier_answers_an_upload_with_labels_input_view_and_activations(cla
     assert len(label["confidences"]) == 3 and label["label"] in [str(d) for d in range(10)]
     assert abs(sum(c["confidence"] for c in label["confidences"])) <= 1.0 + 1e-6
     assert image_size(seen) == (28 * 8, 28 * 8)  # the 28x28 input, enlarged
-    assert image_size(hidden) == (16 * 8, 8 * 8)  # 128 hidden units as 8 rows of 16
+    assert image_size(hidden) == (44 + 16 * 22 + 8, 32 + 8 * 22 + 40)  # 128 hidden units as 8 labelled rows of 16
 
 
 def test_classifier_reads_the_sketchpad_and_asks_for_a_drawing_when_empty(classifier, tmp_path):
