@@ -47,7 +47,7 @@ BRUSH_READY = """() => {
             if (hint && brush && hint.offsetParent !== null) brush.click();
         }
     };
-    if (!window.hfnetsBrushReady) window.hfnetsBrushReady = setInterval(choose, 300);
+    if (!window.hfnetsBrushReady) window.hfnetsBrushReady = setInterval(choose, 150);
 }"""
 
 

@@ -13,6 +13,7 @@ from ..lanes import LongRunLane
 from .sample import crop, label_of, pipeline_with
 
 TRACE_STEPS = 50  # the traced run: DDPM's sampler over 50 of its 1000 timesteps
+FRAME_SECONDS = 0.2  # the denoising played as an animation: a step every FRAME_SECONDS
 GUIDANCE_SCALES = (1.0, 1.5, 3.0, 6.0)
 COMPARED = (("DPM-Solver", 25), ("DDPM", 250))
 FONT = ImageFont.load_default(13)
@@ -168,23 +169,37 @@ def make_inside(pipe, lane: LongRunLane):
                 status = "Done." if len(samplers) == len(COMPARED) else f"{caption}; now the next sampler."
                 yield labelled_row(guided), labelled_row(samplers), status
 
-    return start, show_step, compare
+    def play(record: dict | None, step: float):
+        """Move the step slider on, one denoising step a frame, from where it is to the last (the slider's change
+        draws each step); from the last, start again at the first."""
+        if not record:
+            raise Refused("Press *Trace the denoising* first.")
+        last = len(record["timesteps"])
+        current = bounded(step, 1, last, f"Pick a step from 1 to {last}.")
+        for frame in range(1 if current >= last else current + 1, last + 1):
+            yield frame
+            time.sleep(FRAME_SECONDS)
+
+    return start, show_step, compare, play
 
 
 def reverse_section(pipe, lane: LongRunLane, digit, guidance, seed) -> None:
     """The reverse process's part of the inside view; `digit`, `guidance` and `seed` are the page's controls."""
-    start, show_step, compare = make_inside(pipe, lane)
+    start, show_step, compare, play = make_inside(pipe, lane)
     gr.Markdown(
         "### Reverse: noise turned into a digit\nSampling runs the other way, from pure noise, in many small "
-        "steps. Trace one image with the digit, guidance and seed above (DDPM's sampler, 50 steps), then slide "
-        "through the steps: at each, the sample so far, the noise the network sees in it, and the clean digit "
-        "that noise implies."
+        "steps. Trace one image with the digit, guidance and seed above (DDPM's sampler, 50 steps), then play it "
+        "(pause on any step) or slide through the steps: at each, the sample so far, the noise the network sees in "
+        "it, and the clean digit that noise implies."
     )
     record = gr.State(None)
     with gr.Row():
         trace_button = gr.Button("Trace the denoising", variant="primary", elem_id="trace")
         compare_button = gr.Button("Compare guidance and samplers", elem_id="compare-ddpm")
-    step = gr.Slider(1, TRACE_STEPS, value=1, step=1, label="Step", elem_id="trace-step")
+    with gr.Row():
+        step = gr.Slider(1, TRACE_STEPS, value=1, step=1, label="Step", elem_id="trace-step", scale=4)
+        play_button = gr.Button("Play", elem_id="play-denoising", scale=1)
+        pause_button = gr.Button("Pause", elem_id="pause-denoising", scale=1)
     note = gr.Markdown(elem_id="trace-note")
     with gr.Row():
         step_picture = gr.Image(show_label=False, format="png", elem_id="trace-picture")
@@ -199,6 +214,8 @@ def reverse_section(pipe, lane: LongRunLane, digit, guidance, seed) -> None:
         preprocess=False,
     )
     step.change(show_step, [record, step], [step_picture, schedule, note], api_name="trace_step")
+    playing = play_button.click(play, [record, step], step, api_name="play_denoising", preprocess=False)
+    pause_button.click(None, None, None, cancels=[playing], api_name=False)
     compare_status = gr.Markdown(elem_id="compare-status")
     compare_button.click(
         compare, [digit, seed], [guided, samplers, compare_status], api_name="compare", preprocess=False

@@ -16,6 +16,7 @@ import gradio as gr
 from ..inputs import digit_pad
 from ..settings import no_model, playground_dataset, space_models
 from .handlers import describe, make_backward, make_compare, make_forward, make_keep, make_training, make_weights
+from .plane import plane_tab
 from .training import (
     ACTIVATIONS,
     BATCH_SIZES,
@@ -239,6 +240,8 @@ def build_demo(model_id: str, dataset: str, playground: Playground | None = None
             backward_tab(playground, states, sketchpad)
         with gr.Tab("Compare activations"):
             compare_tab(playground)
+        with gr.Tab("2-D data"):
+            plane_tab(playground)
     return demo
 
 

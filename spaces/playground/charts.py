@@ -246,7 +246,9 @@ def panel(
         legend_x += 24 + pen.textlength(label, font=font(13))
 
 
-def training_chart(history: list[dict], epochs: float, eval_count: int, width: int = 820, height: int = 300):
+def training_chart(
+    history: list[dict], epochs: float, eval_count: int, width: int = 820, height: int = 300, noun: str = "test digits"
+):
     """A run's curves: the training loss and the loss on the evaluation set, and the accuracy on it, over epochs."""
     image = Image.new("RGB", (width, height), "white")
     pen = ImageDraw.Draw(image)
@@ -274,7 +276,7 @@ def training_chart(history: list[dict], epochs: float, eval_count: int, width: i
         [("test", TEST_COLOR, [(h["epoch"], h["test_accuracy"]) for h in history])],
         x_max,
         (acc_low, 1.0),
-        f"Accuracy on the {eval_count:,} test digits",
+        f"Accuracy on the {eval_count:,} {noun}",
         ".0%" if acc_low < 0.9 else ".1%",
     )
     return image

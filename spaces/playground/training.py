@@ -24,9 +24,9 @@ ACTIVATIONS = {"ReLU": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "none (line
 OPTIMIZERS = ["SGD", "Adam"]
 COMPARE_SETTINGS = {"hidden_sizes": [128], "learning_rate": 1e-3, "batch_size": 64, "optimizer": "Adam", "seed": 0}
 SPEEDS = {"one step at a time": 1, "10 steps at a time": 10, "as fast as it goes": None}  # steps between redraws
-FRAME_SECONDS = 0.4  # at full speed, how long the page waits between redraws
+FRAME_SECONDS = 0.7  # at full speed, how long the page trains between redraws
 SLOW_FRAME_SECONDS = 0.25  # a step at a time: the pause between steps, so that each one can be seen
-POINTS_PER_EPOCH = 50  # at full speed, the curves gain a point about this often
+POINTS_PER_EPOCH = 25  # at full speed, the curves gain a point about this often
 SAMPLE = Path(__file__).parent / "digits-sample.npz"  # digits that ship with the Playground, for use offline
 
 

@@ -78,7 +78,11 @@ def draw(page, demo, strokes: list[list[tuple[float, float]]], canvas_id: str = 
     sketchpad = next(
         block for block in demo.blocks.values() if isinstance(block, gr.Sketchpad) and block.elem_id == canvas_id
     )
-    # no tool is clicked first: a fresh sketchpad draws with the mouse at once, as a visitor expects
+    # no tool is clicked first: a fresh sketchpad draws with the mouse at once, as a visitor expects (the page
+    # chooses the brush as soon as the pad is shown: Gradio's "select the draw tool" hint goes)
+    pad = page.locator(f"#{canvas_id}")
+    pad.get_by_text("select the draw tool to start").wait_for(state="hidden", timeout=10_000)
+    pad.scroll_into_view_if_needed()
     box = paper_box(page, sketchpad.canvas_size, canvas_id)
     for stroke in strokes:
         x, y = stroke[0]
@@ -328,6 +332,19 @@ def test_the_diffusion_inside_view_noises_a_drawn_digit_and_steps_through_the_de
     page.locator("#trace").click()
     page.locator("#trace-note").get_by_text("Step 1 of 50").wait_for(timeout=120_000)
     slide(page, "trace-step", 40, then=("trace-note", "Step 40 of 50"))
+    page.locator("#play-denoising").click()  # the denoising as an animation, from step 40 on to the last
+    page.locator("#trace-note").get_by_text("Step 50 of 50").wait_for(timeout=60_000)
+    slide(page, "trace-step", 2, then=("trace-note", "Step 2 of 50"))
+    page.locator("#play-denoising").click()
+    page.wait_for_function(  # a few frames on, then paused
+        "() => Number(document.querySelector('#trace-step input[type=number]').value) >= 6", timeout=60_000
+    )
+    page.locator("#pause-denoising").click()
+    page.wait_for_timeout(1000)
+    paused_at = page.locator("#trace-step input[type=number]").input_value()
+    page.wait_for_timeout(1000)  # a playing animation would be 5 steps further
+    assert page.locator("#trace-step input[type=number]").input_value() == paused_at
+    assert f"Step {paused_at} of 50" in page.locator("#trace-note").inner_text()
     page.locator("#compare-ddpm").click()
     page.locator("#compare-status").get_by_text("Done.").wait_for(timeout=180_000)  # every sampler drawn
     page.locator("#samplers img").wait_for(state="visible")
@@ -376,3 +393,22 @@ def test_offline_with_an_empty_home_hfnets_demo_trains_in_the_playground(browser
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_playgrounds_2d_mode_plays_and_draws_every_unit_over_the_plane(open_demo, shipped_mlp_dir, tmp_path):
+    from tests.helpers.datasets import make_image_dataset
+
+    digits = make_image_dataset(tmp_path / "digits", num_rows=50, num_classes=10)
+    demo = load_app("playground").build_demo(str(shipped_mlp_dir), str(digits))
+    page = open_demo(demo, ready="#train")
+    page.get_by_role("tab", name="2-D data").click()
+    page.locator("#plane-step").click()
+    status = page.locator("#plane-status")
+    status.get_by_text("One step taken").wait_for(timeout=60_000)
+    page.locator("#plane-play").click()
+    status.get_by_text("Done").wait_for(timeout=180_000)  # 100 epochs of 200 points
+    accuracy = float(status.inner_text().split("test accuracy ")[1].split("%")[0]) / 100
+    assert accuracy > 0.9  # the circle, learned by 4 tanh units
+    page.locator("#plane-view img").wait_for(state="visible")
+    page.locator("#plane-curves img").wait_for(state="visible")
+    screenshot(page, "playground-plane")

@@ -281,3 +281,46 @@ def test_digits_that_cannot_load_say_how_to_name_a_local_copy(shipped_mlp_dir, t
     with pytest.raises(gr.Error, match=r"hfnets demo --dataset path/to/mnist") as error:
         handlers.digits(missing)
     assert str(tmp_path / "no-digits-here") in str(error.value)
+
+
+plane = load_app("playground", "plane")
+
+
+@pytest.mark.parametrize("name", plane.DATASETS)
+def test_the_toy_datasets_are_two_classes_of_points_on_the_plane(name):
+    points, labels = plane.toy_points(name, noise=0.0)
+    assert points.shape == (plane.POINTS, 2) and set(labels) == {0, 1}
+    assert np.abs(points).max() < plane.SPAN  # all of them in the picture
+    noisy, _ = plane.toy_points(name, noise=0.2)
+    assert np.abs(noisy - points).mean() > 0.5  # noise scatters them
+
+
+def test_the_circle_is_a_disc_of_blue_in_a_ring_of_orange():
+    points, labels = plane.toy_points("circle", noise=0.0)
+    radius = np.linalg.norm(points, axis=1)
+    assert radius[labels == 1].max() <= 2.5 < 3.5 <= radius[labels == 0].min()
+
+
+def test_the_2d_network_is_the_mlp_class_and_learns_the_circle(playground):
+    data = plane.plane_data("circle", 0.0)
+    model = plane.plane_model(playground, [6], "tanh")
+    assert type(model) is type(playground.start_model) and model.config.input_size == 2
+    run = training.Run(model, data, {"learning_rate": 0.1, "batch_size": 10, "optimizer": "SGD", "epochs": 60})
+    while not run.done:
+        run.advance(None, seconds=60)
+    assert run.history[-1]["test_accuracy"] > 0.95
+    view = plane.plane_view(run)
+    assert view.width == 20 + (plane.THUMB + 24) + plane.SIZE + 20  # a column of 6 unit pictures, then the output
+
+
+def test_the_2d_tab_steps_and_plays_over_the_api(serve, playground):  # noqa: F811
+    client = serve(app.build_demo(playground.model_id, playground.dataset, playground))
+    controls = ["exclusive or", 0.05, 2, 4, "tanh", 0.03, 0.001, 3]
+    view, chart, status = client.predict(*controls, api_name="/plane_new")
+    assert status.startswith("Step 0 ") and Image.open(view).width > plane.SIZE
+    *_, status = client.predict(*controls, api_name="/plane_step")
+    assert status.startswith("Step 1 ")
+    updates = list(client.submit(*controls, "as fast as it goes", api_name="/plane_play"))
+    assert "Done" in updates[-1][-1] and "epoch 3.0 of 3" in updates[-1][-1]
+    with pytest.raises(AppError, match="Choose a dataset"):
+        client.predict("moons", *controls[1:], api_name="/plane_new")
