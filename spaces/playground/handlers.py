@@ -4,7 +4,6 @@ page starts with)."""
 
 import copy
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from .training import (
     MAX_HIDDEN_LAYERS,
     MAX_WIDTH,
     OPTIMIZERS,
-    SLOW_FRAME_SECONDS,
     SPEEDS,
     Run,
 )
@@ -168,12 +166,8 @@ def make_training(playground):
         if run.done:
             yield frame(run, DONE_NOTE)
             return
-        run.pause.clear()
-        while not run.done and not run.pause.is_set():
-            run.advance(SPEEDS[speed])
-            yield frame(run, "Playing... (**Pause** stops it where it is)")
-            if SPEEDS[speed] == 1:
-                time.sleep(SLOW_FRAME_SECONDS)
+        for _ in run.play(SPEEDS[speed]):
+            yield frame(run, PLAYING_NOTE)
         yield frame(run, PAUSED_NOTE if run.pause.is_set() else "**Done.** " + DONE_NOTE)
 
     def paused(run):
@@ -186,6 +180,7 @@ def make_training(playground):
     return reset, step, play, paused
 
 
+PLAYING_NOTE = "Playing... (**Pause** stops it where it is)"
 PAUSED_NOTE = "**Paused**: **Play** or **Step** carries on from here."
 DONE_NOTE = (
     "The budget of epochs is spent: raise **Epochs** to train on, or press **New network**. Draw a digit in *Forward "

@@ -2,8 +2,6 @@
 x and y) and two classes, trained on a toy dataset of points, with every unit's output and the decision boundary
 drawn over the plane as it learns."""
 
-import time
-
 import gradio as gr
 import numpy as np
 import torch
@@ -13,7 +11,8 @@ from transformers import AutoModelForImageClassification
 from ..inputs import Refused, bounded
 from ..pictures import png_file
 from .charts import INK, MUTED, NEGATIVE, POSITIVE, colorize, font, training_chart
-from .training import ACTIVATIONS, SLOW_FRAME_SECONDS, SPEEDS, Run
+from .handlers import PLAYING_NOTE
+from .training import ACTIVATIONS, SPEEDS, Run
 
 DATASETS = ["circle", "exclusive or", "two clusters", "spiral"]
 POINTS = 400  # half to train on, half to test on
@@ -212,12 +211,8 @@ def make_plane(playground):
         if speed not in SPEEDS:
             raise Refused(f"Choose a speed among {list(SPEEDS)}.")
         run = current(run, controls)
-        run.pause.clear()
-        while not run.done and not run.pause.is_set():
-            run.advance(SPEEDS[speed])
-            yield frame(run, "Playing... (**Pause** stops it where it is)")
-            if SPEEDS[speed] == 1:
-                time.sleep(SLOW_FRAME_SECONDS)
+        for _ in run.play(SPEEDS[speed]):
+            yield frame(run, PLAYING_NOTE)
         yield frame(run, "**Paused.**" if run.pause.is_set() else "**Done**: raise Epochs to train on.")
 
     def pause(run):

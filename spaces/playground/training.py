@@ -236,3 +236,13 @@ class Run:
         if self.losses:
             self.record()
         self.model.eval()
+
+    def play(self, steps: int | None):
+        """Train on frame by frame (`advance(steps)` each), yielding after each frame for the page to draw it, until
+        the budget is spent or `pause` is set; a step at a time waits SLOW_FRAME_SECONDS between frames."""
+        self.pause.clear()
+        while not self.done and not self.pause.is_set():
+            self.advance(steps)
+            yield
+            if steps == 1:
+                time.sleep(SLOW_FRAME_SECONDS)
