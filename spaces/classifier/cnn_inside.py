@@ -4,18 +4,20 @@ for the same drawing."""
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from ..inputs import Refused, is_blank
-from .classify import enlarge
+from .classify import activation_grid
+from .kernel import kernel_section
+
+FONT = ImageFont.load_default(size=14)
 
 
-def tile_sheet(tiles: np.ndarray, columns: int, zoom: int, diverging: bool = False) -> Image.Image:
+def tile_sheet(tiles: np.ndarray, columns: int, zoom: int, diverging: bool = False, gap: int = 2) -> Image.Image:
     """(n, h, w) values as a grid of tiles, each scaled on its own: grey levels (dark is high), or blue/orange around
     zero with `diverging` (for weights)."""
     n, h, w = tiles.shape
     rows = -(-n // columns)
-    gap = 2
     sheet = np.full((rows * (h * zoom + gap) + gap, columns * (w * zoom + gap) + gap, 3), 225, dtype=np.uint8)
     for index, tile in enumerate(tiles):
         if diverging:
@@ -36,14 +38,14 @@ def tile_sheet(tiles: np.ndarray, columns: int, zoom: int, diverging: bool = Fal
 def captioned(sections: list[tuple[str, Image.Image]]) -> Image.Image:
     """Pictures stacked top to bottom, each under its caption."""
     width = max(picture.width for _, picture in sections) + 16
-    height = sum(picture.height + 30 for _, picture in sections) + 8
+    height = sum(picture.height + 34 for _, picture in sections) + 8
     sheet = Image.new("RGB", (width, height), "white")
     pen = ImageDraw.Draw(sheet)
     y = 8
     for caption, picture in sections:
-        pen.text((8, y), caption, fill=(0, 0, 0))
-        sheet.paste(picture, (8, y + 18))
-        y += picture.height + 30
+        pen.text((8, y), caption, fill=(0, 0, 0), font=FONT)
+        sheet.paste(picture, (8, y + 22))
+        y += picture.height + 34
     return sheet
 
 
@@ -75,7 +77,7 @@ def make_cnn_inside(processor, model, mlp=None):
             sections.append((caption, tile_sheet(maps, min(channels, 16), max(2, 56 // side))))
         filters = inside["filters"]
         caption = f"the first layer's {filters.shape[0]} filters (3x3; blue adds, orange subtracts)"
-        sections.append((caption, tile_sheet(filters.mean(1), min(len(filters), 16), 12, diverging=True)))
+        sections.append((caption, tile_sheet(filters.mean(1), min(len(filters), 16), 14, diverging=True, gap=8)))
         digit = model.config.id2label[int(inside["logits"].argmax())]
         note = (
             f"The CNN reads **{digit}**. Each block's maps are half the size of the last, and there are more of them."
@@ -85,12 +87,11 @@ def make_cnn_inside(processor, model, mlp=None):
             hidden = mlp_model(**mlp_processor(image, return_tensors="pt"), output_hidden_states=True)
             activations = hidden.hidden_states[-1][0].detach().numpy()
             mlp_digit = mlp_model.config.id2label[int(hidden.logits.argmax())]
-            columns = 16 if activations.size % 16 == 0 else activations.size
             caption = (
                 f"the MLP's {activations.size} hidden units for the same digit (it reads {mlp_digit}): one number "
                 "each, no map"
             )
-            sections.append((caption, enlarge(activations.reshape(-1, columns))))
+            sections.append((caption, activation_grid(activations)))
         return captioned(sections), note + "\n\n" + "\n".join(f"- {caption}" for caption, _ in sections)
 
     return look
@@ -108,4 +109,5 @@ def inside_tab(processor, model, mlp, sketchpad) -> None:
         look_button = gr.Button("Look inside (the drawing above)", elem_id="cnn-look")
         inside_note = gr.Markdown(elem_id="cnn-note")
         inside_picture = gr.Image(label="Inside", show_label=False, format="png", elem_id="cnn-maps")
+        kernel_section(processor, model, sketchpad)
     look_button.click(look, sketchpad, [inside_picture, inside_note], api_name="cnn_inside")

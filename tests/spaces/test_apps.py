@@ -108,6 +108,37 @@ def test_the_cnn_inside_view_shows_the_models_own_feature_maps_and_filters_besid
         client.predict({"background": None, "layers": [], "composite": None}, api_name="/cnn_inside")
 
 
+def test_the_sliding_filters_arithmetic_is_the_first_convolutions_own_output(serve, trained_dirs, tmp_path):
+    """One position written out (patch x kernel + bias) is what the model's first convolution computes there, at the
+    centre and at the padded edges; over the API, the filter follows a drawing and slides along a row."""
+    import torch
+
+    kernel = load_app("classifier", "kernel")
+    _, model = load_app("classifier", "classify").load(str(trained_dirs["cnn"]))
+    pixel_values = torch.randn(1, 1, 28, 28)
+    conv = kernel.first_convolution(model)
+    with torch.no_grad():
+        own = conv(pixel_values)[0]
+    for channel, row, column in [(0, 14, 14), (3, 0, 0), (1, 27, 13)]:
+        result = kernel.position(model, pixel_values, channel, row, column)
+        assert result["sum"] == pytest.approx(float(own[channel, row, column]), abs=1e-5)
+        assert result["relu"] == pytest.approx(max(float(own[channel, row, column]), 0.0), abs=1e-5)
+    np.testing.assert_array_equal(kernel.feature_map(model, pixel_values, 2), own[2].numpy())
+
+    client = serve(load_app("classifier").build_demo(str(trained_dirs["cnn"])))
+    canvas = np.zeros((400, 400, 4), dtype=np.uint8)
+    canvas[80:320, 190:210] = (0, 0, 0, 255)
+    Image.fromarray(canvas).save(tmp_path / "one.png")
+    drawing = {"background": None, "layers": [], "composite": handle_file(tmp_path / "one.png")}
+    picture, sums = client.predict(drawing, 2, 14, 13, api_name="/kernel")
+    assert "Filter 2 at row 14, column 13" in sums and "ReLU keeps it" in sums
+    assert image_size(picture) == (2 * 28 * kernel.ZOOM + kernel.GAP, kernel.TOP + 28 * kernel.ZOOM + 4)
+    frames = list(client.submit(2, 14, api_name="/kernel_slide"))
+    assert [frame[0] for frame in frames] == list(range(28))  # the column, one position at a time
+    with pytest.raises(AppError, match="Draw a digit first"):
+        client.predict({"background": None, "layers": [], "composite": None}, 0, 0, 0, api_name="/kernel")
+
+
 def test_a_cmyk_photo_is_read_as_the_ink_it_shows(classifier, tmp_path):
     """A print-colour (CMYK) JPEG has four channels, the fourth black ink: read as the digit the same photo in RGB
     shows, not refused as transparent."""

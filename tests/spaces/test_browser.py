@@ -289,7 +289,7 @@ def test_the_cnn_inside_view_shows_feature_maps_for_a_drawn_digit(open_demo, shi
     if not (cnn / "model.safetensors").is_file():
         pytest.skip(f"needs the shipped CNN at {cnn}")
     demo = load_app("classifier").build_demo(str(cnn), str(shipped_mlp_dir))
-    page = open_demo(demo)
+    page = open_demo(demo, ready="#classify-drawing")
     draw(page, demo, [[(0.5, 0.2), (0.5, 0.8)]])
     page.get_by_text("Inside the CNN: feature maps and filters").click()
     page.locator("#cnn-look").click()
@@ -297,6 +297,24 @@ def test_the_cnn_inside_view_shows_feature_maps_for_a_drawn_digit(open_demo, shi
     assert "reads 1" in page.locator("#cnn-note").inner_text()
     page.locator("#cnn-maps img").first.wait_for(state="visible", timeout=30_000)
     screenshot(page, "cnn-inside")
+
+    # one filter, one position: follow it, click a place on the feature map, slide it along that row
+    page.locator("#kernel-follow").click()
+    arithmetic = page.locator("#kernel-arithmetic")
+    arithmetic.get_by_text("Filter 0 at row 14, column 14").wait_for(timeout=60_000)
+    kernel_picture = page.locator("#kernel-picture img")
+    box = kernel_picture.bounding_box()
+    natural = kernel_picture.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    scale = box["width"] / natural[0]
+    kernel = load_app("classifier", "kernel")
+    # the map's cell (row 5, column 20): its centre, in the picture's own pixels, then on screen
+    x = 28 * kernel.ZOOM + kernel.GAP + 20 * kernel.ZOOM + kernel.ZOOM / 2
+    y = kernel.TOP + 5 * kernel.ZOOM + kernel.ZOOM / 2
+    page.mouse.click(box["x"] + x * scale, box["y"] + y * scale)
+    arithmetic.get_by_text("Filter 0 at row 5, column 20").wait_for(timeout=60_000)
+    page.locator("#kernel-slide").click()
+    arithmetic.get_by_text("Filter 0 at row 5, column 27").wait_for(timeout=60_000)  # the end of the row
+    screenshot(page, "cnn-kernel")
 
 
 def test_the_gan_inside_view_slides_through_training_and_asks_the_discriminator(
