@@ -171,3 +171,6 @@ def inside_tab(tokenizer, model, temperature, top_k, top_p) -> None:
         step_button.click(
             step, [text, *settings, seed], [text, seed, note], api_name="next_character", preprocess=False
         ).then(look_after_step, [*look_inputs, note], [attention, chart, note], api_name=False)
+        from .walk import walk_section  # walk.py builds on this module's helpers
+
+        walk_section(tokenizer, model, text, layer, head, temperature)

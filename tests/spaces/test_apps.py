@@ -440,6 +440,34 @@ def test_rnn_inside_view_shows_a_units_own_activation_along_the_text(serve, trai
         client.predict(text, layer, 10**6, api_name="/rnn_unit")
 
 
+@pytest.mark.parametrize("positions", ["rotary", "learned"])
+def test_one_position_followed_through_a_block_is_the_models_own_computation(serve, trained_dirs, positions):
+    """The walkthrough recomputes a head's softmax weights and the block's output from the block's modules: they are
+    the model's own `attentions` and `hidden_states`, with rotary or learned positions."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    walk = load_app("gpt", "walk")
+    tokenizer = AutoTokenizer.from_pretrained(trained_dirs["gpt"], trust_remote_code=True)
+    model = AutoModelForCausalLM.from_pretrained(trained_dirs["gpt"], trust_remote_code=True).eval()
+    if positions != model.config.position_embedding_type:
+        torch.manual_seed(0)
+        config = type(model.config)(**{**model.config.to_dict(), "position_embedding_type": positions})
+        model = type(model)(config).eval()
+    text = "ROMEO:\nWhat say you?"
+    for position, layer, head in [(0, 0, 0), (9, model.config.n_layer - 1, model.config.n_head - 1)]:
+        view = walk.follow(tokenizer, model, text, position, layer, head, 0.8)
+        torch.testing.assert_close(view["weights"], view["model_weights"])
+        torch.testing.assert_close(view["block_output_as_recorded"], view["model_block_output"], atol=1e-5, rtol=1e-5)
+        assert len(view["weights"]) == position + 1 and float(view["weights"].sum()) == pytest.approx(1.0)
+
+    client = serve(load_app("gpt").build_demo(str(trained_dirs["gpt"])))
+    chart, steps = client.predict(text, 9, 1, 1, 0.8, api_name="/follow_position")
+    assert "Position 9 holds" in steps and "**7. Logits.**" in steps and image_size(chart)[0] > 20 * 12
+    with pytest.raises(AppError, match="Pick a position from 0 to 19"):
+        client.predict(text, 40, 1, 1, 0.8, api_name="/follow_position")
+
+
 def test_gpt_inside_view_is_the_models_own_attention_and_sampling_distribution(serve, trained_dirs):
     import torch
 

@@ -269,6 +269,18 @@ def test_the_gpt_inside_view_draws_attention_and_takes_one_character_at_a_time(o
     )
     screenshot(page, "gpt-inside")
 
+    # one position followed through the block: every step, ending on the logits
+    position = page.locator("#walk-position input[type=number]")
+    position.fill("3")
+    position.press("Enter")
+    page.locator("#walk").click()
+    steps = page.locator("#walk-steps")
+    steps.get_by_text("Position 3 holds").wait_for(timeout=60_000)
+    text = steps.inner_text()
+    assert all(f"{n}. " in text for n in range(1, 8)) and "softmax" in text.lower()
+    page.locator("#walk-chart img").wait_for(state="visible")
+    screenshot(page, "gpt-walk")
+
 
 def test_the_rnn_inside_view_colours_a_unit_along_the_text_and_picks_units_from_the_table(open_demo, trained_dirs):
     demo = load_app("rnn").build_demo(str(trained_dirs["rnn"]))
