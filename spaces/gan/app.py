@@ -12,6 +12,7 @@ from ..inputs import MAX_SEED, load_processor
 from ..settings import no_model, space_models
 from .generate import MAX_IMAGES, digit_choices, load, make_functions
 from .inside import inside_tab
+from .live import live_tab
 
 
 def build_demo(model_id: str, mlp_id: str | None = None) -> gr.Blocks:
@@ -43,6 +44,8 @@ def build_demo(model_id: str, mlp_id: str | None = None) -> gr.Blocks:
                 interpolate, [strip_digit, start, end, steps], strip, api_name="interpolate", preprocess=False
             )
         inside_tab(pipe, model_id, load_processor(mlp_id), choices)
+        with gr.Tab("Train one live"):
+            live_tab()
     return demo
 
 

@@ -175,7 +175,8 @@ def make_training(playground):
         if run is None:
             return "Nothing is training: press **Step** or **Play**."
         run.pause.set()
-        return run_status(run, playground, PAUSED_NOTE)
+        # a playing run draws its paused state after the frame under way; otherwise say so here
+        return gr.skip() if run.playing else run_status(run, playground, PAUSED_NOTE)
 
     return reset, step, play, paused
 

@@ -216,9 +216,10 @@ def make_plane(playground):
         yield frame(run, "**Paused.**" if run.pause.is_set() else "**Done**: raise Epochs to train on.")
 
     def pause(run):
-        if run is not None:
-            run.pause.set()
-        return "**Paused.**" if run is not None else "Nothing is training: press **Step** or **Play**."
+        if run is None:
+            return "Nothing is training: press **Step** or **Play**."
+        run.pause.set()
+        return gr.skip() if run.playing else "**Paused.**"
 
     return reset, step, play, pause
 

@@ -152,6 +152,7 @@ class Run:
         self.steps, self.seen, self.seconds, self.losses, self.history = 0, 0, 0.0, [], []
         self.settings, self.optimizer = {}, None
         self.pause = threading.Event()  # set: a playing run stops after its current frame
+        self.playing = False  # Play is under way (it draws the paused state itself when it stops)
         self.adjust(settings)
         self.record()
 
@@ -241,8 +242,12 @@ class Run:
         """Train on frame by frame (`advance(steps)` each), yielding after each frame for the page to draw it, until
         the budget is spent or `pause` is set; a step at a time waits SLOW_FRAME_SECONDS between frames."""
         self.pause.clear()
-        while not self.done and not self.pause.is_set():
-            self.advance(steps)
-            yield
-            if steps == 1:
-                time.sleep(SLOW_FRAME_SECONDS)
+        self.playing = True
+        try:
+            while not self.done and not self.pause.is_set():
+                self.advance(steps)
+                yield
+                if steps == 1:
+                    time.sleep(SLOW_FRAME_SECONDS)
+        finally:
+            self.playing = False

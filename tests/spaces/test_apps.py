@@ -194,6 +194,37 @@ def test_classifier_answers_twenty_clients_at_once(classifier):
     assert len(labels) == 20 and len(set(labels)) == 1  # every client answered, all alike
 
 
+def test_the_live_gan_learns_every_mode_of_the_ring_and_the_page_steps_and_plays_it(serve, trained_dirs):
+    import time
+
+    import torch
+
+    live = load_app("gan", "live")
+    gan = live.LiveGan("ring of 8")
+    for _ in range(2500):
+        gan.step()
+    with torch.no_grad():
+        fakes = gan.generator(gan.noise)
+    modes = 1.4 * torch.stack(
+        [torch.cos(torch.arange(8) * torch.pi / 4), torch.sin(torch.arange(8) * torch.pi / 4)], 1
+    )
+    nearest = torch.cdist(fakes, modes).min(1)
+    assert float(nearest.values.median()) < 0.2  # on the modes (spread 0.08), not between them
+    assert torch.bincount(nearest.indices, minlength=8).min() >= 0.05 * len(fakes)  # every mode, no collapse
+
+    client = serve(load_app("gan").build_demo(str(trained_dirs["gan"])))
+    picture, status = client.predict("circle", api_name="/live_new")
+    assert "A new GAN on the circle" in status and image_size(picture) == (live.SIZE + 230, live.SIZE + 10)
+    _, status = client.predict("circle", api_name="/live_step")
+    assert status.startswith("Step 1:")
+    job = client.submit("circle", api_name="/live_play")
+    while len(job.outputs()) < 2:
+        time.sleep(0.05)
+    client.predict(api_name="/live_pause")  # Play draws the paused state itself, after its frame under way
+    frames = list(job)
+    assert "Paused" in frames[-1][-1] and job.status().code.name == "FINISHED"
+
+
 def test_gan_generates_a_grid_and_a_latent_walk(serve, trained_dirs):
     client = serve(load_app("gan").build_demo(str(trained_dirs["gan"])))
     grid = client.predict("3", 7, 10, api_name="/generate")

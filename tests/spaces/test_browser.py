@@ -442,3 +442,25 @@ def test_the_playgrounds_2d_mode_plays_and_draws_every_unit_over_the_plane(open_
     page.locator("#plane-view img").wait_for(state="visible")
     page.locator("#plane-curves img").wait_for(state="visible")
     screenshot(page, "playground-plane")
+
+
+def test_a_gan_trains_live_in_the_page_and_pauses(open_demo, trained_dirs):
+    import re
+
+    demo = load_app("gan").build_demo(str(trained_dirs["gan"]))
+    page = open_demo(demo, ready="#generate")
+    page.get_by_role("tab", name="Train one live").click()
+    page.locator("#live-play").click()
+    status = page.locator("#live-status")
+    page.wait_for_function(
+        "() => { const m = document.querySelector('#live-status').innerText.match(/Step ([0-9,]+):/);"
+        " return m !== null && Number(m[1].replace(/,/g, '')) >= 200; }",
+        timeout=120_000,
+    )
+    page.locator("#live-pause").click()
+    status.get_by_text("Paused").wait_for(timeout=60_000)
+    paused_at = re.search(r"Step ([\d,]+):", status.inner_text()).group(1)
+    page.wait_for_timeout(1000)
+    assert re.search(r"Step ([\d,]+):", status.inner_text()).group(1) == paused_at
+    page.locator("#live-picture img").wait_for(state="visible")
+    screenshot(page, "gan-live")

@@ -210,8 +210,9 @@ def test_pause_stops_play_where_it_is_and_step_carries_on_from_there(serve, play
     job = client.submit(1, 24, 8, 8, "tanh", 0.01, 16, "SGD", 10, "one step at a time", api_name="/play")
     while job.status().code.name != "ITERATING" or len(job.outputs()) < 3:
         time.sleep(0.05)
-    status = client.predict(api_name="/pause")
-    assert "Paused" in status
+    client.predict(api_name="/pause")
+    status = job.result()[-1]  # Play stops after its frame under way, on the paused state
+    assert "Paused" in status and job.status().code.name == "FINISHED"
     paused_at = status_numbers(status)[0]
     time.sleep(1.0)  # a playing run would take about 4 steps a second
     *_, status = client.predict(1, 24, 8, 8, "tanh", 0.01, 16, "SGD", 10, api_name="/step")
