@@ -101,6 +101,20 @@ def playground(dataset_name: str) -> None:
         save(page, "playground-compare")
 
 
+def plane(dataset_name: str) -> None:
+    demo = load_app("playground").build_demo(MODELS["mlp"], dataset_name)
+    with opened(demo, ready="#train") as page:
+        page.get_by_role("tab", name="2-D data").click()
+        page.get_by_label("exclusive or").check()
+        for slider, value in (("#plane-layers", 2), ("#plane-units", 6)):
+            box = page.locator(f"{slider} input[type=number]")
+            box.fill(str(value))
+            box.press("Enter")
+        page.locator("#plane-play").click()
+        page.locator("#plane-status").get_by_text("Done").wait_for(timeout=600_000)
+        save(page, "playground-plane")
+
+
 def text_inside() -> None:
     with opened(load_app("gpt").build_demo(MODELS["gpt"])) as page:
         page.get_by_text("Inside the GPT: attention and the next character").click()
@@ -117,6 +131,13 @@ def text_inside() -> None:
         page.locator("#attention img").wait_for(state="visible", timeout=60_000)
         page.locator("#inside").scroll_into_view_if_needed()
         save(page, "gpt-inside")
+        position = page.locator("#walk-position input[type=number]")
+        position.fill("10")
+        position.press("Enter")
+        page.locator("#walk").click()
+        page.locator("#walk-steps").get_by_text("Position 10 holds").wait_for(timeout=60_000)
+        page.locator("#walk-chart").scroll_into_view_if_needed()
+        save(page, "gpt-walk")
     with opened(load_app("rnn").build_demo(MODELS["rnn"])) as page:
         page.get_by_text("Inside the RNN: one unit along a text").click()
         page.locator("#show-unit").click()
@@ -128,7 +149,7 @@ def text_inside() -> None:
 
 def cnn_inside() -> None:
     demo = load_app("classifier").build_demo(MODELS["cnn"], MODELS["mlp"])
-    with opened(demo) as page:
+    with opened(demo, ready="#classify-drawing") as page:
         draw(page, demo, SEVEN)
         page.locator("#classify-drawing").click()
         page.get_by_text("Inside the CNN: feature maps and filters").click()
@@ -136,6 +157,14 @@ def cnn_inside() -> None:
         page.locator("#cnn-note").get_by_text("The CNN reads").wait_for(timeout=60_000)
         page.locator("#cnn-maps img").first.wait_for(state="visible", timeout=30_000)
         save(page, "cnn-inside")
+        page.locator("#kernel-follow").click()
+        page.locator("#kernel-arithmetic").get_by_text("Filter 0 at row 14").wait_for(timeout=60_000)
+        page.locator("#kernel-filter input[type=number]").fill("5")
+        page.locator("#kernel-filter input[type=number]").press("Enter")
+        page.locator("#kernel-slide").click()
+        page.locator("#kernel-arithmetic").get_by_text("column 27").wait_for(timeout=60_000)
+        page.locator("#kernel-picture").scroll_into_view_if_needed()
+        save(page, "cnn-kernel")
 
 
 def gan_inside() -> None:
@@ -149,6 +178,16 @@ def gan_inside() -> None:
         page.locator("#score-drawing").click()
         page.locator("#verdict-note").get_by_text("your drawing looks most real").wait_for(timeout=60_000)
         save(page, "gan-inside")
+        page.get_by_role("tab", name="Train one live").click()
+        page.locator("#live-play").click()
+        page.wait_for_function(
+            "() => { const m = document.querySelector('#live-status').innerText.match(/Step ([0-9,]+):/);"
+            " return m !== null && Number(m[1].replace(/,/g, '')) >= 1500; }",
+            timeout=300_000,
+        )
+        page.locator("#live-pause").click()
+        page.locator("#live-status").get_by_text("Paused").wait_for(timeout=60_000)
+        save(page, "gan-live")
 
 
 def ddpm_inside() -> None:
@@ -173,7 +212,7 @@ if __name__ == "__main__":
     parser.add_argument("--dataset_name", default="ylecun/mnist", help="MNIST for the Playground: Hub id or folder.")
     parser.add_argument(
         "--only",
-        choices=("gallery", "playground", "gpt", "cnn", "gan", "ddpm"),
+        choices=("gallery", "playground", "plane", "gpt", "cnn", "gan", "ddpm"),
         default=None,
         help="Take one set only.",
     )
@@ -182,6 +221,8 @@ if __name__ == "__main__":
         gallery()
     if args.only in (None, "playground"):
         playground(args.dataset_name)
+    if args.only in (None, "plane"):
+        plane(args.dataset_name)
     if args.only in (None, "gpt"):
         text_inside()
     if args.only in (None, "cnn"):

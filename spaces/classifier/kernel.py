@@ -37,7 +37,7 @@ def position(model, pixel_values: torch.Tensor, channel: int, row: int, column: 
     padded = np.pad(pixel_values[0].float().numpy(), ((0, 0), (pad_h, pad_h), (pad_w, pad_w)))
     kh, kw = kernel.shape[1:]
     patch = padded[:, row : row + kh, column : column + kw]
-    bias = float(conv.bias[channel]) if conv.bias is not None else 0.0
+    bias = float(conv.bias[channel].detach()) if conv.bias is not None else 0.0
     products = patch * kernel
     total = float(products.sum()) + bias
     return {"patch": patch, "kernel": kernel, "products": products, "bias": bias, "sum": total, "relu": max(total, 0)}

@@ -232,7 +232,7 @@ def panel(
             pen.text((x, plot_bottom + 6), f"{tick:g}", fill=MUTED, font=font(12), anchor="mt")
     pen.rectangle([plot_left, plot_top, plot_right, plot_bottom], outline=(190, 190, 190))
     pen.text(((plot_left + plot_right) / 2, bottom - 18), x_title, fill=MUTED, font=font(13), anchor="mt")
-    legend_x = plot_left + 8
+    legend_x = left + 16 + pen.textlength(title, font=font(15))  # beside the title, clear of the curves
     for name, color, points in series:
         pixels = [to_pixel(x, y) for x, y in points if y is not None]
         if len(pixels) > 1:
@@ -241,8 +241,8 @@ def panel(
             pen.ellipse([x - 3.5, y - 3.5, x + 3.5, y + 3.5], fill=color)
         last = [y for _, y in points if y is not None][-1:]
         label = f"{name} {format(last[0], y_format)}" if last else name
-        pen.rectangle([legend_x, plot_top + 8, legend_x + 12, plot_top + 18], fill=color)
-        pen.text((legend_x + 17, plot_top + 13), label, fill=INK, font=font(13), anchor="lm")
+        pen.rectangle([legend_x, top + 5, legend_x + 12, top + 15], fill=color)
+        pen.text((legend_x + 17, top + 10), label, fill=INK, font=font(13), anchor="lm")
         legend_x += 24 + pen.textlength(label, font=font(13))
 
 

@@ -237,10 +237,10 @@ def plane_tab(playground) -> None:
         with gr.Column(scale=1):
             dataset = gr.Radio(DATASETS, value="circle", label="Data", elem_id="plane-data")
             noise = gr.Slider(0, 0.5, value=0.05, step=0.01, label="Noise")
-            layers = gr.Slider(0, MAX_LAYERS, value=1, step=1, label="Hidden layers")
-            units = gr.Slider(1, MAX_UNITS, value=4, step=1, label="Units in each hidden layer")
+            layers = gr.Slider(0, MAX_LAYERS, value=1, step=1, label="Hidden layers", elem_id="plane-layers")
+            units = gr.Slider(1, MAX_UNITS, value=4, step=1, label="Units in each hidden layer", elem_id="plane-units")
             activation = gr.Radio(list(ACTIVATIONS), value="tanh", label="Activation")
-            learning_rate = gr.Number(value=0.03, label="Learning rate (SGD, batches of 10)", minimum=1e-4, maximum=3)
+            learning_rate = gr.Number(value=0.1, label="Learning rate (SGD, batches of 10)", minimum=1e-4, maximum=3)
             l2 = gr.Slider(0, 0.1, value=0, step=0.001, label="L2 regularization")
             epochs = gr.Slider(1, MAX_PLANE_EPOCHS, value=100, step=1, label="Epochs")
             speed = gr.Radio(list(SPEEDS), value="as fast as it goes", label="Speed of Play")
