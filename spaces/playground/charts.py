@@ -2,7 +2,6 @@
 Playground draws values (orange below zero, white at zero, blue above)."""
 
 import numpy as np
-import pandas as pd
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
@@ -181,12 +180,6 @@ def layer_picture(activation: str, weighted_sums: np.ndarray, activations: np.nd
     )
     sheet.paste(outputs, (x, 48 + sums.height))
     return sheet
-
-
-def curves(history: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The training loss and the test accuracy so far, as the two plots draw them."""
-    frame = pd.DataFrame(history, columns=["epoch", "loss", "test_accuracy"]).astype(float)
-    return frame[["epoch", "loss"]], frame[["epoch", "test_accuracy"]]
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> np.ndarray:

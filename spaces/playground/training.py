@@ -66,7 +66,6 @@ class Playground:
             if self._data is None:
                 try:
                     arrays = load_digits(self.dataset)
-                    self.source = self.dataset
                 except (OSError, RuntimeError, ValueError, ConnectionError) as error:
                     if self.dataset != DEFAULT_DATASET or not SAMPLE.is_file():
                         raise
@@ -129,10 +128,6 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, 
         logits = model(images).logits
         loss = torch.nn.functional.cross_entropy(logits, labels)
         return float(loss), float((logits.argmax(-1) == labels).float().mean())
-
-
-def accuracy(model, images: torch.Tensor, labels: torch.Tensor) -> float:
-    return evaluate(model, images, labels)[1]
 
 
 class Run:

@@ -132,7 +132,7 @@ def test_training_plays_live_over_the_api_and_the_download_loads_with_the_report
     model = AutoModelForImageClassification.from_pretrained(folder, trust_remote_code=True).eval()
     assert model.config.hidden_sizes == [24] and model.config.hidden_act == "tanh"
     images, labels = playground.data()["test"]  # the status's figure is on every test digit
-    assert training.accuracy(model, images, labels) == pytest.approx(reported, abs=1e-4)
+    assert training.evaluate(model, images, labels)[1] == pytest.approx(reported, abs=1e-4)
 
 
 def test_a_step_is_one_batch_and_the_curve_gains_a_point_each_time(serve, playground):  # noqa: F811
