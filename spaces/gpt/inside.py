@@ -3,7 +3,7 @@ sampling settings, from the model's own outputs."""
 
 import gradio as gr
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from ..inputs import MAX_SEED, Refused, bounded
 
@@ -11,16 +11,26 @@ MAX_INSIDE_CHARS = 64  # the attention view reads at most this many characters
 TOP_CHARACTERS = 12
 
 
+def inside_length(model) -> int:
+    """How many of a text's last characters the views read: MAX_INSIDE_CHARS, or fewer for a shorter context."""
+    return min(MAX_INSIDE_CHARS, model.config.n_positions)
+
+
 def shown_char(token: str) -> str:
     """A character as the pictures label it: a line end as "/", a space as "_" (the pictures' font has no symbols)."""
     return {"\n": "/", " ": "_"}.get(token, token)
 
 
-def attention_map(weights: torch.Tensor, characters: list[str], cell: int = 18) -> Image.Image:
-    """One head's attention (query rows, key columns) as a grid: darker is more attention; the cells above the
-    diagonal, which the causal mask hides from each query, are hatched grey."""
+LABEL_FONT = ImageFont.load_default(size=12)
+
+
+def attention_map(weights: torch.Tensor, characters: list[str], width: int = 1100) -> Image.Image:
+    """One head's attention (query rows, key columns) as a grid about `width` pixels wide (shown at that size, its
+    12 px labels readable at 64 characters): darker is more attention; the cells above the diagonal, which the
+    causal mask hides from each query, are hatched grey."""
     size = len(characters)
-    margin = 20
+    cell = max(16, min(28, (width - 24) // max(size, 1)))
+    margin = 24
     image = Image.new("RGB", (margin + size * cell + 1, margin + size * cell + 1), "white")
     pen = ImageDraw.Draw(image)
     peak = float(weights.max()) or 1.0
@@ -34,8 +44,9 @@ def attention_map(weights: torch.Tensor, characters: list[str], cell: int = 18) 
                 shade = int(255 - 235 * float(weights[row, column]) / peak)
                 pen.rectangle([x, y, x + cell - 1, y + cell - 1], fill=(shade, shade, 255))
     for index, character in enumerate(characters):
-        pen.text((margin + index * cell + 3, 3), shown_char(character), fill=(0, 0, 0))
-        pen.text((4, margin + index * cell + 1), shown_char(character), fill=(0, 0, 0))
+        label = shown_char(character)
+        pen.text((margin + index * cell + cell / 2, 4), label, fill=(0, 0, 0), font=LABEL_FONT, anchor="mt")
+        pen.text((margin / 2, margin + index * cell + cell / 2), label, fill=(0, 0, 0), font=LABEL_FONT, anchor="mm")
     return image
 
 
@@ -63,7 +74,7 @@ def inside_view(tokenizer, model, text: str, temperature: float, top_k: int, top
     `generate` applies when it samples."""
     from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids[:, -MAX_INSIDE_CHARS:]
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids[:, -inside_length(model) :]
     with torch.no_grad():
         outputs = model(input_ids=ids, output_attentions=True)
     logits = outputs.logits[:, -1].float()
@@ -150,7 +161,12 @@ def inside_tab(tokenizer, model, temperature, top_k, top_p) -> None:
             "draw from. Press *Next character* to draw one and see where it came from. In the pictures `_` is a "
             "space and `/` a line end."
         )
-        text = gr.Textbox(value="ROMEO:\nWhat", label="Text (its last 64 characters)", lines=2, elem_id="inside-text")
+        text = gr.Textbox(
+            value="ROMEO:\nWhat",
+            label=f"Text (its last {inside_length(model)} characters)",
+            lines=2,
+            elem_id="inside-text",
+        )
         with gr.Row():
             layers, heads = range(1, model.config.n_layer + 1), range(1, model.config.n_head + 1)
             layer = gr.Dropdown(list(layers), value=model.config.n_layer, label="Layer", elem_id="layer")
@@ -160,11 +176,11 @@ def inside_tab(tokenizer, model, temperature, top_k, top_p) -> None:
             look_button = gr.Button("Look inside", variant="primary", elem_id="look")
             step_button = gr.Button("Next character", elem_id="next-character")
         note = gr.Markdown(elem_id="inside-note")
-        with gr.Row():
-            attention = gr.Image(
-                label="Attention (rows: reading; columns: read)", show_label=False, format="png", elem_id="attention"
-            )
-            chart = gr.Image(label="The next character", show_label=False, format="png", elem_id="next-chart")
+        # the map on a row of its own, at its own size: its labels stay readable at 64 characters
+        attention = gr.Image(
+            label="Attention (rows: reading; columns: read)", show_label=False, format="png", elem_id="attention"
+        )
+        chart = gr.Image(label="The next character", show_label=False, format="png", elem_id="next-chart")
         settings = [temperature, top_k, top_p]
         look_inputs = [text, layer, head, *settings]
         look_button.click(look, look_inputs, [attention, chart, note], api_name="inside", preprocess=False)

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 from ..inputs import Refused, bounded
 from ..pictures import png_file
-from .inside import MAX_INSIDE_CHARS, shown_char
+from .inside import inside_length, shown_char
 
 FONT = ImageFont.load_default(size=13)
 TOP_KEYS = 6
@@ -44,8 +44,8 @@ def head_vectors(block, hidden: torch.Tensor, head: int, rotary):
 @torch.no_grad()
 def follow(tokenizer, model, text: str, position: int, layer: int, head: int, temperature: float) -> dict:
     """Every number of one position's way through block `layer` (0-based) and one of its heads, and the logits it
-    ends on; `position` counts from 0 in the last MAX_INSIDE_CHARS characters of `text`."""
-    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids[:, -MAX_INSIDE_CHARS:]
+    ends on; `position` counts from 0 in the last `inside_length(model)` characters of `text`."""
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids[:, -inside_length(model) :]
     characters = tokenizer.convert_ids_to_tokens(ids[0].tolist())
     outputs = model(input_ids=ids, output_hidden_states=True, output_attentions=True)
     block = model.transformer.h[layer]
@@ -176,7 +176,7 @@ def make_walk(tokenizer, model):
     def walk(text, position, layer, head, temperature):
         if not isinstance(text, str) or not text:
             raise Refused("Type some text first, for example ROMEO:")
-        length = len(tokenizer(text, add_special_tokens=False).input_ids[-MAX_INSIDE_CHARS:])
+        length = len(tokenizer(text, add_special_tokens=False).input_ids[-inside_length(model) :])
         position = bounded(position, 0, length - 1, f"Pick a position from 0 to {length - 1} (the text's last).")
         layer = bounded(layer, 1, config.n_layer, f"Pick a layer from 1 to {config.n_layer}.") - 1
         head = bounded(head, 1, config.n_head, f"Pick a head from 1 to {config.n_head}.") - 1
@@ -193,10 +193,10 @@ def walk_section(tokenizer, model, text, layer, head, temperature) -> None:
     walk = make_walk(tokenizer, model)
     gr.Markdown(
         "### Follow one position through a block\nPick a position of the text (0 is the first of its last "
-        f"{MAX_INSIDE_CHARS} characters) and follow it through the chosen layer and head, number by number."
+        f"{inside_length(model)} characters) and follow it through the chosen layer and head, number by number."
     )
     with gr.Row():
-        position = gr.Slider(0, MAX_INSIDE_CHARS - 1, value=5, step=1, label="Position", elem_id="walk-position")
+        position = gr.Slider(0, inside_length(model) - 1, value=5, step=1, label="Position", elem_id="walk-position")
         walk_button = gr.Button("Follow this position", variant="primary", elem_id="walk")
     chart = gr.Image(label="Attention weights", show_label=False, elem_id="walk-chart")
     steps = gr.Markdown(elem_id="walk-steps")

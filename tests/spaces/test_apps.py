@@ -524,7 +524,7 @@ def test_gpt_inside_view_is_the_models_own_attention_and_sampling_distribution(s
 
     client = serve(app.build_demo(str(trained_dirs["gpt"])))
     attention, chart, note = client.predict("Shall I", 1, 2, 0.8, 40, 0.95, api_name="/inside")
-    assert Image.open(attention).size == (20 + 7 * 18 + 1, 20 + 7 * 18 + 1)  # a cell per character pair
+    assert Image.open(attention).size == (24 + 7 * 28 + 1, 24 + 7 * 28 + 1)  # a cell per character pair (28 px: few)
     assert "Layer 1, head 2" in note and "attends most to" in note
     text, seed, note = client.predict("Shall I", 0.8, 40, 0.95, 0, api_name="/next_character")
     assert text.startswith("Shall I") and len(text) == len("Shall I") + 1 and seed == 1 and "Drew" in note

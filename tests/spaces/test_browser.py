@@ -269,6 +269,18 @@ def test_the_gpt_inside_view_draws_attention_and_takes_one_character_at_a_time(o
     )
     screenshot(page, "gpt-inside")
 
+    # at the most characters the map reads (64, or the model's context: 32 here), it is shown at its own size, so
+    # its 12 px labels stay readable
+    page.locator("#inside-text textarea").fill("ROMEO:\nWhat say you, my lord? Speak, for the night is long and cold.")
+    page.locator("#look").click()
+    page.wait_for_function(
+        "() => { const img = document.querySelector('#attention img');"
+        " return img !== null && img.complete && img.naturalWidth > 24 + 32 * 16; }",
+        timeout=60_000,
+    )
+    shown = page.locator("#attention img").evaluate("img => img.getBoundingClientRect().width / img.naturalWidth")
+    assert shown >= 0.9
+
     # one position followed through the block: every step, ending on the logits
     position = page.locator("#walk-position input[type=number]")
     position.fill("3")
