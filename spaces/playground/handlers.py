@@ -167,8 +167,10 @@ def make_training(playground):
             yield frame(run, DONE_NOTE)
             return
         for _ in run.play(SPEEDS[speed]):
+            if run.done or run.pause.is_set():
+                break  # the last frame is drawn once, below, as what it is
             yield frame(run, PLAYING_NOTE)
-        yield frame(run, PAUSED_NOTE if run.pause.is_set() else "**Done.** " + DONE_NOTE)
+        yield frame(run, "**Done.** " + DONE_NOTE if run.done else PAUSED_NOTE)
 
     def paused(run):
         """Stop Play after the frame under way."""
@@ -176,7 +178,9 @@ def make_training(playground):
             return "Nothing is training: press **Step** or **Play**."
         run.pause.set()
         # a playing run draws its paused state after the frame under way; otherwise say so here
-        return gr.skip() if run.playing else run_status(run, playground, PAUSED_NOTE)
+        if run.playing:
+            return gr.skip()
+        return run_status(run, playground, "**Done.** " + DONE_NOTE if run.done else PAUSED_NOTE)
 
     return reset, step, play, paused
 

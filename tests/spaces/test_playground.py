@@ -123,6 +123,9 @@ def test_training_plays_live_over_the_api_and_the_download_loads_with_the_report
     assert len(updates) >= 3 and "Done" in statuses[-1]
     steps = [status_numbers(status)[0] for status in statuses if "step" in status]
     assert steps == sorted(steps) and steps[-1] == 2 * 300 // 32 + 2  # two epochs of 300 digits, batches of 32
+    playing = [status for status in statuses[:-1] if "step" in status]
+    assert playing and all("Playing" in status and status_numbers(status)[0] < steps[-1] for status in playing)
+    assert "Done" in client.predict(api_name="/pause")  # Pause on a finished run does not call it paused
     reported = status_numbers(statuses[-1])[1]
 
     archive = client.predict(api_name="/download")
