@@ -1,0 +1,163 @@
+# %% [markdown]
+# # 2. Learning
+#
+# A network learns by measuring how wrong it is (the loss), finding how each weight moves that loss (its
+# gradient, by backward propagation), and moving every weight a little against it. Here: the loss of one digit
+# and its output layer's gradient by hand, equal to autograd's; one step of gradient descent; then a whole
+# 784-128-10 network trained from scratch, saved and loaded back the Hugging Face way.
+
+# %%
+# In a fresh environment (Colab, a new laptop): pip install torch transformers, and hfnets from its repository.
+import tempfile
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets needed here
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from IPython.display import display
+from PIL import Image, ImageDraw, ImageFont
+from transformers import AutoImageProcessor, AutoModelForImageClassification
+from transformers.utils import logging
+
+import hfnets
+
+logging.disable_progress_bar()  # quiet loading
+folder = hfnets.pretrained_path("mnist-mlp")
+model = AutoModelForImageClassification.from_pretrained(folder, trust_remote_code=True).eval()
+processor = AutoImageProcessor.from_pretrained(folder, trust_remote_code=True)
+
+sample = Path("../spaces/playground/digits-sample.npz")  # 6,000 + 1,000 MNIST digits shipped with the Playground
+if sample.is_file():
+    with np.load(sample) as stored:
+        train_images, train_labels = stored["train_images"], stored["train_labels"]
+        test_images, test_labels = stored["test_images"], stored["test_labels"]
+    print("digits from", sample)
+else:
+    from datasets import load_dataset
+
+    mnist = load_dataset("ylecun/mnist")
+    train_images = np.stack([np.asarray(i) for i in mnist["train"][:6000]["image"]])
+    train_labels = np.asarray(mnist["train"][:6000]["label"])
+    test_images = np.stack([np.asarray(i) for i in mnist["test"][:1000]["image"]])
+    test_labels = np.asarray(mnist["test"][:1000]["label"])
+    print("digits from the Hub: ylecun/mnist")
+
+
+def pixels(images: np.ndarray) -> torch.Tensor:
+    """MNIST digits (already 28x28 and centred) as the network reads them: scaled to 0-1 and normalized with the
+    image processor's mean and standard deviation, flat."""
+    mean, std = float(np.mean(processor.image_mean)), float(np.mean(processor.image_std))
+    return (torch.from_numpy(images).float().reshape(len(images), -1) / 255 - mean) / std
+
+
+# %% [markdown]
+# ## The loss of one digit
+# Softmax gives a probability to each digit; the cross-entropy loss is minus the log of the probability of the
+# right one: 0 when the network is sure and right, large when it is sure and wrong.
+
+# %%
+x, y = pixels(train_images[:1]), int(train_labels[0])
+with torch.no_grad():
+    hidden = model(x, output_hidden_states=True).hidden_states[0][0]
+    probabilities = model(x).logits.softmax(-1)[0]
+loss_by_hand = -torch.log(probabilities[y])
+output = model(x, labels=torch.tensor([y]))
+print(f"label {y}: probability {float(probabilities[y]):.4f}, loss {float(loss_by_hand):.4f}")
+assert torch.isclose(loss_by_hand, output.loss.detach(), atol=1e-5)
+
+# %% [markdown]
+# ## Its gradient, by hand
+# For softmax with cross-entropy, the gradient of the loss with respect to the logits is `p - onehot(y)`; the
+# output layer's weights then get `(p - onehot(y)) h^T`, where `h` is the hidden layer's output: a weight's blame
+# is its output's error times its input. Autograd computes the same by backward propagation.
+
+# %%
+error = probabilities.clone()
+error[y] -= 1
+weight_gradient = torch.outer(error, hidden)
+model.zero_grad()
+output.loss.backward()
+print("largest gradient of the output weights:", float(model.classifier.weight.grad.abs().max()))
+assert torch.allclose(weight_gradient, model.classifier.weight.grad, atol=1e-6)
+assert torch.allclose(error, model.classifier.bias.grad, atol=1e-6)
+
+# %% [markdown]
+# ## One step of gradient descent
+# Every weight moves against its gradient, by the learning rate: `w <- w - lr * grad`. The loss on that digit
+# goes down.
+
+# %%
+learning_rate = 0.05
+with torch.no_grad():
+    for parameter in model.parameters():
+        parameter -= learning_rate * parameter.grad
+    after = float(model(x, labels=torch.tensor([y])).loss)
+print(f"loss before {float(loss_by_hand):.4f}, after one step {after:.4f}")
+assert after < float(loss_by_hand)
+
+# %% [markdown]
+# ## Training a network from scratch
+# The same step, over and over, on batches of digits: a new 784-128-10 network of the same class, trained with
+# Adam for three passes (epochs) over the 6,000 training digits, and tested on 1,000 digits it never saw: about
+# 90%. On all 60,000 MNIST training digits (`accelerate launch scripts/train_mlp.py`) the same network reaches
+# about 98%.
+
+# %%
+config = type(model.config)(**{**model.config.to_dict(), "dropout": 0.0})
+torch.manual_seed(0)
+network = type(model)(config)
+optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
+inputs, targets = pixels(train_images), torch.from_numpy(train_labels.astype(np.int64))
+test_inputs, test_targets = pixels(test_images), torch.from_numpy(test_labels.astype(np.int64))
+losses = []
+for epoch in range(3):
+    order = torch.randperm(len(targets))
+    for start in range(0, len(order), 64):
+        batch = order[start : start + 64]
+        loss = network(inputs[batch], labels=targets[batch]).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    with torch.no_grad():
+        accuracy = float((network(test_inputs).logits.argmax(-1) == test_targets).float().mean())
+    print(f"epoch {epoch + 1}: training loss {np.mean(losses[-94:]):.3f}, test accuracy {accuracy:.1%}")
+assert accuracy > 0.85  # about 90% from 6,000 digits in three epochs
+
+canvas = Image.new("RGB", (520, 220), "white")
+pen = ImageDraw.Draw(canvas)
+smooth = np.convolve(losses, np.ones(10) / 10, mode="valid")
+top = float(smooth.max())
+pen.line(
+    [(40 + i / len(smooth) * 460, 190 - v / top * 170) for i, v in enumerate(smooth)], fill=(245, 147, 34), width=2
+)
+pen.line([(40, 190), (500, 190)], fill=(150, 150, 150))
+pen.line([(40, 20), (40, 190)], fill=(150, 150, 150))
+font = ImageFont.load_default(size=14)
+pen.text((46, 4), f"training loss over {len(losses)} steps (from {top:.2f} down)", fill=(0, 0, 0), font=font)
+display(canvas)
+
+# %% [markdown]
+# ## Save it, load it back, share it
+# `save_pretrained` writes the weights, the config and the model's code into a folder; `from_pretrained` reads it
+# back, with `trust_remote_code=True` even where hfnets is not installed. `push_to_hub` sends the same folder to
+# the Hub, given a token.
+
+# %%
+saved = Path(tempfile.mkdtemp()) / "my-mnist-mlp"
+network.save_pretrained(saved)
+processor.save_pretrained(saved)
+loaded = AutoModelForImageClassification.from_pretrained(saved, trust_remote_code=True).eval()
+with torch.no_grad():
+    assert torch.equal(loaded(test_inputs).logits, network.eval()(test_inputs).logits)
+print(sorted(path.name for path in saved.iterdir()))
+
+from huggingface_hub import get_token
+
+if get_token() is None:
+    print("No Hub token here: run `hf auth login` (or set HF_TOKEN), then network.push_to_hub('you/my-mnist-mlp').")
+else:
+    print("Logged in: network.push_to_hub('you/my-mnist-mlp') would upload this folder.")
