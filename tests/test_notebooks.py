@@ -20,6 +20,7 @@ def load_builder():
     return module
 
 
+@pytest.mark.notebook
 @pytest.mark.parametrize("source", SOURCES, ids=[source.stem for source in SOURCES])
 def test_the_notebook_runs_offline_and_draws(source: Path, monkeypatch, tmp_path):
     pytest.importorskip("nbclient", reason="needs the dev extras (pip install -e '.[dev]')")
@@ -36,5 +37,5 @@ def test_the_kept_notebook_is_built_from_its_source(source: Path):
     """The .ipynb kept in the repository has its source's cells (rebuilt with `python notebooks/build.py`)."""
     nbformat = pytest.importorskip("nbformat", reason="needs the dev extras (pip install -e '.[dev]')")
     kept = nbformat.read(NOTEBOOKS / f"{source.stem}.ipynb", as_version=4)
-    built = load_builder().cells(source.read_text())
+    built = load_builder().notebook_cells(source)
     assert [(cell.cell_type, cell.source) for cell in kept.cells] == [(c.cell_type, c.source) for c in built]

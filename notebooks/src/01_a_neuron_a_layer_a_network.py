@@ -7,7 +7,6 @@
 # forward pass, each checked against the model's own answer.
 
 # %%
-# In a fresh environment (Colab, a new laptop): pip install torch transformers, and hfnets from its repository.
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets needed here
