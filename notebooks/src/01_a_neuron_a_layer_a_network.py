@@ -11,7 +11,6 @@ import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets needed here
 
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,21 +29,13 @@ print(type(model).__name__, model.config.input_size, model.config.hidden_sizes, 
 
 # %% [markdown]
 # ## A digit
-# Ten test digits of MNIST ship with this course's Playground (`spaces/playground/digits-sample.npz`); with the Hub
-# at hand, `datasets.load_dataset("ylecun/mnist", split="test[:10]")` gives the same ones.
+# The course reads 7,000 MNIST digits that ship with hfnets (`course.mnist_digits`, beside these notebooks;
+# without the file, the same digits come from the Hub's `ylecun/mnist`). The first test digit:
 
 # %%
-sample = Path("../spaces/playground/digits-sample.npz")
-if sample.is_file():
-    with np.load(sample) as stored:
-        digits, labels = stored["test_images"][:10], stored["test_labels"][:10]
-    print("digits from", sample)
-else:
-    from datasets import load_dataset
+from course import mnist_digits
 
-    test = load_dataset("ylecun/mnist", split="test[:10]")
-    digits, labels = np.stack([np.asarray(image) for image in test["image"]]), np.asarray(test["label"])
-    print("digits from the Hub: ylecun/mnist")
+_, _, digits, labels = mnist_digits()
 image = Image.fromarray(digits[0])
 display(image.resize((112, 112), Image.NEAREST))
 print("its label:", labels[0])

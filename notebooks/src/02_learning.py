@@ -22,27 +22,14 @@ from transformers import AutoImageProcessor, AutoModelForImageClassification
 from transformers.utils import logging
 
 import hfnets
+from course import mnist_digits
 
 logging.disable_progress_bar()  # quiet loading
 folder = hfnets.pretrained_path("mnist-mlp")
 model = AutoModelForImageClassification.from_pretrained(folder, trust_remote_code=True).eval()
 processor = AutoImageProcessor.from_pretrained(folder, trust_remote_code=True)
 
-sample = Path("../spaces/playground/digits-sample.npz")  # 6,000 + 1,000 MNIST digits shipped with the Playground
-if sample.is_file():
-    with np.load(sample) as stored:
-        train_images, train_labels = stored["train_images"], stored["train_labels"]
-        test_images, test_labels = stored["test_images"], stored["test_labels"]
-    print("digits from", sample)
-else:
-    from datasets import load_dataset
-
-    mnist = load_dataset("ylecun/mnist")
-    train_images = np.stack([np.asarray(i) for i in mnist["train"][:6000]["image"]])
-    train_labels = np.asarray(mnist["train"][:6000]["label"])
-    test_images = np.stack([np.asarray(i) for i in mnist["test"][:1000]["image"]])
-    test_labels = np.asarray(mnist["test"][:1000]["label"])
-    print("digits from the Hub: ylecun/mnist")
+train_images, train_labels, test_images, test_labels = mnist_digits()  # course.py, beside these notebooks
 
 
 def pixels(images: np.ndarray) -> torch.Tensor:

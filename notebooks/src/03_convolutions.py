@@ -26,6 +26,7 @@ from transformers import AutoImageProcessor, AutoModelForImageClassification, pi
 from transformers.utils import logging
 
 import hfnets
+from course import mnist_digits
 
 logging.disable_progress_bar()  # quiet loading
 folder = hfnets.pretrained_path("mnist-cnn")
@@ -39,17 +40,8 @@ print(model.features)
 # them, from the Hub's `ylecun/mnist`.
 
 # %%
-sample = Path("../spaces/playground/digits-sample.npz")
-if sample.is_file():
-    with np.load(sample) as stored:
-        digit, label = stored["test_images"][0], int(stored["test_labels"][0])
-    print("digit from", sample)
-else:
-    from datasets import load_dataset
-
-    first = load_dataset("ylecun/mnist", split="test[:1]")[0]
-    digit, label = np.asarray(first["image"]), first["label"]
-    print("digit from the Hub: ylecun/mnist")
+_, _, test_images, test_labels = mnist_digits()  # course.py, beside these notebooks
+digit, label = test_images[0], int(test_labels[0])
 x = processor(Image.fromarray(digit), return_tensors="pt")["pixel_values"]  # (1, 1, 28, 28), normalized
 print("pixel_values:", tuple(x.shape), "label:", label)
 display(Image.fromarray(digit).resize((112, 112), Image.NEAREST))

@@ -14,7 +14,6 @@ import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets needed here
 
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch.nn import functional as F
 
 import hfnets
+from course import mnist_digits
 
 diffusers_logging.disable_progress_bar()
 pipe = DiffusionPipeline.from_pretrained(hfnets.pretrained_path("mnist-gan"), trust_remote_code=True)
@@ -33,21 +33,7 @@ for name, network in (("generator", generator), ("discriminator", discriminator)
     print(f"{name}: {sum(p.numel() for p in network.parameters()):,} weights")
 print(generator)
 
-sample = Path("../spaces/playground/digits-sample.npz")  # 6,000 + 1,000 MNIST digits shipped with the Playground
-if sample.is_file():
-    with np.load(sample) as stored:
-        train_images, train_labels = stored["train_images"], stored["train_labels"]
-        test_images, test_labels = stored["test_images"], stored["test_labels"]
-    print("digits from", sample)
-else:
-    from datasets import load_dataset
-
-    mnist = load_dataset("ylecun/mnist")
-    train_images = np.stack([np.asarray(i) for i in mnist["train"][:6000]["image"]])
-    train_labels = np.asarray(mnist["train"][:6000]["label"])
-    test_images = np.stack([np.asarray(i) for i in mnist["test"][:1000]["image"]])
-    test_labels = np.asarray(mnist["test"][:1000]["label"])
-    print("digits from the Hub: ylecun/mnist")
+train_images, train_labels, test_images, test_labels = mnist_digits()  # course.py, beside these notebooks
 font = ImageFont.load_default(size=14)
 
 

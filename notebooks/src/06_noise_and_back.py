@@ -14,7 +14,6 @@ import warnings
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets needed here
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,6 +23,7 @@ from IPython.display import display
 from PIL import Image, ImageDraw, ImageFont
 
 import hfnets
+from course import mnist_digits
 
 diffusers_logging.disable_progress_bar()
 pipe = DiffusionPipeline.from_pretrained(hfnets.pretrained_path("mnist-ddpm"), trust_remote_code=True)
@@ -37,17 +37,8 @@ print(
     }
 )
 
-sample = Path("../spaces/playground/digits-sample.npz")
-if sample.is_file():
-    with np.load(sample) as stored:
-        digit, label = stored["test_images"][0], int(stored["test_labels"][0])
-    print("digit from", sample)
-else:
-    from datasets import load_dataset
-
-    first = load_dataset("ylecun/mnist", split="test[:1]")[0]
-    digit, label = np.asarray(first["image"]), first["label"]
-    print("digit from the Hub: ylecun/mnist")
+_, _, test_images, test_labels = mnist_digits()  # course.py, beside these notebooks
+digit, label = test_images[0], int(test_labels[0])
 font = ImageFont.load_default(size=14)
 
 
