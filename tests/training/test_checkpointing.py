@@ -190,11 +190,14 @@ def test_a_save_killed_at_any_moment_leaves_the_old_model_or_the_new_one(tmp_pat
     (output_dir / "checkpoint-5").mkdir(parents=True)  # the run's own files stay through every save
     (output_dir / "checkpoint-5" / "optimizer.bin").write_bytes(b"state")
     delays = random.Random(0)
-    # 1 to 4 completed saves before each kill, each count once: on a slow (loaded) machine the kill lands during the
-    # next save, so the folder holds the last completed one, and odd and even counts leave each of the two models
-    completed_saves = delays.sample([1, 2, 3, 4], 4)
+    # 1 to 4 completed saves before each kill, then a random moment during the saves that follow: at least 4 kills,
+    # and more (up to 16) until each of the two models has been found after one (which one a kill leaves depends on
+    # how many saves the moment spans, so 4 kills alone could all find the same one)
     seen = set()
-    for saves in completed_saves:
+    for kill in range(16):
+        if kill >= 4 and seen == {32, 64}:
+            break
+        saves = delays.randint(1, 4)
         process = subprocess.Popen(
             [sys.executable, str(REPO_ROOT / "tests" / "helpers" / "save_forever.py"), str(output_dir)],
             cwd=REPO_ROOT,
