@@ -102,7 +102,8 @@ rows = [
     np.concatenate([np.pad(t, ((1, 1), (1, 1), (0, 0)), constant_values=230) for t in tiles[r : r + 16]], 1)
     for r in range(0, len(tiles), 16)
 ]
-display(Image.fromarray(np.concatenate(rows, 0)).quantize(64))  # 16 units a row, 28x28 each (64 colours)
+mosaic = Image.fromarray(np.concatenate(rows, 0))  # 16 units a row, 28x28 each
+display(mosaic.resize((mosaic.width * 2, mosaic.height * 2), Image.NEAREST).quantize(64))  # twice the size, 64 colours
 
 # %% [markdown]
 # ## Activation functions side by side
