@@ -262,10 +262,14 @@ def test_offline_without_the_hub_the_playground_trains_on_the_digits_it_ships_wi
 
     env = {**os.environ, "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
     env.pop("HF_HOME", None), env.pop("HF_DATASETS_CACHE", None)
+    # The script ends with os._exit: the Playground's daemon thread that decodes the digits in the background may
+    # still be unwinding when the interpreter shuts down, and a daemon thread stopped there inside torch's C++ code
+    # can abort the process ("terminate called without an active exception", once in CI) after the answer is out.
     script = (
-        "from spaces.playground.training import Playground; "
+        "import os, sys; from spaces.playground.training import Playground; "
         f"p = Playground({str(shipped_mlp_dir)!r}, 'ylecun/mnist'); d = p.data(); "
-        "print(len(d['train'][1]), len(d['test'][1]), d['train'][0].shape[1]); print(p.source)"
+        "print(len(d['train'][1]), len(d['test'][1]), d['train'][0].shape[1]); print(p.source); "
+        "sys.stdout.flush(); os._exit(0)"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
