@@ -7,7 +7,6 @@
 # 784-128-10 network trained from scratch, saved and loaded back the Hugging Face way.
 
 # %%
-import tempfile
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets needed here
@@ -144,8 +143,9 @@ from huggingface_hub import constants
 
 datasets.disable_progress_bars()
 
+work = Path("../runs/course")  # what the course writes, in the clone's runs/ (which git ignores)
 if constants.HF_HUB_OFFLINE:
-    dataset_name = Path(tempfile.mkdtemp()) / "mnist-sample"
+    dataset_name = work / "mnist-sample"
     features = Features({"image": ImageFeature(), "label": ClassLabel(names=[str(d) for d in range(10)])})
     for split, images, digits in (("train", train_images, train_labels), ("test", test_images, test_labels)):
         rows = {"image": [Image.fromarray(image) for image in images], "label": digits.tolist()}
@@ -154,7 +154,7 @@ if constants.HF_HUB_OFFLINE:
         )
 else:
     dataset_name = "ylecun/mnist"
-trained = Path(tempfile.mkdtemp()) / "mnist-mlp"
+trained = work / "mnist-mlp"
 command = [
     sys.executable,
     "../scripts/train_mlp.py",
@@ -163,7 +163,8 @@ command = [
     "--output_dir",
     str(trained),
 ]
-command += ["--num_train_epochs", "10", "--seed", "0"]  # or `accelerate launch ../scripts/train_mlp.py ...`
+command += ["--num_train_epochs", "10", "--seed", "0", "--overwrite_output_dir"]  # the notebook's own earlier run
+# (or `accelerate launch ../scripts/train_mlp.py ...`, with the same arguments)
 print("python", " ".join(command[1:]))
 finished = subprocess.run(command, capture_output=True, text=True)
 assert finished.returncode == 0, finished.stderr[-3000:]
@@ -177,7 +178,7 @@ display(Image.open(trained / "mistakes.png"))  # the card's picture: test digits
 # the Hub, given a token.
 
 # %%
-saved = Path(tempfile.mkdtemp()) / "my-mnist-mlp"
+saved = work / "my-mnist-mlp"
 network.save_pretrained(saved)
 processor.save_pretrained(saved)
 loaded = AutoModelForImageClassification.from_pretrained(saved, trust_remote_code=True).eval()

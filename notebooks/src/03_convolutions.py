@@ -13,9 +13,9 @@ import warnings
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets needed here
 
 import json
+import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +128,8 @@ print("answer:", int(probabilities.argmax()), f"({float(probabilities.max()):.1%
 # `--train_dir` (and `--validation_dir`) at them; `accelerate launch` runs the same script on any hardware.
 
 # %%
-photos = Path(tempfile.mkdtemp()) / "toys"
+photos = Path("../runs/course/toys")  # in the clone's runs/, which git ignores
+shutil.rmtree(photos, ignore_errors=True)  # a fresh folder on every run
 rng = np.random.default_rng(0)
 
 
@@ -165,6 +166,7 @@ command = [
     "--train_dir", str(photos / "train"),
     "--validation_dir", str(photos / "val"),
     "--output_dir", str(trained),
+    "--overwrite_output_dir",  # the notebook's own earlier run, if any
     "--num_channels", "3",
     "--image_size", "32",
     "--conv_channels", "16", "32",
