@@ -167,8 +167,6 @@ def make_training(playground):
             yield frame(run, DONE_NOTE)
             return
         for _ in run.play(SPEEDS[speed]):
-            if run.done or run.pause.is_set():
-                break  # the last frame is drawn once, below, as what it is
             yield frame(run, PLAYING_NOTE)
         yield frame(run, "**Done.** " + DONE_NOTE if run.done else PAUSED_NOTE)
 

@@ -234,13 +234,16 @@ class Run:
         self.model.eval()
 
     def play(self, steps: int | None):
-        """Train on frame by frame (`advance(steps)` each), yielding after each frame for the page to draw it, until
-        the budget is spent or `pause` is set; a step at a time waits SLOW_FRAME_SECONDS between frames."""
+        """Train on frame by frame (`advance(steps)` each), yielding after each frame that leaves the run going for
+        the page to draw it as playing, until the budget is spent or `pause` is set (the caller draws that last state
+        once, as done or paused); a step at a time waits SLOW_FRAME_SECONDS between frames."""
         self.pause.clear()
         self.playing = True
         try:
             while not self.done and not self.pause.is_set():
                 self.advance(steps)
+                if self.done or self.pause.is_set():
+                    return
                 yield
                 if steps == 1:
                     time.sleep(SLOW_FRAME_SECONDS)
